@@ -1,0 +1,308 @@
+/**
+ * One stub process and its control segment, seen from main: spawn, handshake, execute,
+ * heartbeats, and death. Lifecycle: starting → ready ⇄ busy → dead. Death (exit, missed
+ * heartbeats, or kill) fails every in-flight request with an error that names the instance.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { ServerError } from "../../errors/index.js";
+import type { CoreRequest, CoreTensor } from "../../core/types.js";
+import { PACKAGE_ROOT } from "../../ipc/addon.js";
+import { Endpoint, type Block, type MessageRef } from "../../ipc/endpoint.js";
+import { controlLayout, writeHeader } from "../../ipc/layout.js";
+import {
+  KIND, PROTOCOL_VERSION, type ExecuteBody, type FromStub, type LogLevel, type ModelArgs,
+  type ResponseBody, type ToStub, type WireRequest, type WireTensor,
+} from "../../ipc/protocol.js";
+import { createOwnedSegment, forgetSegment, unlinkOwnedSegment } from "../../ipc/segments.js";
+import type { InstanceResult, InstanceState, ModelInstance } from "../backend.js";
+
+export const STUB_MAIN = join(PACKAGE_ROOT, "dist", "stub", "main.js");
+
+export interface StubOptions {
+  modelName: string;
+  modelVersion: string;
+  instanceName: string;
+  modulePath: string;
+  serverPid: number;
+  arenaBytes: number;
+  growthBytes: number;
+  queueCapacity: number;
+  heartbeatMs: number;
+  /** A stub that does not answer within this long (start-up step or heartbeat) is killed. */
+  stubTimeoutMs: number;
+  log(level: LogLevel, message: string): void;
+  /** Called once when the process is gone, whatever the cause. */
+  onDeath(instance: StubInstance, reason: string): void;
+}
+
+type Waiter = { type: FromStub["type"]; resolve(m: FromStub): void; reject(e: Error): void; timer: NodeJS.Timeout };
+
+interface InFlight {
+  requests: CoreRequest[];
+  resolve(results: InstanceResult[]): void;
+  reject(err: ServerError): void;
+}
+
+export class StubInstance implements ModelInstance {
+  readonly name: string;
+  readonly #o: StubOptions;
+  #state: InstanceState = "starting";
+  #child: ChildProcess | null = null;
+  #endpoint: Endpoint | null = null;
+  #segmentName = "";
+  #waiters: Waiter[] = [];
+  #inFlight = new Map<number, InFlight>();
+  #nextId = 1;
+  #heartbeat: NodeJS.Timeout | null = null;
+  #lastPong = 0;
+  #pingSeq = 0;
+  #stderrTail: string[] = [];
+  #deathReason = "";
+
+  constructor(options: StubOptions) {
+    this.#o = options;
+    this.name = options.instanceName;
+  }
+
+  get state(): InstanceState {
+    return this.#state;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Spawns the process and loads the handler. Resolves with the auto-completed config when asked. */
+  async start(autoCompleteConfig?: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
+    const o = this.#o;
+    const layout = controlLayout(o.queueCapacity, o.arenaBytes);
+    const { name, buffer } = createOwnedSegment(o.serverPid, layout.totalSize);
+    this.#segmentName = name;
+    writeHeader(buffer, layout);
+    this.#endpoint = new Endpoint({
+      segment: buffer,
+      layout,
+      side: 0,
+      serverPid: o.serverPid,
+      growthBytes: o.growthBytes,
+      onMessage: (kind, body, ref) => this.#onShmMessage(kind, body as ResponseBody, ref),
+      onError: (err) => o.log("ERROR", `ipc: ${err.message}`),
+    });
+    const child = spawn(process.execPath, ["--enable-source-maps", STUB_MAIN], {
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      env: { ...process.env, TESSERA_INSTANCE: o.instanceName },
+    });
+    this.#child = child;
+    child.on("message", (m: FromStub) => this.#onControl(m));
+    child.on("exit", (code, signal) => this.#die(signal ? `killed by ${signal}` : `exited with code ${code}`));
+    child.on("error", (err) => this.#die(`failed to start: ${err.message}`));
+    // Handlers that print to stdout/stderr: whole lines into the server log.
+    createInterface({ input: child.stdout! }).on("line", (l) => o.log("INFO", l));
+    createInterface({ input: child.stderr! }).on("line", (l) => {
+      this.#stderrTail.push(l);
+      if (this.#stderrTail.length > 20) this.#stderrTail.shift();
+      o.log("ERROR", l);
+    });
+
+    try {
+      this.#send({ type: "attach", version: PROTOCOL_VERSION, segment: name, serverPid: o.serverPid, growthBytes: o.growthBytes,
+        modulePath: o.modulePath, modelName: o.modelName, modelVersion: o.modelVersion, instanceName: o.instanceName,
+        heartbeatMs: o.heartbeatMs });
+      await this.#expect("attached");
+      forgetSegment(name); // the stub opened and unlinked it
+      this.#endpoint.start();
+      let completed: Record<string, unknown> | undefined;
+      if (autoCompleteConfig) {
+        this.#send({ type: "autocomplete", config: autoCompleteConfig });
+        completed = (await this.#expect("autocompleted") as { config: Record<string, unknown> }).config;
+      }
+      return completed;
+    } catch (err) {
+      this.kill();
+      throw err;
+    }
+  }
+
+  /** Runs the handler's initialize(args); the instance is ready after. */
+  async initialize(args: ModelArgs): Promise<void> {
+    try {
+      this.#send({ type: "initialize", args });
+      await this.#expect("initialized", Math.max(this.#o.stubTimeoutMs, 60_000));
+    } catch (err) {
+      this.kill();
+      throw err;
+    }
+    this.#state = "ready";
+    this.#lastPong = Date.now();
+    this.#heartbeat = setInterval(() => this.#beat(), this.#o.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  execute(requests: CoreRequest[]): Promise<InstanceResult[]> {
+    if (this.#state !== "ready") {
+      return Promise.reject(new ServerError("UNAVAILABLE", `model instance '${this.name}' is not ready`));
+    }
+    const endpoint = this.#endpoint!;
+    const blocks: Block[] = [];
+    let body: ExecuteBody;
+    try {
+      const id = this.#nextId++;
+      body = { id, requests: requests.map((r) => this.#wireRequest(r, endpoint, blocks)) };
+    } catch (err) {
+      endpoint.freeBlocks(blocks);
+      return Promise.reject(new ServerError("INTERNAL", `failed to pass the request to '${this.name}': ${(err as Error).message}`));
+    }
+    this.#state = "busy";
+    return new Promise((resolve, reject) => {
+      this.#inFlight.set(body.id, { requests, resolve, reject });
+      endpoint.send(KIND.EXECUTE, body, blocks);
+    });
+  }
+
+  /** Asks the handler to finalize and the process to exit; kills it if it does not in time. */
+  async stop(timeoutMs = 5000): Promise<void> {
+    if (this.#state === "dead") return;
+    const exited = new Promise<void>((r) => this.#child?.once("exit", () => r()));
+    try {
+      this.#send({ type: "finalize" });
+      const m = await this.#expect("finalized", timeoutMs);
+      if ("error" in m && m.error) this.#o.log("ERROR", `finalize failed: ${m.error.message}`);
+    } catch {
+      // already dead, or finalize hung: kill below
+    }
+    const timer = setTimeout(() => this.kill(), 1000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  kill(): void {
+    if (this.#child && this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill("SIGKILL");
+  }
+
+  // The one copy on the way in: request tensor bytes into this instance's arena.
+  #wireRequest(r: CoreRequest, endpoint: Endpoint, blocks: Block[]): WireRequest {
+    const inputs: WireTensor[] = r.inputs.map((t) => {
+      const block = endpoint.alloc(t.data.byteLength);
+      blocks.push(block);
+      block.bytes.set(t.data);
+      return { name: t.name, datatype: t.datatype, shape: t.shape, loc: [block.arena, block.offset, t.data.byteLength] };
+    });
+    const p = r.parameters;
+    return {
+      id: r.id,
+      correlationId: p.sequence_id !== undefined ? String(p.sequence_id) : "",
+      flags: 0,
+      parameters: p,
+      requestedOutputs: (r.outputs ?? []).map((o) => o.name),
+      inputs,
+    };
+  }
+
+  #onShmMessage(kind: number, body: ResponseBody, ref: MessageRef): void {
+    const endpoint = this.#endpoint!;
+    if (kind !== KIND.RESPONSE) return endpoint.release(ref);
+    const call = this.#inFlight.get(body.id);
+    if (!call) return endpoint.release(ref);
+    this.#inFlight.delete(body.id);
+    if (this.#state === "busy") this.#state = "ready";
+    if (body.error) {
+      endpoint.release(ref);
+      return call.reject(ServerError.from(body.error));
+    }
+    // Outputs stay views over the stub's memory until every response of the call is released.
+    let pending = 0;
+    const releaseOne = () => {
+      if (--pending === 0) endpoint.release(ref);
+    };
+    const results: InstanceResult[] = body.responses!.map((r) => {
+      if (r.error) return { error: ServerError.from(r.error) };
+      pending++;
+      let released = false;
+      const outputs: CoreTensor[] = r.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: endpoint.view(t.loc) }));
+      return {
+        outputs,
+        parameters: r.parameters ?? {},
+        release: () => {
+          if (released) return;
+          released = true;
+          releaseOne();
+        },
+      };
+    });
+    if (pending === 0) endpoint.release(ref);
+    call.resolve(results);
+  }
+
+  #onControl(m: FromStub): void {
+    if (m.type === "log") return this.#o.log(m.level, m.message);
+    if (m.type === "pong") {
+      this.#lastPong = Date.now();
+      return;
+    }
+    if (m.type === "failed") {
+      const err = ServerError.from(m.error);
+      for (const w of this.#waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(err);
+      }
+      return;
+    }
+    const i = this.#waiters.findIndex((w) => w.type === m.type);
+    if (i < 0) return;
+    const [w] = this.#waiters.splice(i, 1);
+    clearTimeout(w.timer);
+    w.resolve(m);
+  }
+
+  #expect(type: FromStub["type"], timeoutMs = this.#o.stubTimeoutMs): Promise<FromStub> {
+    if (this.#state === "dead") return Promise.reject(this.#deadError());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w.timer !== timer);
+        reject(new ServerError("INTERNAL", `stub '${this.name}' did not answer '${type}' within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiters.push({ type, resolve, reject, timer });
+    });
+  }
+
+  #send(m: ToStub): void {
+    if (!this.#child?.connected) throw this.#deadError();
+    this.#child.send(m);
+  }
+
+  #beat(): void {
+    if (this.#state === "dead" || !this.#child?.connected) return;
+    if (Date.now() - this.#lastPong > this.#o.stubTimeoutMs) {
+      this.#o.log("ERROR", `stub '${this.name}' missed heartbeats for ${this.#o.stubTimeoutMs} ms: killing it`);
+      this.#deathReason = "stopped answering heartbeats";
+      this.kill();
+      return;
+    }
+    this.#child.send({ type: "ping", seq: ++this.#pingSeq } satisfies ToStub);
+  }
+
+  #deadError(): ServerError {
+    const detail = this.#stderrTail.length > 0 ? `: ${this.#stderrTail.slice(-5).join(" | ")}` : "";
+    return new ServerError("INTERNAL", `Stub process '${this.name}' is not healthy (${this.#deathReason || "exited"})${detail}`);
+  }
+
+  #die(reason: string): void {
+    if (this.#state === "dead") return;
+    this.#deathReason ||= reason;
+    this.#state = "dead";
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    unlinkOwnedSegment(this.#segmentName); // if the stub died before opening it
+    this.#endpoint?.close();
+    const err = this.#deadError();
+    for (const w of this.#waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    const failed = new ServerError("INTERNAL", `Failed to process the request(s) for model instance '${this.name}', message: ${err.message}`);
+    for (const call of this.#inFlight.values()) call.reject(failed);
+    this.#inFlight.clear();
+    this.#o.onDeath(this, this.#deathReason);
+  }
+}

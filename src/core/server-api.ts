@@ -1,0 +1,22 @@
+/**
+ * What the front ends (HTTP, gRPC) may ask of the server: nothing else crosses that boundary.
+ * Every method reports failure by throwing (or rejecting with) a ServerError.
+ */
+import type {
+  CoreRequest, CoreResponse, LoadOptions, ModelIndexEntry, ModelMetadata, ServerMetadata,
+} from "./types.js";
+
+export interface ServerApi {
+  isLive(): boolean;
+  /** All models that should be ready are ready (or, without --strict-readiness, the server is up). */
+  isReady(): boolean;
+  serverMetadata(): ServerMetadata;
+  modelReady(model: string, version?: string): boolean;
+  modelMetadata(model: string, version?: string): ModelMetadata;
+  /** The complete (auto-completed) model config, as Triton's JSON. */
+  modelConfig(model: string, version?: string): Record<string, unknown>;
+  infer(request: CoreRequest): Promise<CoreResponse>;
+  repositoryIndex(options: { ready?: boolean }): ModelIndexEntry[];
+  loadModel(model: string, options: LoadOptions): Promise<void>;
+  unloadModel(model: string): Promise<void>;
+}

@@ -1,0 +1,84 @@
+/**
+ * The inference request and response as the core sees them, whichever front end they came from.
+ * Tensor data is always raw little-endian bytes (BYTES: Triton's 4-byte-length serialization), so
+ * a binary body or gRPC raw contents pass through as views; JSON data is converted by the front end.
+ */
+import type { Datatype } from "../ipc/datatypes.js";
+
+export type ParamValue = string | number | boolean;
+export type Parameters = Record<string, ParamValue>;
+
+export interface CoreTensor {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+  /** Raw bytes, possibly a view over a request body or shared memory. */
+  data: Uint8Array;
+}
+
+export interface RequestedOutput {
+  name: string;
+  /** Classification extension: return the top-N classes as "value:index[:label]" BYTES. */
+  classification?: number;
+}
+
+export interface CoreRequest {
+  model: string;
+  /** A version number as a string; undefined or "" picks by the model's version policy (latest). */
+  version?: string;
+  /** The client's request id, echoed in the response; may be "". */
+  id: string;
+  inputs: CoreTensor[];
+  /** Outputs the client asked for; undefined or empty means all of the model's outputs. */
+  outputs?: RequestedOutput[];
+  parameters: Parameters;
+  /** Aborts when the client went away: the request is cancelled wherever it is. */
+  signal?: AbortSignal;
+}
+
+export interface CoreResponse {
+  model: string;
+  version: string;
+  id: string;
+  outputs: CoreTensor[];
+  parameters: Parameters;
+  /**
+   * Output data may be views over a stub's shared memory: the front end calls release() once it
+   * has written them out (or failed to). Calling it twice is harmless.
+   */
+  release(): void;
+}
+
+export interface TensorMetadata {
+  name: string;
+  datatype: Datatype;
+  /** -1 for a variable dim; a leading -1 batch dim when max_batch_size > 0. */
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+export interface ModelIndexEntry {
+  name: string;
+  version?: string;
+  /** Triton's states: READY, UNAVAILABLE, LOADING, UNLOADING. */
+  state?: string;
+  reason?: string;
+}
+
+export interface LoadOptions {
+  /** A JSON model config that replaces config.pbtxt (repository load extension). */
+  config?: string;
+}

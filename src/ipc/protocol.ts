@@ -1,0 +1,105 @@
+/**
+ * The wire protocol between main and a stub: the one file both sides import.
+ *
+ * Two transports, each for what it is good at:
+ *  - the shared-memory queues carry the hot path (execute, response, and the bookkeeping that
+ *    frees their memory): a 16-byte descriptor pointing at a JSON body in the sender's arena,
+ *    whose tensors point (Loc) at bytes in the sender's arenas;
+ *  - Node's IPC channel carries the control messages (init, log, heartbeat, finalize): rare,
+ *    and its closing tells a stub at once that main is gone.
+ */
+import type { Datatype } from "./datatypes.js";
+import type { ErrorInfo } from "../errors/index.js";
+
+export { PROTOCOL_VERSION } from "./layout.js";
+
+/** Descriptor kinds on the shared-memory queues. */
+export const KIND = {
+  /** main → stub: ExecuteBody. */
+  EXECUTE: 1,
+  /** stub → main: ResponseBody. */
+  RESPONSE: 2,
+  /** either way: the receiver is done with the message whose body is at (arena, offset). */
+  RELEASE: 3,
+  /** either way: the sender destroyed its extra arena `arena`; unmap it. */
+  DROP_ARENA: 4,
+} as const;
+
+/** Where tensor bytes are: [arena id of the sender, byte offset in it, byte length]. */
+export type Loc = [arena: number, offset: number, length: number];
+
+export type WireParams = Record<string, string | number | boolean>;
+
+export interface WireTensor {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+  loc: Loc;
+}
+
+export interface WireRequest {
+  id: string;
+  correlationId: string;
+  flags: number;
+  parameters: WireParams;
+  requestedOutputs: string[];
+  inputs: WireTensor[];
+}
+
+export interface ExecuteBody {
+  /** Unique per stub while in flight; the response carries it back. */
+  id: number;
+  requests: WireRequest[];
+}
+
+export interface WireResponse {
+  outputs: WireTensor[];
+  parameters?: WireParams;
+  error?: ErrorInfo;
+}
+
+export interface ResponseBody {
+  id: number;
+  /** One per request, in order, unless the whole call failed. */
+  responses?: WireResponse[];
+  error?: ErrorInfo;
+}
+
+/** Every body may name the sender's extra arenas it references, for the receiver to map. */
+export interface SegmentTable {
+  $seg?: [id: number, name: string][];
+}
+
+// ---- control messages (Node IPC channel) ----
+
+export interface ModelArgs {
+  model_config: string;
+  model_instance_kind: string;
+  model_instance_name: string;
+  model_instance_device_id: string;
+  model_repository: string;
+  model_version: string;
+  model_name: string;
+}
+
+export type ToStub =
+  /** First message: attach to the control segment, load the handler module. */
+  | { type: "attach"; version: number; segment: string; serverPid: number; growthBytes: number;
+      modulePath: string; modelName: string; modelVersion: string; instanceName: string; heartbeatMs: number }
+  /** Run the handler's static autoCompleteConfig on this config (once per load, first instance). */
+  | { type: "autocomplete"; config: Record<string, unknown> }
+  | { type: "initialize"; args: ModelArgs }
+  | { type: "ping"; seq: number }
+  | { type: "finalize" };
+
+export type FromStub =
+  | { type: "attached"; version: number; pid: number }
+  | { type: "autocompleted"; config: Record<string, unknown> }
+  | { type: "initialized" }
+  /** A failure of attach, autocomplete or initialize; the stub then exits. */
+  | { type: "failed"; error: ErrorInfo }
+  | { type: "log"; level: LogLevel; message: string }
+  | { type: "pong"; seq: number }
+  | { type: "finalized"; error?: ErrorInfo };
+
+export type LogLevel = "INFO" | "WARNING" | "ERROR" | "VERBOSE";

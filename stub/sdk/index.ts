@@ -1,0 +1,30 @@
+/**
+ * "tessera": the module handlers import, the TypeScript twin of triton_python_backend_utils.
+ * Public API: see handler-api.md. Everything here is typed and stable; extend, never change.
+ */
+export { Tensor, type Datatype, type TypedArray, type TensorData } from "./tensor.js";
+export {
+  InferenceRequest, InferenceResponse, getInputTensorByName, getOutputTensorByName,
+  TRITONSERVER_RESPONSE_COMPLETE_FINAL, TRITONSERVER_REQUEST_FLAG_SEQUENCE_START, TRITONSERVER_REQUEST_FLAG_SEQUENCE_END,
+  type InferenceRequestOptions, type InferenceResponseOptions, type ResponseSender, type ParamValue,
+} from "./request.js";
+export { TritonError, type TritonErrorCode } from "./errors.js";
+export { Logger } from "./logger.js";
+export { AutoCompleteConfig, type TensorConfig } from "./auto-complete.js";
+export type { ModelArgs } from "../../src/ipc/protocol.js";
+
+import type { AutoCompleteConfig } from "./auto-complete.js";
+import type { ModelArgs } from "../../src/ipc/protocol.js";
+import type { InferenceRequest, InferenceResponse } from "./request.js";
+
+/** The class a model.ts exports (default, or named TritonPythonModel / TritonModel). */
+export interface TritonModel {
+  initialize?(args: ModelArgs): void | Promise<void>;
+  execute(requests: InferenceRequest[]): InferenceResponse[] | Promise<InferenceResponse[] | undefined> | undefined;
+  finalize?(): void | Promise<void>;
+}
+
+export interface TritonModelClass {
+  new (): TritonModel;
+  autoCompleteConfig?(config: AutoCompleteConfig): AutoCompleteConfig | Promise<AutoCompleteConfig>;
+}

@@ -1,0 +1,147 @@
+import { TritonError } from "./errors.js";
+import { Tensor } from "./tensor.js";
+
+export type ParamValue = string | number | boolean;
+
+/** pb_utils' flag on the last response of a decoupled request. */
+export const TRITONSERVER_RESPONSE_COMPLETE_FINAL = 1;
+/** Request flags (sequence batching), as Triton's. */
+export const TRITONSERVER_REQUEST_FLAG_SEQUENCE_START = 1;
+export const TRITONSERVER_REQUEST_FLAG_SEQUENCE_END = 2;
+
+export interface InferenceRequestOptions {
+  modelName: string;
+  modelVersion?: number;
+  requestedOutputNames?: string[];
+  inputs: Tensor[];
+  requestId?: string;
+  correlationId?: string | bigint;
+  flags?: number;
+  parameters?: Record<string, ParamValue>;
+  timeoutMs?: number;
+}
+
+/** Sends the responses of a decoupled request. */
+export interface ResponseSender {
+  send(response?: InferenceResponse, flags?: number): void;
+}
+
+/**
+ * pb_utils.InferenceRequest: what execute() receives, and (constructed by a handler) a BLS call
+ * to another model.
+ */
+export class InferenceRequest {
+  readonly #o: InferenceRequestOptions;
+  #cancelled: () => boolean = () => false;
+
+  constructor(options: InferenceRequestOptions) {
+    if (!options || typeof options.modelName !== "string") throw new TypeError("InferenceRequest: modelName is required");
+    if (!Array.isArray(options.inputs) || options.inputs.some((t) => !(t instanceof Tensor))) {
+      throw new TypeError("InferenceRequest: inputs must be an array of Tensor");
+    }
+    this.#o = { ...options };
+  }
+
+  /** @internal Wires the cancellation flag of a request received from the server. */
+  static received(options: InferenceRequestOptions, cancelled: () => boolean): InferenceRequest {
+    const r = new InferenceRequest(options);
+    r.#cancelled = cancelled;
+    return r;
+  }
+
+  inputs(): Tensor[] {
+    return [...this.#o.inputs];
+  }
+
+  requestedOutputNames(): string[] {
+    return [...(this.#o.requestedOutputNames ?? [])];
+  }
+
+  requestId(): string {
+    return this.#o.requestId ?? "";
+  }
+
+  correlationId(): string | bigint {
+    return this.#o.correlationId ?? "";
+  }
+
+  flags(): number {
+    return this.#o.flags ?? 0;
+  }
+
+  parameters(): Record<string, ParamValue> {
+    return { ...(this.#o.parameters ?? {}) };
+  }
+
+  modelName(): string {
+    return this.#o.modelName;
+  }
+
+  isCancelled(): boolean {
+    return this.#cancelled();
+  }
+
+  getResponseSender(): ResponseSender {
+    throw new TritonError("response senders are only available to decoupled models, which this server does not support yet", TritonError.UNSUPPORTED);
+  }
+
+  /** BLS: runs this request on another model through the server's scheduler. */
+  async exec(): Promise<InferenceResponse> {
+    throw new TritonError("BLS calls (InferenceRequest.exec) are not supported yet", TritonError.UNSUPPORTED);
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamExec(): AsyncGenerator<InferenceResponse> {
+    throw new TritonError("BLS calls (InferenceRequest.streamExec) are not supported yet", TritonError.UNSUPPORTED);
+  }
+}
+
+export interface InferenceResponseOptions {
+  outputTensors?: Tensor[];
+  error?: TritonError;
+  parameters?: Record<string, ParamValue>;
+}
+
+/** pb_utils.InferenceResponse: output tensors, or an error for this request alone. */
+export class InferenceResponse {
+  readonly #outputs: Tensor[];
+  readonly #error: TritonError | null;
+  readonly #parameters: Record<string, ParamValue>;
+
+  constructor(options: InferenceResponseOptions = {}) {
+    const outputs = options.outputTensors ?? [];
+    if (!Array.isArray(outputs) || outputs.some((t) => !(t instanceof Tensor))) {
+      throw new TypeError("InferenceResponse: outputTensors must be an array of Tensor");
+    }
+    if (options.error !== undefined && !(options.error instanceof TritonError)) {
+      throw new TypeError("InferenceResponse: error must be a TritonError");
+    }
+    this.#outputs = [...outputs];
+    this.#error = options.error ?? null;
+    this.#parameters = { ...(options.parameters ?? {}) };
+  }
+
+  outputTensors(): Tensor[] {
+    return [...this.#outputs];
+  }
+
+  hasError(): boolean {
+    return this.#error !== null;
+  }
+
+  error(): TritonError | null {
+    return this.#error;
+  }
+
+  parameters(): Record<string, ParamValue> {
+    return { ...this.#parameters };
+  }
+}
+
+export function getInputTensorByName(request: InferenceRequest, name: string): Tensor | null {
+  return request.inputs().find((t) => t.name() === name) ?? null;
+}
+
+export function getOutputTensorByName(response: InferenceResponse, name: string): Tensor | null {
+  return response.outputTensors().find((t) => t.name() === name) ?? null;
+}
