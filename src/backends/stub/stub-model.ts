@@ -1,0 +1,206 @@
+/**
+ * The stub instances of one model version: instance_group.count processes per group (summed over
+ * groups), started together, each replaced with back-off when it dies while the others serve on.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { ServerError } from "../../errors/index.js";
+import { configToJson, type ModelConfig } from "../../config/schema.js";
+import type { LogLevel, ModelArgs } from "../../ipc/protocol.js";
+import type { ModelInstance } from "../backend.js";
+import { prepareHandlerModule } from "./handler-module.js";
+import { StubInstance, type StubOptions } from "./stub-instance.js";
+
+export interface StubBackendOptions {
+  arenaBytes: number;
+  growthBytes: number;
+  queueCapacity: number;
+  heartbeatMs: number;
+  stubTimeoutMs: number;
+}
+
+export const DEFAULT_STUB_OPTIONS: StubBackendOptions = {
+  arenaBytes: 1 << 20, // Triton's shm-default-byte-size
+  growthBytes: 1 << 20, // Triton's shm-growth-byte-size
+  queueCapacity: 1024,
+  heartbeatMs: 1000,
+  stubTimeoutMs: 30_000, // Triton's stub-timeout-seconds
+};
+
+const HANDLER_FILES = ["model.ts", "model.mts", "model.js", "model.mjs"];
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 10_000;
+const STABLE_MS = 30_000; // an instance up this long resets its back-off
+
+interface Slot {
+  name: string;
+  kind: "CPU" | "GPU";
+  deviceId: number;
+  instance: StubInstance | null;
+  failures: number;
+  startedAt: number;
+  timer?: NodeJS.Timeout;
+}
+
+export type ModelLog = (level: LogLevel, source: string, message: string) => void;
+
+/** The handler file of a version folder: default_model_filename, else model.ts/.mts/.js/.mjs. */
+export function handlerFile(modelDir: string, version: number, cfg: ModelConfig): string {
+  const dir = join(modelDir, String(version));
+  const candidates = cfg.default_model_filename ? [cfg.default_model_filename] : HANDLER_FILES;
+  for (const c of candidates) if (existsSync(join(dir, c))) return join(dir, c);
+  throw new ServerError("INVALID_ARG", `model '${cfg.name}' version ${version}: no handler file found in ${dir} (looked for ${candidates.join(", ")})`);
+}
+
+export class StubModel {
+  readonly #name: string;
+  readonly #version: number;
+  readonly #modelDir: string;
+  readonly #o: StubBackendOptions;
+  readonly #log: ModelLog;
+  readonly #onChange: (instances: ModelInstance[]) => void;
+  #config: ModelConfig;
+  #modulePath = "";
+  #slots: Slot[] = [];
+  #stopping = false;
+
+  constructor(args: {
+    name: string; version: number; modelDir: string; config: ModelConfig; options: StubBackendOptions;
+    log: ModelLog; onInstancesChanged: (instances: ModelInstance[]) => void;
+  }) {
+    this.#name = args.name;
+    this.#version = args.version;
+    this.#modelDir = args.modelDir;
+    this.#config = args.config;
+    this.#o = args.options;
+    this.#log = args.log;
+    this.#onChange = args.onInstancesChanged;
+  }
+
+  get config(): ModelConfig {
+    return this.#config;
+  }
+
+  get instances(): StubInstance[] {
+    return this.#slots.flatMap((s) => (s.instance && s.instance.state !== "dead" ? [s.instance] : []));
+  }
+
+  get restarts(): number {
+    return this.#slots.reduce((n, s) => n + s.failures, 0);
+  }
+
+  /**
+   * Starts every instance. With `autoComplete`, the first instance runs the handler's
+   * autoCompleteConfig and `complete` validates the result into the final config.
+   */
+  async start(autoComplete?: (raw: Record<string, unknown>) => ModelConfig): Promise<ModelConfig> {
+    const file = handlerFile(this.#modelDir, this.#version, this.#config);
+    this.#modulePath = await prepareHandlerModule(file, `${this.#name}-${this.#version}`);
+    this.#slots = [];
+    for (const group of this.#config.instance_group) {
+      for (let i = 0; i < group.count; i++) {
+        const gpu = group.kind === "KIND_GPU";
+        this.#slots.push({
+          name: `${group.name}_${i}`,
+          kind: gpu ? "GPU" : "CPU",
+          deviceId: gpu && group.gpus.length > 0 ? group.gpus[i % group.gpus.length] : 0,
+          instance: null,
+          failures: 0,
+          startedAt: 0,
+        });
+      }
+    }
+    if (this.#slots.length === 0) throw new ServerError("INVALID_ARG", `model '${this.#name}' has no instances to start`);
+    try {
+      const first = this.#slots[0];
+      first.instance = this.#newInstance(first);
+      if (autoComplete) {
+        const raw = await first.instance.start(configToJson(this.#config));
+        this.#config = autoComplete(raw!);
+      } else {
+        await first.instance.start();
+      }
+      await Promise.all(this.#slots.map(async (slot) => {
+        if (!slot.instance) {
+          slot.instance = this.#newInstance(slot);
+          await slot.instance.start();
+        }
+        await slot.instance.initialize(this.#args(slot));
+        slot.startedAt = Date.now();
+      }));
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.#onChange(this.instances);
+    return this.#config;
+  }
+
+  /** Finalizes every instance (in parallel) and stops restarting them. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const s of this.#slots) if (s.timer) clearTimeout(s.timer);
+    await Promise.all(this.#slots.map((s) => s.instance?.stop()));
+    this.#onChange([]);
+  }
+
+  #args(slot: Slot): ModelArgs {
+    return {
+      model_config: JSON.stringify(configToJson(this.#config)),
+      model_instance_kind: slot.kind,
+      model_instance_name: slot.name,
+      model_instance_device_id: String(slot.deviceId),
+      model_repository: this.#modelDir,
+      model_version: String(this.#version),
+      model_name: this.#name,
+    };
+  }
+
+  #newInstance(slot: Slot): StubInstance {
+    const options: StubOptions = {
+      ...this.#o,
+      modelName: this.#name,
+      modelVersion: String(this.#version),
+      instanceName: slot.name,
+      modulePath: this.#modulePath,
+      serverPid: process.pid,
+      log: (level, message) => this.#log(level, `${this.#name}:${this.#version}:${slot.name}`, message),
+      onDeath: (instance, reason) => this.#onDeath(slot, instance, reason),
+    };
+    return new StubInstance(options);
+  }
+
+  #onDeath(slot: Slot, instance: StubInstance, reason: string): void {
+    if (this.#stopping || slot.instance !== instance || slot.timer) return;
+    this.#onChange(this.instances);
+    if (slot.startedAt === 0) return; // failed during start(): start() or #replace() reports it
+    if (Date.now() - slot.startedAt > STABLE_MS) slot.failures = 0;
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** slot.failures);
+    slot.failures++;
+    this.#log("ERROR", `${this.#name}:${this.#version}:${slot.name}`, `stub process ${reason}; starting a replacement in ${delay} ms`);
+    slot.timer = setTimeout(() => {
+      slot.timer = undefined;
+      void this.#replace(slot);
+    }, delay);
+  }
+
+  async #replace(slot: Slot): Promise<void> {
+    if (this.#stopping) return;
+    const instance = this.#newInstance(slot);
+    slot.instance = instance;
+    slot.startedAt = 0;
+    try {
+      await instance.start();
+      await instance.initialize(this.#args(slot));
+    } catch (err) {
+      if (this.#stopping) return;
+      slot.startedAt = Date.now(); // not stable: the back-off keeps growing
+      this.#onDeath(slot, instance, `could not be restarted: ${(err as Error).message}`);
+      return;
+    }
+    if (this.#stopping) return void instance.stop();
+    slot.startedAt = Date.now();
+    this.#log("INFO", `${this.#name}:${this.#version}:${slot.name}`, `replacement stub ready (pid ${instance.pid})`);
+    this.#onChange(this.instances);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * tritonserver's flags → ServerOptions, and the process around the server: start, signals,
+ * exit codes. `node server.js --help` lists every flag.
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { configureLogging, logError, logInfo } from "./logging.js";
+import { DEFAULT_STUB_OPTIONS, type StubBackendOptions } from "./backends/stub/stub-model.js";
+import { TesseraServer, VERSION, type ServerOptions } from "./server.js";
+
+const STUB_BACKEND_NAMES = new Set(["python", "typescript", "ts"]);
+
+function bool(value: string): boolean {
+  const v = value.toLowerCase();
+  if (["true", "1", "yes", "on"].includes(v)) return true;
+  if (["false", "0", "no", "off"].includes(v)) return false;
+  throw new InvalidArgumentError(`expected true or false, got '${value}'`);
+}
+
+function int(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** --backend-config=python,shm-default-byte-size=N (the stub backend answers to python, typescript, ts). */
+export function stubOptionsFrom(settings: readonly string[]): Partial<StubBackendOptions> {
+  const out: Partial<StubBackendOptions> = {};
+  for (const s of settings) {
+    const m = /^([^,]+),([^=]+)=(.*)$/.exec(s);
+    if (!m) throw new InvalidArgumentError(`--backend-config expects <backend>,<setting>=<value>, got '${s}'`);
+    const [, backend, key, value] = m;
+    if (!STUB_BACKEND_NAMES.has(backend)) continue; // settings for other backends are theirs
+    const n = Number(value);
+    const positive = () => {
+      if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`--backend-config ${backend},${key}: expected a positive number, got '${value}'`);
+      return n;
+    };
+    switch (key) {
+      case "shm-default-byte-size": out.arenaBytes = Math.floor(positive()); break;
+      case "shm-growth-byte-size": out.growthBytes = Math.floor(positive()); break;
+      case "stub-timeout-seconds": out.stubTimeoutMs = Math.floor(positive() * 1000); break;
+      case "heartbeat-interval-ms": out.heartbeatMs = Math.floor(positive()); break;
+      case "shm-message-queue-size": {
+        const q = 2 ** Math.ceil(Math.log2(positive())); // the ring needs a power of two
+        out.queueCapacity = q;
+        break;
+      }
+      default: throw new InvalidArgumentError(`--backend-config: unknown setting '${key}' for backend '${backend}'`);
+    }
+  }
+  return out;
+}
+
+export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose: number; logFile: string | null } {
+  const program = new Command("tessera")
+    .description("A Triton-compatible inference server: KServe v2 HTTP, model.ts handlers in stub processes")
+    .version(VERSION)
+    .requiredOption("--model-repository <path>", "model repository folder (repeatable)", collect, [])
+    .option("--http-port <port>", "HTTP port (0 = any free port)", int(0), 8000)
+    .option("--http-address <address>", "HTTP listen address", "0.0.0.0")
+    .option("--grpc-port <port>", "gRPC port", int(0), 8001)
+    .option("--metrics-port <port>", "metrics port", int(0), 8002)
+    .option("--allow-http <bool>", "serve HTTP", bool, true)
+    .option("--allow-grpc <bool>", "serve gRPC", bool, true)
+    .option("--allow-metrics <bool>", "serve Prometheus metrics", bool, true)
+    .addOption(new Option("--model-control-mode <mode>", "none: load everything at start; explicit: load/unload API").choices(["none", "explicit", "poll"]).default("none"))
+    .option("--load-model <name>", "model to load at start in explicit mode (repeatable, * for all)", collect, [])
+    .option("--strict-model-config <bool>", "require config.pbtxt; no auto-complete", bool, false)
+    .option("--disable-auto-complete-config", "same as --strict-model-config=true")
+    .option("--exit-on-error <bool>", "exit if any model fails to load at start", bool, true)
+    .option("--strict-readiness <bool>", "ready only when every model is ready", bool, true)
+    .option("--exit-timeout-secs <seconds>", "how long shutdown waits for in-flight requests", int(0), 30)
+    .option("--log-verbose <level>", "verbose logging level", int(0), 0)
+    .option("--log-file <path>", "write the log to this file")
+    .option("--backend-config <backend,setting=value>", "backend setting (repeatable), e.g. python,shm-default-byte-size=1048576", collect, [])
+    .option("--http-max-input-size <bytes>", "largest HTTP request body accepted", int(1), 64 * 1024 * 1024)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // tritonserver accepts both --flag=value and --flag value; commander does too.
+  program.parse(argv, { from: "user" });
+  const o = program.opts();
+  return {
+    modelRepositories: o.modelRepository,
+    httpPort: o.httpPort,
+    httpAddress: o.httpAddress,
+    grpcPort: o.grpcPort,
+    metricsPort: o.metricsPort,
+    allowHttp: o.allowHttp,
+    allowGrpc: o.allowGrpc,
+    allowMetrics: o.allowMetrics,
+    modelControlMode: o.modelControlMode,
+    loadModels: o.loadModel,
+    strictModelConfig: o.strictModelConfig || Boolean(o.disableAutoCompleteConfig),
+    exitOnError: o.exitOnError,
+    strictReadiness: o.strictReadiness,
+    exitTimeoutSecs: o.exitTimeoutSecs,
+    httpMaxInputSize: o.httpMaxInputSize,
+    stub: { ...DEFAULT_STUB_OPTIONS, ...stubOptionsFrom(o.backendConfig) },
+    logVerbose: o.logVerbose,
+    logFile: o.logFile ?? null,
+  };
+}
+
+/** The whole process: returns the exit code once the server has stopped. */
+export async function run(argv: readonly string[]): Promise<number> {
+  let options: ReturnType<typeof parseArgs>;
+  try {
+    options = parseArgs(argv);
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
+    return e.exitCode ?? 1;
+  }
+  configureLogging({ verbose: options.logVerbose, file: options.logFile });
+  const server = new TesseraServer(options);
+  let stopping: Promise<void> | null = null;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logError("server", `${signal} again: exiting now`);
+      process.exit(1);
+    }
+    logInfo("server", `${signal} received: stopping (in-flight requests finish first)`);
+    stopping = server.stop();
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  try {
+    await server.start();
+  } catch (err) {
+    logError("server", `error: creating server: ${(err as Error).message}`);
+    await server.stop();
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const check = setInterval(() => {
+      if (stopping) {
+        clearInterval(check);
+        stopping.then(resolve, resolve);
+      }
+    }, 50);
+  });
+  return 0;
+}

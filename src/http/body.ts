@@ -1,0 +1,131 @@
+/**
+ * Reading a request body into one contiguous buffer, bounded by --http-max-input-size.
+ *
+ * Inputs become views over this buffer, so it is assembled once: a body that arrives in one chunk
+ * is used as it is, a body with a Content-Length is copied chunk by chunk into one allocation of
+ * that size (no intermediate list, no second copy), and only a chunked body is concatenated.
+ */
+import { Buffer } from "node:buffer";
+import type { IncomingMessage } from "node:http";
+import { promisify } from "node:util";
+import * as zlib from "node:zlib";
+import { ServerError, unsupported } from "../errors/index.js";
+
+/** The body exceeds the limit: a transport-level refusal (413), not one of the core's codes. */
+export class BodyTooLargeError extends Error {
+  /** `size` is undefined when only the decompressed size is known to be over the limit. */
+  constructor(readonly limit: number, readonly size?: number) {
+    super(
+      (size === undefined
+        ? "Request body decompresses to more than the maximum allowed size of "
+        : `Request body size of ${size} bytes exceeds the maximum allowed size of `) +
+      `${limit} bytes. Use --http-max-input-size to increase the limit.`,
+    );
+    this.name = "BodyTooLargeError";
+  }
+}
+
+/** The client went away before the body was complete; there is nobody to answer. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super("client closed the connection before the request body was complete");
+    this.name = "ClientGoneError";
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const header = req.headers["content-length"];
+  const declared = header === undefined ? -1 : Number(header);
+  if (declared > limit) return Promise.reject(new BodyTooLargeError(limit, declared));
+  if (declared === 0) {
+    req.resume();
+    return Promise.resolve(EMPTY);
+  }
+
+  return new Promise<Buffer>((resolve, reject) => {
+    let whole: Buffer | null = declared > 0 ? null : EMPTY;
+    let chunks: Buffer[] | null = declared > 0 ? null : [];
+    let first: Buffer | null = null;
+    let received = 0;
+    let settled = false;
+
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      // Stop reading: the server answers (413) or the socket is already gone.
+      req.pause();
+      reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      if (settled) return;
+      received += chunk.length;
+      if (received > limit) {
+        fail(new BodyTooLargeError(limit, received));
+        return;
+      }
+      if (declared > 0) {
+        // Keep the first chunk as is: if it is the whole body, no copy is made at all.
+        if (first === null && whole === null) {
+          first = chunk;
+          return;
+        }
+        if (whole === null) {
+          whole = Buffer.allocUnsafeSlow(declared);
+          first!.copy(whole, 0);
+          first = null;
+        }
+        chunk.copy(whole, received - chunk.length);
+      } else {
+        chunks!.push(chunk);
+      }
+    };
+    const onEnd = () => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      if (declared > 0) resolve(whole ?? first ?? EMPTY);
+      else resolve(chunks!.length === 1 ? chunks![0]! : Buffer.concat(chunks!, received));
+    };
+    const onClose = () => {
+      if (!req.complete) fail(new ClientGoneError());
+    };
+    const onError = () => fail(new ClientGoneError());
+    const cleanup = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("close", onClose);
+      req.off("error", onError);
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("close", onClose);
+    req.on("error", onError);
+  });
+}
+
+const gunzip = promisify(zlib.gunzip);
+const inflate = promisify(zlib.inflate);
+
+/**
+ * Undoes a Content-Encoding of gzip or deflate (zlib format, as Triton's DataCompressor writes it),
+ * bounded by the same limit; any other encoding but identity is UNSUPPORTED, as in Triton.
+ */
+export async function decodeContentEncoding(
+  body: Buffer, encoding: string | undefined, limit: number,
+): Promise<Buffer> {
+  if (encoding === undefined || encoding === "" || encoding === "identity") return body;
+  const inflater = encoding === "gzip" ? gunzip : encoding === "deflate" ? inflate : null;
+  if (inflater === null) throw unsupported("Unsupported compression type");
+  try {
+    return await inflater(body, { maxOutputLength: limit });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+      throw new BodyTooLargeError(limit);
+    }
+    throw new ServerError("INVALID_ARG", `failed to decompress the request body (${encoding}): ${
+      (err as Error).message}`);
+  }
+}

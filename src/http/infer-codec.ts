@@ -1,0 +1,372 @@
+/**
+ * The KServe v2 inference body ⇄ CoreRequest / CoreResponse, including Triton's binary tensor data
+ * extension. Binary inputs stay views over the received body and binary outputs are handed back as
+ * the response's own views: the only copies on this path are the ones the client asked for by
+ * choosing JSON.
+ */
+import { Buffer } from "node:buffer";
+import type {
+  CoreRequest, CoreResponse, CoreTensor, ModelMetadata, Parameters, RequestedOutput,
+} from "../core/types.js";
+import { invalidArg, unsupported } from "../errors/index.js";
+import { datatypeSize, elementCount, isDatatype, type Datatype } from "../ipc/datatypes.js";
+import { countBytesElements, jsonToTensorData, tensorToJsonData } from "./json-tensor.js";
+
+export const INFER_HEADER_LENGTH = "inference-header-content-length";
+
+/** How each output goes back: binary (after the JSON) or as JSON `data`. */
+export interface OutputFormat {
+  /** For outputs the request did not name, or named without `binary_data`. */
+  defaultBinary: boolean;
+  /** Explicit `binary_data` per output name. */
+  binary: Map<string, boolean>;
+}
+
+export interface DecodedInfer {
+  /** Everything but `signal`, which the server adds. */
+  request: CoreRequest;
+  format: OutputFormat;
+}
+
+/**
+ * The JSON length the Inference-Header-Content-Length header gives, or the whole body when the
+ * header is absent (plain JSON). 0 means a raw binary request (see decodeRawInferRequest).
+ */
+export function inferHeaderLength(header: string | string[] | undefined, bodyLength: number): number {
+  if (header === undefined) return bodyLength;
+  const text = Array.isArray(header) ? header[0] ?? "" : header;
+  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw invalidArg(`Unable to parse Inference-Header-Content-Length, got: ${text}`);
+  }
+  if (value > bodyLength) {
+    throw invalidArg(
+      `inference header size should be in range (0, ${bodyLength}), got: ${text}`,
+    );
+  }
+  return value;
+}
+
+/** Decodes a JSON (optionally followed by binary tensor data) inference request. */
+export function decodeInferRequest(
+  body: Uint8Array, headerLength: number, model: string, version: string | undefined,
+  headerGiven: boolean,
+): DecodedInfer {
+  const json = parseJsonHeader(body, headerLength);
+  if (!isObject(json)) throw invalidArg("Unable to parse the request JSON: expected an object");
+
+  let id = "";
+  if (json.id !== undefined) {
+    if (typeof json.id !== "string") throw invalidArg("Unable to parse 'id': expected a string");
+    id = json.id;
+  }
+  const { parameters, binaryDataOutput } = decodeRequestParameters(json.parameters);
+
+  if (!Array.isArray(json.inputs)) throw invalidArg("Unable to parse 'inputs': expected an array");
+  const inputs: CoreTensor[] = new Array(json.inputs.length);
+  let at = headerLength;
+  for (let i = 0; i < json.inputs.length; i++) {
+    const input: unknown = json.inputs[i];
+    if (!isObject(input)) throw invalidArg(`Unable to parse input ${i}: expected an object`);
+    const name = input.name;
+    if (typeof name !== "string") throw invalidArg(`Unable to parse 'name' of input ${i}`);
+    const datatype = input.datatype;
+    if (!isDatatype(datatype)) {
+      throw invalidArg(`invalid datatype ${JSON.stringify(datatype)} for input '${name}'`);
+    }
+    const shape = decodeShape(input.shape, name);
+    const params = input.parameters;
+    if (params !== undefined && !isObject(params)) {
+      throw invalidArg(`Unable to parse 'parameters' of input '${name}': expected an object`);
+    }
+    const binarySize = params?.binary_data_size;
+    const hasData = input.data !== undefined;
+    const hasBinary = binarySize !== undefined;
+    if (params?.shared_memory_region !== undefined) {
+      throw unsupported(`input '${name}': shared memory is not supported by this server`);
+    }
+    if (hasData === hasBinary) {
+      throw invalidArg(
+        `Input '${name}' must set exactly one of 'data' or 'binary_data_size' in 'parameters', ` +
+        `but ${hasData ? "set both" : "set neither"}`,
+      );
+    }
+
+    let data: Uint8Array;
+    if (hasBinary) {
+      if (typeof binarySize !== "number" || !Number.isSafeInteger(binarySize) || binarySize < 0) {
+        throw invalidArg(`Unable to parse 'binary_data_size' of input '${name}'`);
+      }
+      if (binarySize > 0 && !headerGiven) {
+        throw invalidArg(
+          `input '${name}' sets 'binary_data_size' but the request has no ` +
+          "Inference-Header-Content-Length header",
+        );
+      }
+      if (at + binarySize > body.byteLength) {
+        throw invalidArg(
+          `unexpected size for input '${name}', expecting ${at + binarySize - body.byteLength} ` +
+          `additional bytes for model '${model}'`,
+        );
+      }
+      data = body.subarray(at, at + binarySize);
+      at += binarySize;
+      checkBinarySize(name, datatype, shape, data, model);
+    } else {
+      data = jsonToTensorData(name, datatype, shape, input.data);
+    }
+    inputs[i] = { name, datatype, shape, data };
+  }
+  if (at !== body.byteLength) {
+    throw invalidArg(
+      `unexpected additional input data for model '${model}': ${body.byteLength - at} bytes ` +
+      "after the last binary input",
+    );
+  }
+
+  const format: OutputFormat = { defaultBinary: binaryDataOutput, binary: new Map() };
+  let outputs: RequestedOutput[] | undefined;
+  if (json.outputs !== undefined) {
+    if (!Array.isArray(json.outputs)) {
+      throw invalidArg("Unable to parse 'outputs': expected an array");
+    }
+    outputs = json.outputs.map((o: unknown, i: number) => decodeRequestedOutput(o, i, format));
+  }
+
+  return {
+    request: { model, version, id, inputs, outputs, parameters },
+    format,
+  };
+}
+
+function parseJsonHeader(body: Uint8Array, length: number): unknown {
+  const text = Buffer.from(body.buffer, body.byteOffset, length).toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw invalidArg(`failed to parse the request JSON buffer: ${(err as Error).message}`);
+  }
+}
+
+function decodeShape(shape: unknown, name: string): number[] {
+  if (!Array.isArray(shape)) throw invalidArg(`Unable to parse 'shape' of input '${name}'`);
+  for (const d of shape) {
+    if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
+      throw invalidArg(
+        `Unable to parse 'shape' of input '${name}': dimensions must be non-negative integers, ` +
+        `got ${JSON.stringify(shape)}`,
+      );
+    }
+  }
+  return shape as number[];
+}
+
+function checkBinarySize(
+  name: string, datatype: Datatype, shape: number[], data: Uint8Array, model: string,
+): void {
+  const count = elementCount(shape);
+  if (datatype === "BYTES") {
+    const found = countBytesElements(data);
+    if (found < 0) {
+      throw invalidArg(
+        `input '${name}' for model '${model}': binary BYTES data is not a valid serialization ` +
+        "(each element is a 4-byte little-endian length followed by that many bytes)",
+      );
+    }
+    if (found !== count) {
+      throw invalidArg(
+        `input '${name}' for model '${model}': shape [${shape.join(",")}] needs ${count} BYTES ` +
+        `elements, the binary data holds ${found}`,
+      );
+    }
+    return;
+  }
+  const expected = count * datatypeSize(datatype);
+  if (data.byteLength !== expected) {
+    throw invalidArg(
+      `input byte size mismatch for input '${name}' for model '${model}'. Expected ${expected}, ` +
+      `got ${data.byteLength}`,
+    );
+  }
+}
+
+/**
+ * Request parameters go to the core as they are, except the ones that only steer this front end.
+ * Triton reserves the `triton_` prefix and refuses it from clients.
+ */
+function decodeRequestParameters(
+  raw: unknown,
+): { parameters: Parameters; binaryDataOutput: boolean } {
+  const parameters: Parameters = {};
+  let binaryDataOutput = false;
+  if (raw === undefined) return { parameters, binaryDataOutput };
+  if (!isObject(raw)) throw invalidArg("Unable to parse 'parameters': expected an object");
+  for (const key of Object.keys(raw)) {
+    const value = raw[key];
+    if (key === "binary_data_output") {
+      if (typeof value !== "boolean") throw invalidArg("Unable to parse 'binary_data_output'");
+      binaryDataOutput = value;
+      continue;
+    }
+    if (key.startsWith("triton_")) {
+      throw invalidArg(
+        "parameter keys starting with 'triton_' are reserved for Triton usage and should not be " +
+        "specified.",
+      );
+    }
+    if (
+      typeof value === "string" || typeof value === "boolean" ||
+      (typeof value === "number" && Number.isFinite(value))
+    ) {
+      parameters[key] = value;
+    } else {
+      throw invalidArg(
+        `parameter '${key}' has invalid type. It should be either 'int', 'bool', or 'string'.`,
+      );
+    }
+  }
+  return { parameters, binaryDataOutput };
+}
+
+function decodeRequestedOutput(raw: unknown, index: number, format: OutputFormat): RequestedOutput {
+  if (!isObject(raw)) throw invalidArg(`Unable to parse output ${index}: expected an object`);
+  const name = raw.name;
+  if (typeof name !== "string") throw invalidArg(`Unable to parse 'name' of output ${index}`);
+  const out: RequestedOutput = { name };
+  const params = raw.parameters;
+  if (params === undefined) return out;
+  if (!isObject(params)) {
+    throw invalidArg(`Unable to parse 'parameters' of output '${name}': expected an object`);
+  }
+  if (params.shared_memory_region !== undefined) {
+    throw unsupported(`output '${name}': shared memory is not supported by this server`);
+  }
+  if (params.binary_data !== undefined) {
+    if (typeof params.binary_data !== "boolean") {
+      throw invalidArg(`Unable to parse 'binary_data' of output '${name}'`);
+    }
+    format.binary.set(name, params.binary_data);
+  }
+  const cls = params.classification;
+  if (cls !== undefined) {
+    if (typeof cls !== "number" || !Number.isSafeInteger(cls) || cls < 0) {
+      throw invalidArg(`Unable to set 'classification' of output '${name}'`);
+    }
+    if (cls > 0) out.classification = cls;
+  }
+  return out;
+}
+
+/**
+ * A raw binary request (Inference-Header-Content-Length: 0): the whole body is the data of the
+ * model's only input. As in Triton, the shape comes from the config: a batch of 1 when the model
+ * batches, and at most one variable dimension, deduced from the body size; a BYTES input must have
+ * shape [1] and the body is its one element. Outputs default to binary.
+ */
+export function decodeRawInferRequest(
+  body: Uint8Array, model: string, version: string | undefined,
+  metadata: ModelMetadata, maxBatchSize: number,
+): DecodedInfer {
+  if (metadata.inputs.length !== 1) {
+    throw invalidArg(
+      `Raw request must only have 1 input (found 1) to be deduced but got ` +
+      `${metadata.inputs.length} inputs in '${model}' model configuration`,
+    );
+  }
+  const input = metadata.inputs[0]!;
+  const dims = maxBatchSize > 0 ? input.shape.slice(1) : input.shape.slice();
+  const shape = maxBatchSize > 0 ? [1, ...dims] : dims;
+  let variable = -1;
+  let fixed = 1;
+  for (let i = 0; i < shape.length; i++) {
+    if (shape[i]! < 0) {
+      if (variable !== -1) {
+        throw invalidArg(
+          `The shape of the raw input '${input.name}' can not be deduced because there are more ` +
+          "than one variable-sized dimension",
+        );
+      }
+      variable = i;
+    } else {
+      fixed *= shape[i]!;
+    }
+  }
+
+  let data: Uint8Array;
+  if (input.datatype === "BYTES") {
+    if (variable !== -1 || fixed !== 1) {
+      throw invalidArg(
+        `For BYTE datatype raw input '${input.name}', the model must have input shape [1]`,
+      );
+    }
+    // The one place a body is copied: the element needs its length in front of it.
+    const framed = Buffer.allocUnsafeSlow(4 + body.byteLength);
+    framed.writeUInt32LE(body.byteLength, 0);
+    framed.set(body, 4);
+    data = framed;
+  } else {
+    const unit = fixed * datatypeSize(input.datatype);
+    if (variable !== -1) shape[variable] = unit === 0 ? 0 : Math.floor(body.byteLength / unit);
+    const expected = elementCount(shape) * datatypeSize(input.datatype);
+    if (expected !== body.byteLength) {
+      throw invalidArg(
+        `input byte size mismatch for input '${input.name}' for model '${model}'. Expected ` +
+        `${expected}, got ${body.byteLength}`,
+      );
+    }
+    data = body;
+  }
+  return {
+    request: {
+      model, version, id: "", parameters: {},
+      inputs: [{ name: input.name, datatype: input.datatype, shape, data }],
+    },
+    format: { defaultBinary: true, binary: new Map() },
+  };
+}
+
+export interface EncodedResponse {
+  /** The JSON part of the body. */
+  json: string;
+  /** UTF-8 length of `json`: the Inference-Header-Content-Length when `binary` is non-empty. */
+  jsonBytes: number;
+  /** Binary outputs' data in output order: views owned by the CoreResponse, never copied. */
+  binary: Uint8Array[];
+  binaryBytes: number;
+}
+
+/** Builds the response body parts; throws (INVALID_ARG for FP16 as JSON) before writing anything. */
+export function encodeInferResponse(response: CoreResponse, format: OutputFormat): EncodedResponse {
+  // Field order follows Triton: id, model_name, model_version, parameters, outputs.
+  let json = "{";
+  if (response.id !== "") json += `"id":${JSON.stringify(response.id)},`;
+  json += `"model_name":${JSON.stringify(response.model)},` +
+    `"model_version":${JSON.stringify(response.version)}`;
+  if (Object.keys(response.parameters).length > 0) {
+    json += `,"parameters":${JSON.stringify(response.parameters)}`;
+  }
+  json += `,"outputs":[`;
+  const binary: Uint8Array[] = [];
+  let binaryBytes = 0;
+  const outputs = response.outputs;
+  for (let i = 0; i < outputs.length; i++) {
+    const t = outputs[i]!;
+    json += (i === 0 ? "{" : ",{") + `"name":${JSON.stringify(t.name)},` +
+      `"datatype":"${t.datatype}","shape":[${t.shape.join(",")}],`;
+    if (format.binary.get(t.name) ?? format.defaultBinary) {
+      json += `"parameters":{"binary_data_size":${t.data.byteLength}}}`;
+      if (t.data.byteLength > 0) {
+        binary.push(t.data);
+        binaryBytes += t.data.byteLength;
+      }
+    } else {
+      json += `"data":${tensorToJsonData(t)}}`;
+    }
+  }
+  json += "]}";
+  return { json, jsonBytes: Buffer.byteLength(json, "utf8"), binary, binaryBytes };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}

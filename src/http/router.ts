@@ -1,0 +1,136 @@
+/**
+ * The KServe v2 paths this front end serves, matched by hand: splitting one short path is cheaper
+ * than a regex table or a framework, and the set of routes is small and fixed.
+ *
+ * Matching follows Triton's http_server.cc: a version is digits only, empty segments (`//`, a
+ * trailing `/`) match nothing, and a known path with the wrong method is 405, not 404.
+ */
+
+export type Route =
+  | { kind: "server-metadata" }
+  | { kind: "health"; probe: "live" | "ready" }
+  | { kind: "model-metadata"; model: string; version?: string }
+  | { kind: "model-config"; model: string; version?: string }
+  | { kind: "model-ready"; model: string; version?: string }
+  | { kind: "infer"; model: string; version?: string }
+  /** `repository` is set when the client named one: Triton rejects that as unsupported. */
+  | { kind: "repository-index"; repository?: string }
+  | { kind: "repository-load" | "repository-unload"; model: string; repository?: string };
+
+export type RouteMatch =
+  | { kind: "found"; route: Route }
+  | { kind: "method-not-allowed"; allow: "GET" | "POST" }
+  | { kind: "not-found" };
+
+const NOT_FOUND: RouteMatch = { kind: "not-found" };
+
+export function matchRoute(method: string | undefined, url: string | undefined): RouteMatch {
+  const route = parsePath(url ?? "");
+  if (route === null) return NOT_FOUND;
+  const allow = methodFor(route);
+  if (method !== allow) return { kind: "method-not-allowed", allow };
+  return { kind: "found", route };
+}
+
+function methodFor(route: Route): "GET" | "POST" {
+  switch (route.kind) {
+    case "infer":
+    case "repository-index":
+    case "repository-load":
+    case "repository-unload":
+      return "POST";
+    default:
+      return "GET";
+  }
+}
+
+/** The route a path names, whatever the method; null when it names none. */
+export function parsePath(url: string): Route | null {
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
+  if (path === "/v2") return { kind: "server-metadata" };
+  if (!path.startsWith("/v2/")) return null;
+  const seg = path.slice(4).split("/");
+  for (const s of seg) if (s === "") return null;
+
+  switch (seg[0]) {
+    case "health":
+      if (seg.length === 2 && (seg[1] === "live" || seg[1] === "ready")) {
+        return { kind: "health", probe: seg[1] };
+      }
+      return null;
+    case "models":
+      return parseModelPath(seg);
+    case "repository":
+      return parseRepositoryPath(seg);
+    default:
+      return null;
+  }
+}
+
+// models/{m}[/versions/{v}][/ready|/config|/infer]
+function parseModelPath(seg: string[]): Route | null {
+  if (seg.length < 2) return null;
+  const model = decodeSegment(seg[1]!);
+  if (model === null) return null;
+  let at = 2;
+  let version: string | undefined;
+  if (seg[at] === "versions") {
+    const v = seg[at + 1];
+    if (v === undefined || !isDigits(v)) return null;
+    version = v;
+    at += 2;
+  }
+  if (at === seg.length) return { kind: "model-metadata", model, version };
+  if (at + 1 !== seg.length) return null;
+  switch (seg[at]) {
+    case "ready":
+      return { kind: "model-ready", model, version };
+    case "config":
+      return { kind: "model-config", model, version };
+    case "infer":
+      return { kind: "infer", model, version };
+    default:
+      return null;
+  }
+}
+
+// repository[/{r}]/index, repository[/{r}]/models/{m}/(load|unload)
+function parseRepositoryPath(seg: string[]): Route | null {
+  let at = 1;
+  let repository: string | undefined;
+  // A repository name is present when the segment after it still forms a valid tail.
+  if (seg.length === 3 || seg.length === 5) {
+    const r = decodeSegment(seg[1]!);
+    if (r === null) return null;
+    repository = r;
+    at = 2;
+  }
+  if (seg.length - at === 1 && seg[at] === "index") return { kind: "repository-index", repository };
+  if (seg.length - at === 3 && seg[at] === "models") {
+    const model = decodeSegment(seg[at + 1]!);
+    if (model === null) return null;
+    const action = seg[at + 2];
+    if (action === "load") return { kind: "repository-load", model, repository };
+    if (action === "unload") return { kind: "repository-unload", model, repository };
+  }
+  return null;
+}
+
+function isDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return s.length > 0;
+}
+
+// Model names may carry escaped characters (spaces, unicode); a malformed escape names nothing.
+function decodeSegment(s: string): string | null {
+  if (!s.includes("%")) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * The KServe v2 HTTP/REST front end: protocol ⇄ ServerApi and nothing else. Every failure is a
+ * ServerError mapped to a status by HTTP_STATUS; the only statuses chosen here are the transport's
+ * own (404 unknown path, 405 wrong method, 413 body too large) and the health probes' 200/400.
+ */
+import { Buffer } from "node:buffer";
+import * as http from "node:http";
+import type { ServerApi } from "../core/server-api.js";
+import type { CoreResponse, LoadOptions } from "../core/types.js";
+import {
+  HTTP_STATUS, ServerError, cancelled, invalidArg, toServerError, unsupported,
+} from "../errors/index.js";
+import { BodyTooLargeError, ClientGoneError, decodeContentEncoding, readBody } from "./body.js";
+import {
+  INFER_HEADER_LENGTH, decodeInferRequest, decodeRawInferRequest, encodeInferResponse,
+  inferHeaderLength, type DecodedInfer,
+} from "./infer-codec.js";
+import { matchRoute, type Route } from "./router.js";
+
+export interface HttpServerOptions {
+  /** Largest request body accepted, in bytes, after decompression too (--http-max-input-size). */
+  maxInputSize: number;
+  log?: (line: string) => void;
+}
+
+const JSON_TYPE = "application/json";
+const NOT_FOUND_BODY = JSON.stringify({ error: "Not Found" });
+const METHOD_NOT_ALLOWED_BODY = JSON.stringify({ error: "Method Not Allowed" });
+
+/** An http.Server serving the v2 protocol over `api`; the caller listens and closes it. */
+export function createHttpServer(api: ServerApi, options: HttpServerOptions): http.Server {
+  const front = new HttpFrontEnd(api, options);
+  return http.createServer((req, res) => front.handle(req, res));
+}
+
+class HttpFrontEnd {
+  readonly #api: ServerApi;
+  readonly #maxInputSize: number;
+  readonly #log: (line: string) => void;
+
+  constructor(api: ServerApi, options: HttpServerOptions) {
+    if (!(options.maxInputSize > 0)) throw new RangeError("maxInputSize must be positive");
+    this.#api = api;
+    this.#maxInputSize = options.maxInputSize;
+    this.#log = options.log ?? (() => {});
+  }
+
+  handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const match = matchRoute(req.method, req.url);
+    if (match.kind === "not-found") {
+      send(res, 404, NOT_FOUND_BODY);
+      return;
+    }
+    if (match.kind === "method-not-allowed") {
+      res.setHeader("Allow", match.allow);
+      send(res, 405, METHOD_NOT_ALLOWED_BODY);
+      return;
+    }
+    const route = match.route;
+    switch (route.kind) {
+      case "infer":
+        void this.#infer(req, res, route.model, route.version);
+        return;
+      case "repository-index":
+      case "repository-load":
+      case "repository-unload":
+        void this.#repository(req, res, route);
+        return;
+      default:
+        this.#get(res, route);
+    }
+  }
+
+  #get(res: http.ServerResponse, route: Route): void {
+    const api = this.#api;
+    try {
+      switch (route.kind) {
+        case "health": {
+          // A probe that throws is a probe that failed: 400, like not live / not ready.
+          let ok = false;
+          try {
+            ok = route.probe === "live" ? api.isLive() : api.isReady();
+          } catch {
+            ok = false;
+          }
+          res.writeHead(ok ? 200 : 400, { "Content-Length": 0 });
+          res.end();
+          return;
+        }
+        case "server-metadata":
+          send(res, 200, JSON.stringify(api.serverMetadata()));
+          return;
+        case "model-metadata":
+          send(res, 200, JSON.stringify(api.modelMetadata(route.model, route.version)));
+          return;
+        case "model-config":
+          send(res, 200, JSON.stringify(api.modelConfig(route.model, route.version)));
+          return;
+        case "model-ready":
+          if (api.modelReady(route.model, route.version)) {
+            res.writeHead(200, { "Content-Length": 0 });
+            res.end();
+          } else {
+            send(res, 400, JSON.stringify({ error: "Model version not ready" }));
+          }
+          return;
+        default:
+          throw new Error(`route ${route.kind} reached the GET handler`);
+      }
+    } catch (err) {
+      this.#fail(res, err);
+    }
+  }
+
+  async #infer(
+    req: http.IncomingMessage, res: http.ServerResponse, model: string, version: string | undefined,
+  ): Promise<void> {
+    const controller = new AbortController();
+    let closed = false;
+    let releaseAfterWrite: (() => void) | null = null;
+    // 'close' comes after 'finish' on success, or alone when the socket went away first: the one
+    // point where both cancellation and the release of written-out views are decided.
+    res.once("close", () => {
+      closed = true;
+      if (!res.writableFinished) {
+        controller.abort(cancelled("the client closed the connection before the response"));
+      }
+      releaseAfterWrite?.();
+    });
+
+    let decoded: DecodedInfer;
+    let response: CoreResponse;
+    try {
+      const body = await this.#body(req, res);
+      const header = req.headers[INFER_HEADER_LENGTH];
+      const headerLength = inferHeaderLength(header, body.byteLength);
+      if (headerLength === 0) {
+        const metadata = this.#api.modelMetadata(model, version);
+        const config = this.#api.modelConfig(model, version);
+        const maxBatch = Number(config.max_batch_size ?? 0) || 0;
+        decoded = decodeRawInferRequest(body, model, version, metadata, maxBatch);
+      } else {
+        decoded = decodeInferRequest(body, headerLength, model, version, header !== undefined);
+      }
+      decoded.request.signal = controller.signal;
+      response = await this.#api.infer(decoded.request);
+    } catch (err) {
+      if (!closed) this.#fail(res, err);
+      return;
+    }
+
+    // Each path below calls this exactly once: at once (client gone, encoding failed, JSON-only),
+    // or from the 'close' handler once the binary views have been written out.
+    const release = () => {
+      try {
+        response.release();
+      } catch (err) {
+        this.#log(`http: releasing the response of model '${model}' failed: ${describe(err)}`);
+      }
+    };
+    if (closed) {
+      release();
+      return;
+    }
+    let encoded;
+    try {
+      encoded = encodeInferResponse(response, decoded.format);
+    } catch (err) {
+      release();
+      this.#fail(res, err);
+      return;
+    }
+    if (encoded.binary.length === 0) {
+      // The JSON text holds its own copy of every value: the views can go back at once.
+      release();
+      send(res, 200, encoded.json);
+      return;
+    }
+    releaseAfterWrite = release;
+    res.writeHead(200, {
+      "Content-Type": "application/octet-stream",
+      "Inference-Header-Content-Length": encoded.jsonBytes,
+      "Content-Length": encoded.jsonBytes + encoded.binaryBytes,
+    });
+    // Corked, the header, the JSON and every view leave in one writev, each view written from
+    // where it lies.
+    res.cork();
+    res.write(encoded.json);
+    for (const chunk of encoded.binary) res.write(chunk);
+    res.end();
+  }
+
+  async #repository(
+    req: http.IncomingMessage, res: http.ServerResponse,
+    route: Extract<Route, { kind: "repository-index" | "repository-load" | "repository-unload" }>,
+  ): Promise<void> {
+    try {
+      const body = await this.#body(req, res);
+      if (route.repository !== undefined) {
+        throw unsupported("'repository_name' specification is not supported");
+      }
+      const json = parseOptionalJson(body);
+      switch (route.kind) {
+        case "repository-index": {
+          let ready = false;
+          if (json !== undefined && json.ready !== undefined) {
+            if (typeof json.ready !== "boolean") throw invalidArg("Unable to parse 'ready'");
+            ready = json.ready;
+          }
+          send(res, 200, JSON.stringify(this.#api.repositoryIndex({ ready })));
+          return;
+        }
+        case "repository-load":
+          await this.#api.loadModel(route.model, loadOptions(json));
+          send(res, 200, "");
+          return;
+        case "repository-unload":
+          checkUnloadParameters(json);
+          await this.#api.unloadModel(route.model);
+          send(res, 200, "");
+          return;
+      }
+    } catch (err) {
+      this.#fail(res, err);
+    }
+  }
+
+  async #body(req: http.IncomingMessage, res: http.ServerResponse): Promise<Buffer> {
+    const body = await readBody(req, this.#maxInputSize);
+    const encoding = req.headers["content-encoding"];
+    try {
+      return await decodeContentEncoding(body, encoding, this.#maxInputSize);
+    } catch (err) {
+      if (err instanceof ServerError && err.code === "UNSUPPORTED") {
+        res.setHeader("Accept-Encoding", "gzip, deflate");
+      }
+      throw err;
+    }
+  }
+
+  #fail(res: http.ServerResponse, err: unknown): void {
+    if (err instanceof ClientGoneError) return;
+    if (res.headersSent) {
+      // Too late for a status: cut the response short rather than send a corrupt one.
+      res.destroy();
+      return;
+    }
+    if (err instanceof BodyTooLargeError) {
+      // The rest of the body is still on the wire and will not be read.
+      res.setHeader("Connection", "close");
+      send(res, 413, JSON.stringify({ error: err.message }));
+      return;
+    }
+    const error = toServerError(err);
+    if (!(err instanceof ServerError)) {
+      this.#log(`http: unexpected failure: ${err instanceof Error ? err.stack : String(err)}`);
+    } else if (error.code === "INTERNAL") {
+      this.#log(`http: internal error: ${error.message}`);
+    }
+    send(res, HTTP_STATUS[error.code], JSON.stringify({ error: error.message }));
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    "Content-Type": JSON_TYPE,
+    "Content-Length": Buffer.byteLength(body, "utf8"),
+  });
+  res.end(body);
+}
+
+function parseOptionalJson(body: Buffer): Record<string, unknown> | undefined {
+  if (body.byteLength === 0) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString("utf8"));
+  } catch (err) {
+    throw invalidArg(`failed to parse the request JSON buffer: ${(err as Error).message}`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw invalidArg("Unable to parse the request JSON: expected an object");
+  }
+  return json as Record<string, unknown>;
+}
+
+function requestParameters(json: Record<string, unknown> | undefined): Record<string, unknown> {
+  const params = json?.parameters;
+  if (params === undefined) return {};
+  if (typeof params !== "object" || params === null || Array.isArray(params)) {
+    throw invalidArg("Unable to parse 'parameters': expected an object");
+  }
+  return params as Record<string, unknown>;
+}
+
+// Load parameters: `config` replaces config.pbtxt (a JSON string, as tritonclient sends it; an
+// object is accepted too); `file:<path>` overrides carry model files, which LoadOptions cannot.
+function loadOptions(json: Record<string, unknown> | undefined): LoadOptions {
+  const options: LoadOptions = {};
+  const params = requestParameters(json);
+  for (const key of Object.keys(params)) {
+    const value = params[key];
+    if (key === "config") {
+      if (typeof value === "string") options.config = value;
+      else if (typeof value === "object" && value !== null) options.config = JSON.stringify(value);
+      else throw invalidArg("Unable to parse 'config': expected a JSON string");
+    } else if (key.startsWith("file:")) {
+      throw unsupported(`load parameter '${key}': model file overrides are not supported`);
+    } else {
+      throw invalidArg(`unknown load parameter '${key}'; expected 'config'`);
+    }
+  }
+  return options;
+}
+
+function checkUnloadParameters(json: Record<string, unknown> | undefined): void {
+  const value = requestParameters(json).unload_dependents;
+  if (value === undefined || value === false) return;
+  if (typeof value !== "boolean") throw invalidArg("Unable to parse 'unload_dependents'");
+  throw unsupported("unloading dependent models ('unload_dependents': true) is not supported");
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

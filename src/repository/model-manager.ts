@@ -1,0 +1,238 @@
+/**
+ * Model lifecycle: load → READY, reload (new instances start while the old serve, then swap, then
+ * the old drain and finalize), unload, and failures (UNAVAILABLE with the reason). Loads of one
+ * model are serialized; different models load in parallel.
+ */
+import { resolve } from "node:path";
+import { ServerError, notFound, unavailable, toServerError } from "../errors/index.js";
+import { parseConfigJson } from "../config/parse.js";
+import { isStubBackend, validateModelConfig, type ModelConfig } from "../config/schema.js";
+import { DirectScheduler } from "../scheduler/direct.js";
+import type { Scheduler } from "../scheduler/scheduler.js";
+import { StubModel, type ModelLog, type StubBackendOptions } from "../backends/stub/stub-model.js";
+import type { ModelIndexEntry } from "../core/types.js";
+import { findModelDir, inferBackendFromFiles, listModelDirs, readRawModelConfig, versionsToLoad } from "./scan.js";
+
+export type ModelState = "LOADING" | "READY" | "UNLOADING" | "UNAVAILABLE";
+
+export interface LoadedVersion {
+  version: number;
+  modelDir: string;
+  config: ModelConfig;
+  backend: StubModel;
+  scheduler: Scheduler;
+}
+
+interface ModelRecord {
+  name: string;
+  state: ModelState;
+  reason: string;
+  versions: Map<number, LoadedVersion>;
+  /** Serializes loads and unloads of this model. */
+  busy: Promise<unknown>;
+  loadSeconds?: number;
+}
+
+export interface ModelManagerOptions {
+  repositories: string[];
+  /** --strict-model-config / --disable-auto-complete-config: no auto-complete, config.pbtxt required. */
+  strictModelConfig: boolean;
+  stub: StubBackendOptions;
+  log: ModelLog;
+}
+
+export class ModelManager {
+  readonly #o: ModelManagerOptions;
+  readonly #models = new Map<string, ModelRecord>();
+
+  constructor(options: ModelManagerOptions) {
+    // Absolute paths: stubs run elsewhere, and handlers receive the model folder in ModelArgs.
+    this.#o = { ...options, repositories: options.repositories.map((r) => resolve(r)) };
+  }
+
+  /** Every model folder in the repositories (for --load-model=* and the index). */
+  available(): string[] {
+    return listModelDirs(this.#o.repositories).map((d) => d.name);
+  }
+
+  /** Loads models at start-up; failures are recorded (UNAVAILABLE), not thrown. */
+  async loadMany(names: readonly string[]): Promise<{ name: string; error?: ServerError }[]> {
+    return Promise.all(names.map(async (name) => {
+      try {
+        await this.load(name);
+        return { name };
+      } catch (err) {
+        return { name, error: toServerError(err) };
+      }
+    }));
+  }
+
+  load(name: string, configOverride?: string): Promise<void> {
+    const record = this.#record(name);
+    const run = record.busy.then(() => this.#load(record, configOverride));
+    record.busy = run.catch(() => {});
+    return run;
+  }
+
+  unload(name: string): Promise<void> {
+    const record = this.#models.get(name);
+    if (!record) return Promise.reject(notFound(`failed to unload '${name}', no version is available`));
+    const run = record.busy.then(() => this.#unload(record));
+    record.busy = run.catch(() => {});
+    return run;
+  }
+
+  /** The version a request goes to: the given one, or the highest ready one. */
+  resolve(name: string, version?: string): LoadedVersion {
+    const record = this.#models.get(name);
+    if (!record || (record.versions.size === 0 && record.state !== "LOADING" && record.state !== "UNAVAILABLE")) {
+      throw notFound(`Request for unknown model: '${name}' is not found`);
+    }
+    if (version !== undefined && version !== "" && version !== "-1") {
+      if (!/^\d+$/.test(version)) throw ServerError.from({ code: "INVALID_ARG", message: `failed to parse model version '${version}'` });
+      const v = record.versions.get(Number(version));
+      if (!v) throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
+      if (record.state !== "READY") throw unavailable(`Request for unknown model: '${name}' version ${version} is not at ready state`);
+      return v;
+    }
+    if (record.versions.size === 0 || record.state !== "READY") {
+      throw unavailable(`Request for unknown model: '${name}' has no available versions`);
+    }
+    return record.versions.get(Math.max(...record.versions.keys()))!;
+  }
+
+  isModelReady(name: string, version?: string): boolean {
+    try {
+      this.resolve(name, version);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** All models that were asked to load are READY. */
+  allReady(): boolean {
+    return [...this.#models.values()].every((r) => r.state === "READY" || (r.state === "UNAVAILABLE" && r.reason === "unloaded"));
+  }
+
+  index(readyOnly: boolean): ModelIndexEntry[] {
+    const names = new Set([...this.available(), ...this.#models.keys()]);
+    const out: ModelIndexEntry[] = [];
+    for (const name of [...names].sort()) {
+      const r = this.#models.get(name);
+      if (!r) {
+        if (!readyOnly) out.push({ name });
+        continue;
+      }
+      if (readyOnly && r.state !== "READY") continue;
+      if (r.versions.size === 0) out.push({ name, state: r.state, reason: r.reason });
+      for (const v of [...r.versions.keys()].sort((a, b) => a - b)) {
+        out.push({ name, version: String(v), state: r.state, reason: r.reason });
+      }
+    }
+    return out;
+  }
+
+  /** For the start-up table: every model that was asked for, with its state. */
+  states(): { name: string; versions: number[]; state: ModelState; reason: string }[] {
+    return [...this.#models.values()].map((r) => ({ name: r.name, versions: [...r.versions.keys()], state: r.state, reason: r.reason }));
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.#models.values()].map((r) => r.busy.then(() => this.#unload(r)).catch(() => {})));
+  }
+
+  #record(name: string): ModelRecord {
+    let r = this.#models.get(name);
+    if (!r) {
+      r = { name, state: "UNAVAILABLE", reason: "", versions: new Map(), busy: Promise.resolve() };
+      this.#models.set(name, r);
+    }
+    return r;
+  }
+
+  async #load(record: ModelRecord, configOverride?: string): Promise<void> {
+    const { name } = record;
+    const started = Date.now();
+    const hadVersions = record.versions.size > 0;
+    if (!hadVersions) {
+      record.state = "LOADING";
+      record.reason = "";
+    }
+    let loaded: LoadedVersion[] = [];
+    try {
+      loaded = await this.#start(name, configOverride);
+    } catch (err) {
+      const e = toServerError(err);
+      // A failed reload leaves the versions that were serving in place, as Triton does.
+      if (!hadVersions) {
+        record.state = "UNAVAILABLE";
+        record.reason = e.message;
+      }
+      throw e;
+    }
+    const old = [...record.versions.values()];
+    record.versions = new Map(loaded.map((v) => [v.version, v]));
+    record.state = "READY";
+    record.reason = "";
+    record.loadSeconds = (Date.now() - started) / 1000;
+    this.#o.log("INFO", "model_manager", `successfully loaded '${name}' version${loaded.length > 1 ? "s" : ""} ${loaded.map((v) => v.version).join(", ")}`);
+    // The swap is done: requests now go to the new instances; the old finish what they hold.
+    await Promise.all(old.map((v) => this.#retire(v)));
+  }
+
+  async #start(name: string, configOverride?: string): Promise<LoadedVersion[]> {
+    const dir = findModelDir(this.#o.repositories, name);
+    const { raw: fileRaw, file } = configOverride !== undefined ? { raw: parseConfigJson(configOverride), file: undefined } : readRawModelConfig(dir.path);
+    if (!file && configOverride === undefined && this.#o.strictModelConfig) {
+      throw new ServerError("INVALID_ARG", `failed to load '${name}': config.pbtxt is required with --strict-model-config`);
+    }
+    const raw = inferBackendFromFiles(fileRaw, dir.path);
+    const config = validateModelConfig(raw, { modelName: name, file });
+    if (!isStubBackend(config)) {
+      const what = config.platform || config.backend || "(none)";
+      throw new ServerError("UNSUPPORTED", `failed to load '${name}': backend/platform '${what}' is not supported by this server yet`);
+    }
+    const versions = versionsToLoad(config, dir.path, (m) => this.#o.log("WARNING", "model_manager", m));
+    const autoComplete = this.#o.strictModelConfig
+      ? undefined
+      : (completed: Record<string, unknown>) => validateModelConfig(completed, { modelName: name, file });
+    const started: LoadedVersion[] = [];
+    try {
+      await Promise.all(versions.map(async (version) => {
+        const scheduler = new DirectScheduler(name);
+        const backend = new StubModel({
+          name, version, modelDir: dir.path, config, options: this.#o.stub, log: this.#o.log,
+          onInstancesChanged: (instances) => scheduler.setInstances(instances),
+        });
+        const v: LoadedVersion = { version, modelDir: dir.path, config, backend, scheduler };
+        started.push(v);
+        v.config = await backend.start(autoComplete);
+      }));
+    } catch (err) {
+      await Promise.all(started.map((v) => v.backend.stop()));
+      throw new ServerError(toServerError(err).code, `failed to load '${name}': ${toServerError(err).message.replace(/^failed to load '[^']*': /, "")}`);
+    }
+    return started.sort((a, b) => a.version - b.version);
+  }
+
+  async #unload(record: ModelRecord): Promise<void> {
+    if (record.versions.size === 0) {
+      record.state = "UNAVAILABLE";
+      record.reason = "unloaded";
+      return;
+    }
+    record.state = "UNLOADING";
+    const old = [...record.versions.values()];
+    await Promise.all(old.map((v) => this.#retire(v)));
+    record.versions = new Map();
+    record.state = "UNAVAILABLE";
+    record.reason = "unloaded";
+    this.#o.log("INFO", "model_manager", `successfully unloaded '${record.name}'`);
+  }
+
+  async #retire(v: LoadedVersion): Promise<void> {
+    await v.scheduler.drain();
+    await v.backend.stop();
+  }
+}

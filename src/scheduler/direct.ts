@@ -1,0 +1,109 @@
+/**
+ * Without dynamic batching, Triton runs each request alone, in arrival order, on the next free
+ * instance. Requests wait in one FIFO; an idle ready instance takes the head.
+ */
+import { cancelled, toServerError, unavailable } from "../errors/index.js";
+import type { InstanceResult, ModelInstance } from "../backends/backend.js";
+import type { CoreRequest } from "../core/types.js";
+import type { Scheduler } from "./scheduler.js";
+
+interface Queued {
+  request: CoreRequest;
+  resolve(result: InstanceResult): void;
+  reject(err: Error): void;
+  onAbort?: () => void;
+}
+
+export class DirectScheduler implements Scheduler {
+  readonly #model: string;
+  #instances: ModelInstance[] = [];
+  readonly #busy = new Set<ModelInstance>();
+  readonly #queue: Queued[] = [];
+  #executing = 0;
+  #next = 0;
+  #draining: (() => void) | null = null;
+  #closed = false;
+
+  constructor(model: string) {
+    this.#model = model;
+  }
+
+  get pending(): number {
+    return this.#queue.length + this.#executing;
+  }
+
+  setInstances(instances: readonly ModelInstance[]): void {
+    this.#instances = [...instances];
+    this.#dispatch();
+  }
+
+  enqueue(request: CoreRequest): Promise<InstanceResult> {
+    if (this.#closed) return Promise.reject(unavailable(`model '${this.#model}' is unloading`));
+    return new Promise((resolve, reject) => {
+      const item: Queued = { request, resolve, reject };
+      const signal = request.signal;
+      if (signal) {
+        if (signal.aborted) return reject(cancelled(`request for model '${this.#model}' was cancelled`));
+        // Cancelled while still queued: it leaves the queue and never reaches a stub.
+        item.onAbort = () => {
+          const i = this.#queue.indexOf(item);
+          if (i < 0) return;
+          this.#queue.splice(i, 1);
+          reject(cancelled(`request for model '${this.#model}' was cancelled`));
+          this.#checkDrained();
+        };
+        signal.addEventListener("abort", item.onAbort, { once: true });
+      }
+      this.#queue.push(item);
+      this.#dispatch();
+    });
+  }
+
+  drain(): Promise<void> {
+    this.#closed = true;
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#draining = resolve;
+    });
+  }
+
+  #idleInstance(): ModelInstance | undefined {
+    const n = this.#instances.length;
+    for (let k = 0; k < n; k++) {
+      const inst = this.#instances[(this.#next + k) % n];
+      if (inst.state === "ready" && !this.#busy.has(inst)) {
+        this.#next = (this.#next + k + 1) % n;
+        return inst;
+      }
+    }
+    return undefined;
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length > 0) {
+      const instance = this.#idleInstance();
+      if (!instance) return;
+      const item = this.#queue.shift()!;
+      if (item.onAbort) item.request.signal!.removeEventListener("abort", item.onAbort);
+      this.#busy.add(instance);
+      this.#executing++;
+      instance.execute([item.request]).then(
+        (results) => item.resolve(results[0]),
+        (err) => item.reject(toServerError(err)),
+      ).finally(() => {
+        this.#busy.delete(instance);
+        this.#executing--;
+        this.#dispatch();
+        this.#checkDrained();
+      });
+    }
+  }
+
+  #checkDrained(): void {
+    if (this.#draining && this.pending === 0) {
+      const done = this.#draining;
+      this.#draining = null;
+      done();
+    }
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * A scheduler owns a model's queue and decides which requests go to which instance, in which
+ * calls. Implementations: direct (one request per call). Every enqueued request settles once.
+ */
+import type { InstanceResult, ModelInstance } from "../backends/backend.js";
+import type { CoreRequest } from "../core/types.js";
+
+export interface Scheduler {
+  /** Queues a validated request; resolves with its result (which may carry a per-request error). */
+  enqueue(request: CoreRequest): Promise<InstanceResult>;
+  /** The instances calls may go to now (a replacement after a crash is added here). */
+  setInstances(instances: readonly ModelInstance[]): void;
+  /** Requests queued or executing. */
+  readonly pending: number;
+  /** Resolves once nothing is queued or executing; new requests are refused from now on. */
+  drain(): Promise<void>;
+}

@@ -1,0 +1,223 @@
+/**
+ * The composition root: model manager + front ends, start-up and graceful shutdown. It is also
+ * the ServerApi the front ends call: resolve the model, validate, schedule, shape the response.
+ */
+import type { Server as HttpServer } from "node:http";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ServerError, invalidArg, toServerError, unavailable } from "./errors/index.js";
+import { configToJson, tensorShapeForMetadata } from "./config/schema.js";
+import { classify, readLabels } from "./core/classification.js";
+import type { ServerApi } from "./core/server-api.js";
+import type {
+  CoreRequest, CoreResponse, CoreTensor, LoadOptions, ModelIndexEntry, ModelMetadata, ServerMetadata,
+} from "./core/types.js";
+import { validateRequest } from "./core/validate.js";
+import { createHttpServer } from "./http/index.js";
+import { PACKAGE_ROOT } from "./ipc/addon.js";
+import { datatypeFromConfig } from "./ipc/datatypes.js";
+import { sweepStaleSegments } from "./ipc/segments.js";
+import { DEFAULT_STUB_OPTIONS, type StubBackendOptions } from "./backends/stub/stub-model.js";
+import { ModelManager, type LoadedVersion } from "./repository/model-manager.js";
+import { log, logError, logInfo, logWarn } from "./logging.js";
+import type { LogLevel } from "./ipc/protocol.js";
+
+export interface ServerOptions {
+  modelRepositories: string[];
+  httpPort: number;
+  httpAddress: string;
+  grpcPort: number;
+  metricsPort: number;
+  allowHttp: boolean;
+  allowGrpc: boolean;
+  allowMetrics: boolean;
+  modelControlMode: "none" | "explicit" | "poll";
+  loadModels: string[];
+  strictModelConfig: boolean;
+  exitOnError: boolean;
+  strictReadiness: boolean;
+  exitTimeoutSecs: number;
+  httpMaxInputSize: number;
+  stub: StubBackendOptions;
+}
+
+export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version;
+
+const EXTENSIONS = ["classification", "model_repository", "model_configuration", "binary_tensor_data", "parameters"];
+
+const SEVERITY: Record<LogLevel, "I" | "W" | "E" | "V"> = { INFO: "I", WARNING: "W", ERROR: "E", VERBOSE: "V" };
+
+export class TesseraServer implements ServerApi {
+  readonly options: ServerOptions;
+  readonly models: ModelManager;
+  #http: HttpServer | null = null;
+  #live = false;
+  #stopping = false;
+  #inFlight = 0;
+  #idle: (() => void) | null = null;
+
+  constructor(options: ServerOptions) {
+    this.options = options;
+    this.models = new ModelManager({
+      repositories: options.modelRepositories,
+      strictModelConfig: options.strictModelConfig,
+      stub: { ...DEFAULT_STUB_OPTIONS, ...options.stub },
+      log: (level, source, message) => log(SEVERITY[level], source, message),
+    });
+  }
+
+  /** Loads the start-up models and opens the front ends. Throws if --exit-on-error and a model failed. */
+  async start(): Promise<void> {
+    const swept = sweepStaleSegments();
+    if (swept.length > 0) logInfo("server", `removed ${swept.length} shared-memory segment(s) left by a server that is gone`);
+    const o = this.options;
+    if (o.modelControlMode === "poll") {
+      throw invalidArg("--model-control-mode=poll is not supported yet; use none or explicit");
+    }
+    const names = o.modelControlMode === "none" || o.loadModels.includes("*") ? this.models.available() : o.loadModels;
+    const results = await this.models.loadMany(names);
+    for (const r of results) if (r.error) logError("model_manager", r.error.message);
+    this.#printModelTable();
+    this.#live = true;
+    if (o.exitOnError && results.some((r) => r.error)) {
+      throw new ServerError("INTERNAL", "failed to load all models");
+    }
+    if (o.allowHttp) {
+      this.#http = createHttpServer(this, { maxInputSize: o.httpMaxInputSize });
+      await new Promise<void>((resolve, reject) => {
+        this.#http!.once("error", reject);
+        this.#http!.listen(o.httpPort, o.httpAddress, () => resolve());
+      });
+      const addr = this.#http.address();
+      const where = typeof addr === "object" && addr ? `${addr.address}:${addr.port}` : String(addr);
+      logInfo("server", `Started HTTPService at ${where}`);
+    }
+    if (o.allowGrpc) logWarn("server", "the gRPC front end is not available yet: only HTTP is served");
+    if (o.allowMetrics) logWarn("server", "the metrics endpoint is not available yet");
+  }
+
+  /** Graceful shutdown: stop accepting, let in-flight requests finish (bounded), finalize, unlink. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#live = false;
+    this.#http?.close();
+    if (this.#inFlight > 0) {
+      logInfo("server", `Waiting for ${this.#inFlight} in-flight request(s) to complete`);
+      await Promise.race([
+        new Promise<void>((r) => (this.#idle = r)),
+        new Promise<void>((r) => setTimeout(r, this.options.exitTimeoutSecs * 1000).unref()),
+      ]);
+    }
+    this.#http?.closeAllConnections();
+    await this.models.shutdown();
+    logInfo("server", "all models unloaded; exiting");
+  }
+
+  // ---- ServerApi ----
+
+  isLive(): boolean {
+    return this.#live;
+  }
+
+  isReady(): boolean {
+    if (!this.#live || this.#stopping) return false;
+    return !this.options.strictReadiness || this.models.allReady();
+  }
+
+  serverMetadata(): ServerMetadata {
+    return { name: "tessera", version: VERSION, extensions: EXTENSIONS };
+  }
+
+  modelReady(model: string, version?: string): boolean {
+    return this.models.isModelReady(model, version);
+  }
+
+  modelMetadata(model: string, version?: string): ModelMetadata {
+    const v = this.models.resolve(model, version);
+    const cfg = v.config;
+    const tensors = (list: typeof cfg.input | typeof cfg.output) =>
+      list.map((t) => ({ name: t.name, datatype: datatypeFromConfig(t.data_type)!, shape: tensorShapeForMetadata(cfg, t) }));
+    const versions = version ? [String(v.version)] : this.models.index(true).filter((e) => e.name === model && e.version).map((e) => e.version!);
+    return { name: model, versions, platform: cfg.platform || cfg.backend, inputs: tensors(cfg.input), outputs: tensors(cfg.output) };
+  }
+
+  modelConfig(model: string, version?: string): Record<string, unknown> {
+    return configToJson(this.models.resolve(model, version).config);
+  }
+
+  repositoryIndex(options: { ready?: boolean }): ModelIndexEntry[] {
+    return this.models.index(options.ready === true);
+  }
+
+  async loadModel(model: string, options: LoadOptions): Promise<void> {
+    this.#checkExplicit();
+    await this.models.load(model, options.config);
+  }
+
+  async unloadModel(model: string): Promise<void> {
+    this.#checkExplicit();
+    await this.models.unload(model);
+  }
+
+  async infer(request: CoreRequest): Promise<CoreResponse> {
+    if (this.#stopping) throw unavailable("Server is shutting down");
+    const v = this.models.resolve(request.model, request.version);
+    validateRequest(request, v.config);
+    this.#inFlight++;
+    try {
+      const result = await v.scheduler.enqueue(request);
+      if (result.error) throw result.error;
+      return this.#response(request, v, result.outputs, result.parameters, result.release);
+    } finally {
+      if (--this.#inFlight === 0 && this.#idle) this.#idle();
+    }
+  }
+
+  #response(
+    request: CoreRequest, v: LoadedVersion, outputs: CoreTensor[], parameters: CoreResponse["parameters"], release: () => void,
+  ): CoreResponse {
+    const requested = request.outputs ?? [];
+    let shaped = outputs;
+    try {
+      if (requested.length > 0) {
+        shaped = [];
+        for (const want of requested) {
+          const t = outputs.find((o) => o.name === want.name);
+          if (!t) throw new ServerError("INTERNAL", `model '${request.model}' did not produce the requested output '${want.name}'`);
+          if (want.classification === undefined) {
+            shaped.push(t);
+            continue;
+          }
+          const spec = v.config.output.find((o) => o.name === want.name);
+          const labels = spec?.label_filename ? readLabels(v.modelDir, spec.label_filename) : null;
+          shaped.push(classify(t, want.classification, v.config.max_batch_size > 0, labels));
+        }
+      }
+    } catch (err) {
+      release();
+      throw toServerError(err);
+    }
+    return { model: request.model, version: String(v.version), id: request.id, outputs: shaped, parameters, release };
+  }
+
+  #checkExplicit(): void {
+    if (this.options.modelControlMode !== "explicit") {
+      // Triton's text, which names polling even in "none" mode.
+      throw unavailable("explicit model load / unload is not allowed if polling is enabled");
+    }
+  }
+
+  #printModelTable(): void {
+    const rows = this.models.states().flatMap((s) =>
+      s.versions.length > 0
+        ? s.versions.map((v) => [s.name, String(v), s.state])
+        : [[s.name, "-", s.state === "READY" ? "READY" : `UNAVAILABLE: ${s.reason}`]],
+    );
+    const head = ["Model", "Version", "Status"];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = "+" + widths.map((w) => "-".repeat(w + 2)).join("+") + "+";
+    const fmt = (r: string[]) => "| " + r.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
+    logInfo("server", ["", line, fmt(head), line, ...rows.map(fmt), line].join("\n"));
+  }
+}
