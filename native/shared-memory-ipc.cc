@@ -12,17 +12,17 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <string>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <atomic>
-#include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "layout.h"
+#include "uv-poll.h"
 
 namespace {
 
@@ -36,23 +36,17 @@ struct Mapping {
 
 // Mappings still alive in this environment, so unmap() can find a buffer's length after
 // detaching it and the GC finalizer knows not to unmap twice.
-class Waiter;
 struct State {
   std::unordered_map<void*, Mapping*> mappings;
-  std::unordered_set<Waiter*> waiters;  // stopped at env teardown, before any mapping goes away
 };
 
 std::string ErrnoText(const std::string& what, const std::string& name) {
   return what + " '" + name + "': " + std::strerror(errno);
 }
 
-void StopWaitersIn(State* state, const Mapping* mapping);
-
 void FinalizeMapping(Napi::Env env, void* /*data*/, Mapping* mapping) {
   State* state = env.GetInstanceData<State>();
   if (mapping->address != nullptr) {
-    // At environment teardown finalizers may run while a waiter thread still reads the queue.
-    if (state != nullptr) StopWaitersIn(state, mapping);
     if (state != nullptr) state->mappings.erase(mapping->address);
     munmap(mapping->address, mapping->length);
   }
@@ -152,21 +146,119 @@ long Futex(uint32_t* word, int op, uint32_t value, const struct timespec* timeou
 
 int WakeAll(uint32_t* word) { return static_cast<int>(Futex(word, FUTEX_WAKE, INT_MAX, nullptr)); }
 
-// publish(buffer, queueOffset, newTail): makes slots up to newTail visible to the consumer and
-// wakes it if it sleeps. Returns true if a wake-up was sent.
+// publish(buffer, queueOffset, newTail, doorbellFd): makes slots up to newTail visible to the
+// consumer and, if it sleeps, rings its doorbell (an eventfd its event loop polls) or, with
+// doorbellFd < 0, wakes a futex waiter. Returns true if a wake-up was sent.
 Napi::Value Publish(const Napi::CallbackInfo& info) {
   auto* queue = reinterpret_cast<QueueHeader*>(Word(info[0], info[1]));
   uint32_t tail = info[2].As<Napi::Number>().Uint32Value();
+  int fd = info[3].As<Napi::Number>().Int32Value();
   __atomic_store_n(&queue->tail, tail, __ATOMIC_SEQ_CST);
   bool wake = __atomic_load_n(&queue->sleeping, __ATOMIC_SEQ_CST) != 0;
-  if (wake) WakeAll(&queue->tail);
+  if (wake) {
+    if (fd >= 0) {
+      uint64_t one = 1;
+      ssize_t ignored = write(fd, &one, sizeof one);  // EAGAIN: the counter is already non-zero
+      (void)ignored;
+    } else {
+      WakeAll(&queue->tail);
+    }
+  }
   return Napi::Boolean::New(info.Env(), wake);
 }
 
-// Blocks until the queue's tail differs from `seen`, the deadline passes or `stop` is set.
+// prepareSleep(buffer, queueOffset, seenTail): the consumer announces it is going to sleep and
+// re-checks the tail, both seq_cst, so a concurrent publish either sees `sleeping` or is seen
+// here. Returns true if messages arrived meanwhile (then it stays awake: sleeping is cleared).
+Napi::Value PrepareSleep(const Napi::CallbackInfo& info) {
+  auto* queue = reinterpret_cast<QueueHeader*>(Word(info[0], info[1]));
+  uint32_t seen = info[2].As<Napi::Number>().Uint32Value();
+  __atomic_store_n(&queue->sleeping, 1, __ATOMIC_SEQ_CST);
+  bool arrived = __atomic_load_n(&queue->tail, __ATOMIC_SEQ_CST) != seen;
+  if (arrived) __atomic_store_n(&queue->sleeping, 0, __ATOMIC_SEQ_CST);
+  return Napi::Boolean::New(info.Env(), arrived);
+}
+
+// createEventFd(): a non-blocking eventfd, the doorbell of one queue. The stub inherits it.
+Napi::Value CreateEventFd(const Napi::CallbackInfo& info) {
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) throw Napi::Error::New(info.Env(), std::string("eventfd: ") + std::strerror(errno));
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  close(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+// A Doorbell polls an eventfd on this thread's libuv loop: when another process rings it, the
+// event loop itself wakes (one wake-up per message burst, no helper thread) and `callback` runs.
+class Doorbell : public Napi::ObjectWrap<Doorbell> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Doorbell", {InstanceMethod("close", &Doorbell::Close)});
+  }
+
+  explicit Doorbell(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<Doorbell>(info), context_(info.Env(), "tessera-doorbell") {
+    Napi::Env env = info.Env();
+    fd_ = info[0].As<Napi::Number>().Int32Value();
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poll_ = static_cast<uv_poll_t*>(operator new(uv_handle_size(tessera::kUvPoll)));
+    if (uv_poll_init(loop, poll_, fd_) != 0) {
+      operator delete(poll_);
+      poll_ = nullptr;
+      throw Napi::Error::New(env, "uv_poll_init failed on the doorbell fd");
+    }
+    tessera::HandleData(poll_) = this;
+    uv_poll_start(poll_, tessera::kUvReadable, OnReadable);
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));  // a doorbell alone never keeps a process alive
+  }
+
+  ~Doorbell() override { Stop(); }
+
+ private:
+  static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
+    auto* self = static_cast<Doorbell*>(tessera::HandleData(handle));
+    if (self == nullptr) return;
+    uint64_t count;
+    ssize_t ignored = read(self->fd_, &count, sizeof count);  // reset the counter
+    (void)ignored;
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    try {
+      // MakeCallback: promise continuations queued by the callback run before we return.
+      self->callback_.MakeCallback(env.Global(), {Napi::Boolean::New(env, status == 0)}, self->context_);
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env, e.Value());
+    }
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Stop();
+    return info.Env().Undefined();
+  }
+
+  void Stop() {
+    if (poll_ == nullptr) return;
+    uv_poll_stop(poll_);
+    tessera::HandleData(poll_) = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { operator delete(h); });
+    poll_ = nullptr;
+  }
+
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  Napi::FunctionReference callback_;
+  Napi::AsyncContext context_;
+};
+
+// Blocks until the queue's tail differs from `seen` or the deadline passes (benchmark floor only).
 // Returns true when there is something to read. Sets `sleeping` first and re-checks, so a
 // publish is never missed.
-bool WaitForTail(QueueHeader* queue, uint32_t seen, int64_t timeoutMs, const std::atomic<bool>* stop) {
+bool WaitForTail(QueueHeader* queue, uint32_t seen, int64_t timeoutMs) {
   struct timespec deadline;
   clock_gettime(CLOCK_MONOTONIC, &deadline);
   deadline.tv_sec += timeoutMs / 1000;
@@ -182,7 +274,6 @@ bool WaitForTail(QueueHeader* queue, uint32_t seen, int64_t timeoutMs, const std
       ready = true;
       break;
     }
-    if (stop != nullptr && stop->load()) break;
     struct timespec now, left;
     clock_gettime(CLOCK_MONOTONIC, &now);
     left.tv_sec = deadline.tv_sec - now.tv_sec;
@@ -198,109 +289,13 @@ bool WaitForTail(QueueHeader* queue, uint32_t seen, int64_t timeoutMs, const std
   return ready;
 }
 
-// A Waiter owns one native thread that waits on one queue, so a process serving many stubs
-// never ties up libuv's small thread pool. JS arms it with the tail it has seen; the thread
-// waits (futex, with a deadline) and reports through a thread-safe function: callback(ready).
-class Waiter : public Napi::ObjectWrap<Waiter> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Waiter",
-                       {InstanceMethod("arm", &Waiter::Arm), InstanceMethod("close", &Waiter::Close)});
-  }
-
-  explicit Waiter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Waiter>(info) {
-    Napi::Env env = info.Env();
-    buffer_ = Napi::Persistent(info[0].As<Napi::ArrayBuffer>());
-    queue_ = reinterpret_cast<QueueHeader*>(Word(info[0], info[1]));
-    tsfn_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "tessera-waiter", 0, 1);
-    tsfn_.Unref(env);  // a waiter alone never keeps a process alive
-    thread_ = std::thread([this] { Run(); });
-    env.GetInstanceData<State>()->waiters.insert(this);
-  }
-
-  ~Waiter() override {
-    Stop();
-    State* state = Env().GetInstanceData<State>();
-    if (state != nullptr) state->waiters.erase(this);
-  }
-
-  // Ends the thread without touching JS: safe from an env cleanup hook.
-  void StopThread() {
-    stop_.store(true);
-    armed_.store(1);
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&armed_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-    WakeAll(&queue_->tail);
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  // arm(seenTail, timeoutMs): start one wait. One wait at a time; the callback ends it.
-  Napi::Value Arm(const Napi::CallbackInfo& info) {
-    seen_ = info[0].As<Napi::Number>().Uint32Value();
-    timeoutMs_ = info[1].As<Napi::Number>().Int64Value();
-    armed_.store(1);
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&armed_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    Stop();
-    return info.Env().Undefined();
-  }
-
-  void Stop() {
-    if (stopped_) return;
-    stopped_ = true;
-    StopThread();
-    tsfn_.Release();
-    buffer_.Reset();
-  }
-
-  void Run() {
-    while (!stop_.load()) {
-      while (armed_.load() == 0 && !stop_.load()) {
-        syscall(SYS_futex, reinterpret_cast<uint32_t*>(&armed_), FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr, 0);
-      }
-      if (stop_.load()) break;
-      bool ready = WaitForTail(queue_, seen_, timeoutMs_, &stop_);
-      armed_.store(0);
-      if (stop_.load()) break;
-      tsfn_.NonBlockingCall([ready](Napi::Env env, Napi::Function callback) {
-        callback.Call({Napi::Boolean::New(env, ready)});
-      });
-    }
-  }
-
-  Napi::Reference<Napi::ArrayBuffer> buffer_;  // keeps the mapping alive while the thread uses it
-
- public:
-  QueueHeader* queue_ = nullptr;
-
- private:
-  Napi::ThreadSafeFunction tsfn_;
-  std::thread thread_;
-  std::atomic<uint32_t> armed_{0};  // private futex word: 1 while JS wants a wait
-  std::atomic<bool> stop_{false};
-  bool stopped_ = false;
-  uint32_t seen_ = 0;
-  int64_t timeoutMs_ = 0;
-};
-
-void StopWaitersIn(State* state, const Mapping* mapping) {
-  auto* begin = static_cast<uint8_t*>(mapping->address);
-  for (Waiter* waiter : state->waiters) {
-    auto* at = reinterpret_cast<uint8_t*>(waiter->queue_);
-    if (at >= begin && at < begin + mapping->length) waiter->StopThread();
-  }
-}
-
 // waitBlocking(buffer, queueOffset, seenTail, timeoutMs): the same wait on the calling thread.
 // Only for the benchmark's raw ping-pong floor; the server never blocks its event loop.
 Napi::Value WaitBlocking(const Napi::CallbackInfo& info) {
   auto* queue = reinterpret_cast<QueueHeader*>(Word(info[0], info[1]));
   uint32_t seen = info[2].As<Napi::Number>().Uint32Value();
   int64_t timeoutMs = info[3].As<Napi::Number>().Int64Value();
-  return Napi::Boolean::New(info.Env(), WaitForTail(queue, seen, timeoutMs, nullptr));
+  return Napi::Boolean::New(info.Env(), WaitForTail(queue, seen, timeoutMs));
 }
 
 // setParentDeathSignal(signal): the kernel sends `signal` to this process when its parent dies.
@@ -312,18 +307,16 @@ Napi::Value SetParentDeathSignal(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  State* state = new State();
-  env.SetInstanceData(state);
-  // Cleanup hooks run before the environment's finalizers, so no waiter thread outlives a mapping.
-  env.AddCleanupHook([state] {
-    for (Waiter* waiter : state->waiters) waiter->StopThread();
-  });
+  env.SetInstanceData(new State());
   exports.Set("create", Napi::Function::New(env, Create));
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("unlink", Napi::Function::New(env, Unlink));
   exports.Set("unmap", Napi::Function::New(env, Unmap));
   exports.Set("publish", Napi::Function::New(env, Publish));
-  exports.Set("Waiter", Waiter::Define(env));
+  exports.Set("Doorbell", Doorbell::Define(env));
+  exports.Set("createEventFd", Napi::Function::New(env, CreateEventFd));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("prepareSleep", Napi::Function::New(env, PrepareSleep));
   exports.Set("waitBlocking", Napi::Function::New(env, WaitBlocking));
   exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal));
   Napi::Object layout = Napi::Object::New(env);

@@ -62,6 +62,7 @@ async function handle(m: ToStub): Promise<void> {
         side: 1,
         serverPid: m.serverPid,
         growthBytes: m.growthBytes,
+        doorbells: { in: m.doorbells[0], out: m.doorbells[1] },
         onMessage: onShmMessage,
         onError: (err) => send({ type: "log", level: "ERROR", message: `stub ipc: ${err.message}` }),
       });

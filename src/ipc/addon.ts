@@ -12,16 +12,14 @@ interface NativeAddon {
   open(name: string): ArrayBuffer;
   unlink(name: string): boolean;
   unmap(buffer: ArrayBuffer): boolean;
-  publish(buffer: ArrayBuffer, queueOffset: number, tail: number): boolean;
-  Waiter: new (buffer: ArrayBuffer, queueOffset: number, callback: (ready: boolean) => void) => NativeWaiter;
+  publish(buffer: ArrayBuffer, queueOffset: number, tail: number, doorbellFd: number): boolean;
+  prepareSleep(buffer: ArrayBuffer, queueOffset: number, seenTail: number): boolean;
+  createEventFd(): number;
+  closeFd(fd: number): void;
+  Doorbell: new (fd: number, callback: () => void) => { close(): void };
   waitBlocking(buffer: ArrayBuffer, queueOffset: number, seenTail: number, timeoutMs: number): boolean;
   setParentDeathSignal(signal: number, parentPid: number): boolean;
   layout: NativeLayout;
-}
-
-interface NativeWaiter {
-  arm(seenTail: number, timeoutMs: number): void;
-  close(): void;
 }
 
 export interface NativeLayout {
@@ -93,36 +91,47 @@ export function unmapSegment(buffer: ArrayBuffer): boolean {
   return native.unmap(buffer);
 }
 
-export function publish(buffer: ArrayBuffer, queueOffset: number, tail: number): boolean {
+/**
+ * Makes queue slots up to `tail` visible and, if the consumer sleeps, rings its doorbell
+ * (doorbellFd ≥ 0) or wakes its futex waiter (doorbellFd = -1, the benchmark floor).
+ */
+export function publish(buffer: ArrayBuffer, queueOffset: number, tail: number, doorbellFd = -1): boolean {
   checkWord(buffer, queueOffset, layout.queueHeaderSize);
   checkU32(tail, "tail");
-  return native.publish(buffer, queueOffset, tail);
+  if (!Number.isInteger(doorbellFd) || doorbellFd < -1) throw new RangeError("doorbellFd must be an fd or -1");
+  return native.publish(buffer, queueOffset, tail, doorbellFd);
 }
 
 /**
- * Waits on one queue from a native thread of its own (never the libuv pool, which a server with
- * many stubs would exhaust). arm() starts one wait; `onWake(true)` when the tail moved past the
- * tail it was armed with, `onWake(false)` at the deadline. close() ends the thread.
+ * The consumer goes to sleep: marks the queue so the next publish rings the doorbell, and
+ * re-checks the tail. True means messages arrived meanwhile (stay awake and read them).
  */
-export class QueueWaiter {
-  #native: NativeWaiter | null;
-  #armed = false;
+export function prepareSleep(buffer: ArrayBuffer, queueOffset: number, seenTail: number): boolean {
+  checkWord(buffer, queueOffset, layout.queueHeaderSize);
+  checkU32(seenTail, "seenTail");
+  return native.prepareSleep(buffer, queueOffset, seenTail);
+}
 
-  constructor(buffer: ArrayBuffer, queueOffset: number, onWake: (ready: boolean) => void) {
-    checkWord(buffer, queueOffset, layout.queueHeaderSize);
-    this.#native = new native.Waiter(buffer, queueOffset, (ready) => {
-      this.#armed = false;
-      onWake(ready);
-    });
-  }
+/** A new eventfd, to be a queue's doorbell; the stub inherits it through spawn's stdio. */
+export function createEventFd(): number {
+  return native.createEventFd();
+}
 
-  arm(seenTail: number, timeoutMs: number): void {
-    checkU32(seenTail, "seenTail");
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new RangeError("timeoutMs must be a non-negative integer");
-    if (!this.#native) throw new Error("waiter is closed");
-    if (this.#armed) throw new Error("waiter is already armed");
-    this.#armed = true;
-    this.#native.arm(seenTail, timeoutMs);
+export function closeFd(fd: number): void {
+  if (!Number.isInteger(fd) || fd < 0) throw new RangeError("invalid fd");
+  native.closeFd(fd);
+}
+
+/**
+ * Polls a doorbell eventfd on this thread's event loop: `onRing` runs on the JS thread when the
+ * peer rings it. One wake-up per burst, no helper thread. It never keeps the process alive.
+ */
+export class Doorbell {
+  #native: { close(): void } | null;
+
+  constructor(fd: number, onRing: () => void) {
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError("invalid doorbell fd");
+    this.#native = new native.Doorbell(fd, onRing);
   }
 
   close(): void {

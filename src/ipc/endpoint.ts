@@ -5,7 +5,7 @@
  * not fit grows the sender's pool by an extra segment (Triton's shm growth), mapped by the peer on
  * first sight and dropped once idle.
  */
-import { QueueWaiter, publish, unmapSegment } from "./addon.js";
+import { Doorbell, prepareSleep, publish, unmapSegment } from "./addon.js";
 import { Arena } from "./arena.js";
 import { DESCRIPTOR, PAGE, QUEUE, alignUp, type ControlLayout } from "./layout.js";
 import { KIND, type Loc, type SegmentTable } from "./protocol.js";
@@ -43,6 +43,8 @@ export interface EndpointOptions {
   serverPid: number;
   /** Smallest extra segment created when the arenas are full (shm-growth-byte-size). */
   growthBytes: number;
+  /** Doorbells (eventfds): `in` rings when the peer published to us, `out` is the peer's. */
+  doorbells: { in: number; out: number };
   /** A fully free extra segment is destroyed after this long unused. */
   idleExtraMs?: number;
   onMessage(kind: number, body: unknown, ref: MessageRef): void;
@@ -50,7 +52,8 @@ export interface EndpointOptions {
   onError(error: Error): void;
 }
 
-const WAIT_SLICE_MS = 1000; // the waiter re-arms this often even when nothing arrives
+// Belt and braces: the queue is also read this often, should a doorbell ring ever be missed.
+const SAFETY_POLL_MS = 1000;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
@@ -67,7 +70,8 @@ export class Endpoint {
   readonly #backlog: [number, number, number, number][] = [];
   readonly #inbox: [number, number, number, number][] = [];
   #nextArena = 1;
-  #waiter: QueueWaiter | null = null;
+  #doorbell: Doorbell | null = null;
+  #safetyPoll: NodeJS.Timeout | null = null;
   #flushTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -86,7 +90,9 @@ export class Endpoint {
 
   /** Starts reading the peer's queue. */
   start(): void {
-    this.#waiter = new QueueWaiter(this.#o.segment, this.#in.queue, () => this.#onWake());
+    this.#doorbell = new Doorbell(this.#o.doorbells.in, () => this.#onWake());
+    this.#safetyPoll = setInterval(() => this.#onWake(), SAFETY_POLL_MS);
+    this.#safetyPoll.unref();
     this.#onWake();
   }
 
@@ -151,8 +157,9 @@ export class Endpoint {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#waiter?.close();
-    this.#waiter = null;
+    this.#doorbell?.close();
+    this.#doorbell = null;
+    if (this.#safetyPoll) clearInterval(this.#safetyPoll);
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     for (const a of this.#own.values()) {
       if (a.idleTimer) clearTimeout(a.idleTimer);
@@ -169,20 +176,22 @@ export class Endpoint {
   }
 
   #onWake(): void {
-    if (this.#closed) return;
-    this.#pump();
-    // Handlers may alloc(), which may pump more into the inbox: drain until it stays empty.
-    while (this.#inbox.length > 0) {
-      try {
-        this.#dispatch(this.#inbox.shift()!);
-      } catch (err) {
-        this.#o.onError(err instanceof Error ? err : new Error(String(err)));
+    const sleeping = (this.#in.queue + QUEUE.sleeping) >>> 2;
+    do {
+      if (this.#closed) return;
+      Atomics.store(this.#u32, sleeping, 0); // awake: publishers need not ring
+      this.#pump();
+      // Handlers may alloc(), which may pump more into the inbox: drain until it stays empty.
+      while (this.#inbox.length > 0) {
+        try {
+          this.#dispatch(this.#inbox.shift()!);
+        } catch (err) {
+          this.#o.onError(err instanceof Error ? err : new Error(String(err)));
+        }
       }
-    }
-    this.#flushBacklog();
-    if (this.#closed || !this.#waiter) return;
-    // Re-arm with the tail we have consumed up to; anything published since wakes us at once.
-    this.#waiter.arm(this.#u32[(this.#in.queue + QUEUE.head) >>> 2], WAIT_SLICE_MS);
+      this.#flushBacklog();
+      // Sleep (the next publish rings the doorbell) unless something arrived meanwhile.
+    } while (!this.#closed && prepareSleep(this.#o.segment, this.#in.queue, this.#u32[(this.#in.queue + QUEUE.head) >>> 2]));
   }
 
   /** Reads every descriptor now in the incoming queue. Bookkeeping is applied at once; messages
@@ -288,7 +297,7 @@ export class Endpoint {
     const head = Atomics.load(u32, (q + QUEUE.head) >>> 2);
     const used = (tail - head) >>> 0;
     if (used >= this.#mask + 1) {
-      publish(this.#o.segment, q, tail); // full: make sure the consumer is awake to drain it
+      publish(this.#o.segment, q, tail, this.#o.doorbells.out); // full: make sure the consumer drains it
       return false;
     }
     const slot = (this.#out.ring + (tail & this.#mask) * DESCRIPTOR.size) >>> 2;
@@ -298,7 +307,7 @@ export class Endpoint {
     u32[slot + 3] = length;
     const next = (tail + 1) >>> 0;
     // Quiet publishes (bookkeeping) skip the wake-up unless the ring is filling up.
-    if (wake || used >= (this.#mask + 1) >>> 1) publish(this.#o.segment, q, next);
+    if (wake || used >= (this.#mask + 1) >>> 1) publish(this.#o.segment, q, next, this.#o.doorbells.out);
     else Atomics.store(u32, (q + QUEUE.tail) >>> 2, next);
     return true;
   }

@@ -85,6 +85,8 @@ export interface ModelArgs {
 export type ToStub =
   /** First message: attach to the control segment, load the handler module. */
   | { type: "attach"; version: number; segment: string; serverPid: number; growthBytes: number;
+      /** The stub's fds of the two doorbells: [rung by main, rung by the stub]. */
+      doorbells: [number, number];
       modulePath: string; modelName: string; modelVersion: string; instanceName: string; heartbeatMs: number }
   /** Run the handler's static autoCompleteConfig on this config (once per load, first instance). */
   | { type: "autocomplete"; config: Record<string, unknown> }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ServerError } from "../../errors/index.js";
 import type { CoreRequest, CoreTensor } from "../../core/types.js";
-import { PACKAGE_ROOT } from "../../ipc/addon.js";
+import { PACKAGE_ROOT, closeFd, createEventFd } from "../../ipc/addon.js";
 import { Endpoint, type Block, type MessageRef } from "../../ipc/endpoint.js";
 import { controlLayout, writeHeader } from "../../ipc/layout.js";
 import {
@@ -19,6 +19,8 @@ import { createOwnedSegment, forgetSegment, unlinkOwnedSegment } from "../../ipc
 import type { InstanceResult, InstanceState, ModelInstance } from "../backend.js";
 
 export const STUB_MAIN = join(PACKAGE_ROOT, "dist", "stub", "main.js");
+/** Where the stub finds its doorbells: spawn's stdio slots after stdin, stdout, stderr, ipc. */
+const STUB_DOORBELL_FDS: [number, number] = [4, 5];
 
 export interface StubOptions {
   modelName: string;
@@ -52,6 +54,8 @@ export class StubInstance implements ModelInstance {
   #child: ChildProcess | null = null;
   #endpoint: Endpoint | null = null;
   #segmentName = "";
+  /** Main's ends of the doorbells: [rung by main (the stub listens), rung by the stub]. */
+  #doorbells: [number, number] = [-1, -1];
   #waiters: Waiter[] = [];
   #inFlight = new Map<number, InFlight>();
   #nextId = 1;
@@ -81,17 +85,19 @@ export class StubInstance implements ModelInstance {
     const { name, buffer } = createOwnedSegment(o.serverPid, layout.totalSize);
     this.#segmentName = name;
     writeHeader(buffer, layout);
+    this.#doorbells = [createEventFd(), createEventFd()];
     this.#endpoint = new Endpoint({
       segment: buffer,
       layout,
       side: 0,
       serverPid: o.serverPid,
       growthBytes: o.growthBytes,
+      doorbells: { in: this.#doorbells[1], out: this.#doorbells[0] },
       onMessage: (kind, body, ref) => this.#onShmMessage(kind, body as ResponseBody, ref),
       onError: (err) => o.log("ERROR", `ipc: ${err.message}`),
     });
     const child = spawn(process.execPath, ["--enable-source-maps", STUB_MAIN], {
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      stdio: ["ignore", "pipe", "pipe", "ipc", this.#doorbells[0], this.#doorbells[1]],
       env: { ...process.env, TESSERA_INSTANCE: o.instanceName },
     });
     this.#child = child;
@@ -108,6 +114,7 @@ export class StubInstance implements ModelInstance {
 
     try {
       this.#send({ type: "attach", version: PROTOCOL_VERSION, segment: name, serverPid: o.serverPid, growthBytes: o.growthBytes,
+        doorbells: STUB_DOORBELL_FDS,
         modulePath: o.modulePath, modelName: o.modelName, modelVersion: o.modelVersion, instanceName: o.instanceName,
         heartbeatMs: o.heartbeatMs });
       await this.#expect("attached");
@@ -295,6 +302,10 @@ export class StubInstance implements ModelInstance {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     unlinkOwnedSegment(this.#segmentName); // if the stub died before opening it
     this.#endpoint?.close();
+    // The doorbell's poll handle closes on the next loop turn; only then may its fd go.
+    const fds = this.#doorbells;
+    setImmediate(() => fds.forEach((fd) => fd >= 0 && closeFd(fd)));
+    this.#doorbells = [-1, -1];
     const err = this.#deadError();
     for (const w of this.#waiters.splice(0)) {
       clearTimeout(w.timer);
