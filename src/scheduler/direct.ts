@@ -1,11 +1,16 @@
 /**
  * Without dynamic batching, Triton runs each request alone, in arrival order, on the next free
- * instance. Requests wait in one FIFO; an idle ready instance takes the head.
+ * instance. Requests wait in one FIFO; the least-busy live instance takes the head.
+ *
+ * An instance may hold PIPELINE_DEPTH calls: it still executes them one at a time, but the next
+ * one already waits in its shared memory, so the stub never idles through an IPC round trip.
  */
 import { cancelled, toServerError, unavailable } from "../errors/index.js";
 import type { InstanceResult, ModelInstance } from "../backends/backend.js";
 import type { CoreRequest } from "../core/types.js";
 import type { Scheduler } from "./scheduler.js";
+
+const PIPELINE_DEPTH = 2;
 
 interface Queued {
   request: CoreRequest;
@@ -17,7 +22,6 @@ interface Queued {
 export class DirectScheduler implements Scheduler {
   readonly #model: string;
   #instances: ModelInstance[] = [];
-  readonly #busy = new Set<ModelInstance>();
   readonly #queue: Queued[] = [];
   #executing = 0;
   #next = 0;
@@ -67,31 +71,35 @@ export class DirectScheduler implements Scheduler {
     });
   }
 
-  #idleInstance(): ModelInstance | undefined {
+  /** The live instance with the fewest calls in flight (round-robin among equals), if any has room. */
+  #leastBusy(): ModelInstance | undefined {
     const n = this.#instances.length;
+    let best: ModelInstance | undefined;
+    let bestAt = 0;
     for (let k = 0; k < n; k++) {
-      const inst = this.#instances[(this.#next + k) % n];
-      if (inst.state === "ready" && !this.#busy.has(inst)) {
-        this.#next = (this.#next + k + 1) % n;
-        return inst;
+      const at = (this.#next + k) % n;
+      const inst = this.#instances[at];
+      if (inst.state === "dead" || inst.state === "starting" || inst.pending >= PIPELINE_DEPTH) continue;
+      if (!best || inst.pending < best.pending) {
+        best = inst;
+        bestAt = at;
       }
     }
-    return undefined;
+    if (best) this.#next = (bestAt + 1) % n;
+    return best;
   }
 
   #dispatch(): void {
     while (this.#queue.length > 0) {
-      const instance = this.#idleInstance();
+      const instance = this.#leastBusy();
       if (!instance) return;
       const item = this.#queue.shift()!;
       if (item.onAbort) item.request.signal!.removeEventListener("abort", item.onAbort);
-      this.#busy.add(instance);
       this.#executing++;
       instance.execute([item.request]).then(
         (results) => item.resolve(results[0]),
         (err) => item.reject(toServerError(err)),
       ).finally(() => {
-        this.#busy.delete(instance);
         this.#executing--;
         this.#dispatch();
         this.#checkDrained();

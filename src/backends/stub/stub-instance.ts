@@ -74,6 +74,10 @@ export class StubInstance implements ModelInstance {
     return this.#state;
   }
 
+  get pending(): number {
+    return this.#inFlight.size;
+  }
+
   get pid(): number | undefined {
     return this.#child?.pid;
   }
@@ -148,7 +152,7 @@ export class StubInstance implements ModelInstance {
   }
 
   execute(requests: CoreRequest[]): Promise<InstanceResult[]> {
-    if (this.#state !== "ready") {
+    if (this.#state !== "ready" && this.#state !== "busy") {
       return Promise.reject(new ServerError("UNAVAILABLE", `model instance '${this.name}' is not ready`));
     }
     const endpoint = this.#endpoint!;
@@ -213,7 +217,7 @@ export class StubInstance implements ModelInstance {
     const call = this.#inFlight.get(body.id);
     if (!call) return endpoint.release(ref);
     this.#inFlight.delete(body.id);
-    if (this.#state === "busy") this.#state = "ready";
+    if (this.#state === "busy" && this.#inFlight.size === 0) this.#state = "ready";
     if (body.error) {
       endpoint.release(ref);
       return call.reject(ServerError.from(body.error));
