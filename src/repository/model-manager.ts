@@ -204,6 +204,7 @@ export class ModelManager {
         const backend = new StubModel({
           name, version, modelDir: dir.path, config, options: this.#o.stub, log: this.#o.log,
           onInstancesChanged: (instances) => scheduler.setInstances(instances),
+          onRestartFailed: (error) => scheduler.failQueued(error),
         });
         const v: LoadedVersion = { version, modelDir: dir.path, config, backend, scheduler };
         started.push(v);

@@ -63,6 +63,14 @@ export class DirectScheduler implements Scheduler {
     });
   }
 
+  failQueued(error: Error): void {
+    for (const item of this.#queue.splice(0)) {
+      if (item.onAbort) item.request.signal!.removeEventListener("abort", item.onAbort);
+      item.reject(error);
+    }
+    this.#checkDrained();
+  }
+
   drain(): Promise<void> {
     this.#closed = true;
     if (this.pending === 0) return Promise.resolve();

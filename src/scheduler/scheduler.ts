@@ -10,6 +10,8 @@ export interface Scheduler {
   enqueue(request: CoreRequest): Promise<InstanceResult>;
   /** The instances calls may go to now (a replacement after a crash is added here). */
   setInstances(instances: readonly ModelInstance[]): void;
+  /** Fails every queued request (no instance can take them: a restart failed). */
+  failQueued(error: Error): void;
   /** Requests queued or executing. */
   readonly pending: number;
   /** Resolves once nothing is queued or executing; new requests are refused from now on. */

@@ -59,6 +59,7 @@ export class StubModel {
   readonly #o: StubBackendOptions;
   readonly #log: ModelLog;
   readonly #onChange: (instances: ModelInstance[]) => void;
+  readonly #onRestartFailed: (error: ServerError) => void;
   #config: ModelConfig;
   #modulePath = "";
   #slots: Slot[] = [];
@@ -67,6 +68,8 @@ export class StubModel {
   constructor(args: {
     name: string; version: number; modelDir: string; config: ModelConfig; options: StubBackendOptions;
     log: ModelLog; onInstancesChanged: (instances: ModelInstance[]) => void;
+    /** A replacement could not start and no instance is alive: queued requests cannot be served. */
+    onRestartFailed: (error: ServerError) => void;
   }) {
     this.#name = args.name;
     this.#version = args.version;
@@ -75,6 +78,7 @@ export class StubModel {
     this.#o = args.options;
     this.#log = args.log;
     this.#onChange = args.onInstancesChanged;
+    this.#onRestartFailed = args.onRestartFailed;
   }
 
   get config(): ModelConfig {
@@ -194,6 +198,10 @@ export class StubModel {
       await instance.initialize(this.#args(slot));
     } catch (err) {
       if (this.#stopping) return;
+      if (this.instances.length === 0) {
+        this.#onRestartFailed(new ServerError("UNAVAILABLE",
+          `model '${this.#name}' version ${this.#version} has no live instance: restarting '${slot.name}' failed: ${(err as Error).message}`));
+      }
       slot.startedAt = Date.now(); // not stable: the back-off keeps growing
       this.#onDeath(slot, instance, `could not be restarted: ${(err as Error).message}`);
       return;

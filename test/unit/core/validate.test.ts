@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { validateModelConfig } from "../../../src/config/schema.js";
+import { validateRequest } from "../../../src/core/validate.js";
+import { classify } from "../../../src/core/classification.js";
+import { decodeBytesElements } from "../../../src/ipc/datatypes.js";
+import type { CoreRequest, CoreTensor } from "../../../src/core/types.js";
+
+const cfg = (extra: Record<string, unknown> = {}) => validateModelConfig({
+  name: "m", backend: "python",
+  input: [
+    { name: "A", data_type: "TYPE_FP32", dims: [4] },
+    { name: "B", data_type: "TYPE_INT64", dims: [-1] },
+    { name: "C", data_type: "TYPE_STRING", dims: [1], optional: true },
+  ],
+  output: [{ name: "Y", data_type: "TYPE_FP32", dims: [4] }],
+  ...extra,
+}, { modelName: "m" });
+
+const t = (name: string, datatype: CoreTensor["datatype"], shape: number[], bytes: number): CoreTensor =>
+  ({ name, datatype, shape, data: new Uint8Array(bytes) });
+const req = (inputs: CoreTensor[], extra: Partial<CoreRequest> = {}): CoreRequest =>
+  ({ model: "m", id: "", inputs, parameters: {}, ...extra });
+
+describe("validateRequest", () => {
+  const ok = [t("A", "FP32", [4], 16), t("B", "INT64", [3], 24)];
+
+  it("accepts a valid request, with optional inputs left out", () => {
+    expect(validateRequest(req(ok), cfg())).toBe(1);
+  });
+
+  it("rejects with Triton's texts", () => {
+    const c = cfg();
+    expect(() => validateRequest(req([ok[0]]), c)).toThrow(
+      "[request id: <id_unknown>] expected 2 inputs but got 1 inputs for model 'm'. Got input(s) ['A'], but missing required input(s) ['B']. Please provide all required input(s).");
+    expect(() => validateRequest(req([...ok, t("Z", "FP32", [1], 4)]), c)).toThrow("[request id: <id_unknown>] unexpected inference input 'Z' for model 'm'");
+    expect(() => validateRequest(req([t("A", "FP64", [4], 32), ok[1]]), c)).toThrow("inference input 'A' data-type is 'FP64', but model 'm' expects 'FP32'");
+    expect(() => validateRequest(req([t("A", "FP32", [3], 12), ok[1]], { id: "r7" }), c)).toThrow("[request id: r7] unexpected shape for input 'A' for model 'm'. Expected [4], got [3]");
+    expect(() => validateRequest(req([t("A", "FP32", [4], 12), ok[1]]), c)).toThrow("input byte size mismatch for input 'A' for model 'm'. Expected 16, got 12");
+    expect(() => validateRequest(req(ok, { outputs: [{ name: "Q" }] }), c)).toThrow("unexpected inference output 'Q' for model 'm'");
+  });
+
+  it("checks the batch dimension when the model batches", () => {
+    const c = cfg({ max_batch_size: 8 });
+    expect(validateRequest(req([t("A", "FP32", [2, 4], 32), t("B", "INT64", [2, 5], 80)]), c)).toBe(2);
+    expect(() => validateRequest(req([t("A", "FP32", [9, 4], 144), t("B", "INT64", [9, 1], 72)]), c)).toThrow(
+      "inference request batch-size must be <= 8 for 'm'");
+    expect(() => validateRequest(req([t("A", "FP32", [2, 4], 32), t("B", "INT64", [3, 1], 24)]), c)).toThrow(/batch size does not match/);
+    expect(() => validateRequest(req([t("A", "FP32", [4], 16), t("B", "INT64", [2, 1], 16)]), c)).toThrow("Expected [-1,4], got [4]");
+  });
+});
+
+describe("classify", () => {
+  it("returns the top N as value:index:label, per batch row, highest first", () => {
+    const scores = new Float32Array([0.1, 0.7, 0.2, 0.5, 0.25, 0.25]);
+    const out = classify({ name: "Y", datatype: "FP32", shape: [2, 3], data: new Uint8Array(scores.buffer) }, 2, true, ["cat", "dog", "eel"]);
+    expect(out.shape).toEqual([2, 2]);
+    const text = decodeBytesElements(out.data)!.map((e) => new TextDecoder().decode(e));
+    // Triton prints values as std::to_string does: six decimals.
+    expect(text).toEqual(["0.700000:1:dog", "0.200000:2:eel", "0.500000:0:cat", "0.250000:1:dog"]);
+  });
+
+  it("omits the label without a label file", () => {
+    const out = classify({ name: "Y", datatype: "INT32", shape: [3], data: new Uint8Array(new Int32Array([3, 9, 1]).buffer) }, 1, false, null);
+    expect(decodeBytesElements(out.data)!.map((e) => new TextDecoder().decode(e))).toEqual(["9:1"]) // integers print exactly;
+  });
+});

@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import { DirectScheduler } from "../../../src/scheduler/direct.js";
+import type { InstanceResult, InstanceState, ModelInstance } from "../../../src/backends/backend.js";
+import type { CoreRequest } from "../../../src/core/types.js";
+
+/** An instance whose calls finish when the test says so. */
+class FakeInstance implements ModelInstance {
+  state: InstanceState = "ready";
+  readonly calls: { ids: string[]; finish(): void; fail(e: Error): void }[] = [];
+  constructor(readonly name: string) {}
+  get pending(): number {
+    return this.calls.length;
+  }
+  execute(requests: CoreRequest[]): Promise<InstanceResult[]> {
+    return new Promise((resolve, reject) => {
+      const call = {
+        ids: requests.map((r) => r.id),
+        finish: () => {
+          this.calls.splice(this.calls.indexOf(call), 1);
+          resolve(requests.map((r) => ({ outputs: [], parameters: { by: this.name, id: r.id }, release() {} })));
+        },
+        fail: (e: Error) => {
+          this.calls.splice(this.calls.indexOf(call), 1);
+          reject(e);
+        },
+      };
+      this.calls.push(call);
+    });
+  }
+}
+
+const req = (id: string, signal?: AbortSignal): CoreRequest => ({ model: "m", id, inputs: [], parameters: {}, signal });
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe("DirectScheduler", () => {
+  it("sends one request per call, in arrival order, to the least busy instance, at most two deep", async () => {
+    const s = new DirectScheduler("m");
+    const a = new FakeInstance("a"), b = new FakeInstance("b");
+    s.setInstances([a, b]);
+    const results = ["1", "2", "3", "4", "5"].map((id) => s.enqueue(req(id)));
+    await tick();
+    expect(a.calls.map((c) => c.ids)).toEqual([["1"], ["3"]]);
+    expect(b.calls.map((c) => c.ids)).toEqual([["2"], ["4"]]);
+    expect(s.pending).toBe(5);
+    b.calls[0].finish();
+    await tick();
+    expect(b.calls.map((c) => c.ids)).toEqual([["4"], ["5"]]);
+    a.calls[0].finish(); a.calls[0].finish(); b.calls[0].finish(); b.calls[0].finish();
+    const done = await Promise.all(results);
+    expect(done.map((r) => (r as { parameters: { id: string } }).parameters.id)).toEqual(["1", "2", "3", "4", "5"]);
+    expect(s.pending).toBe(0);
+  });
+
+  it("skips dead instances and waits for a live one", async () => {
+    const s = new DirectScheduler("m");
+    const a = new FakeInstance("a");
+    a.state = "dead";
+    s.setInstances([a]);
+    const r = s.enqueue(req("x"));
+    await tick();
+    expect(a.calls).toHaveLength(0);
+    const b = new FakeInstance("b");
+    s.setInstances([a, b]);
+    await tick();
+    b.calls[0].finish();
+    expect(((await r) as { parameters: { by: string } }).parameters.by).toBe("b");
+  });
+
+  it("removes a request cancelled while queued, and it never reaches an instance", async () => {
+    const s = new DirectScheduler("m");
+    const a = new FakeInstance("a");
+    s.setInstances([a]);
+    const first = s.enqueue(req("1"));
+    const second = s.enqueue(req("2"));
+    const ac = new AbortController();
+    const third = s.enqueue(req("3", ac.signal));
+    await tick();
+    ac.abort();
+    await expect(third).rejects.toMatchObject({ code: "CANCELLED" });
+    a.calls[0].finish(); a.calls[0].finish();
+    await Promise.all([first, second]);
+    await tick();
+    expect(a.calls).toHaveLength(0);
+    expect(s.pending).toBe(0);
+  });
+
+  it("fails queued requests when no instance can take them, and rejects a failed call", async () => {
+    const s = new DirectScheduler("m");
+    const queued = s.enqueue(req("q"));
+    s.failQueued(new Error("no instance"));
+    await expect(queued).rejects.toThrow("no instance");
+    const a = new FakeInstance("a");
+    s.setInstances([a]);
+    const r = s.enqueue(req("x"));
+    await tick();
+    a.calls[0].fail(new Error("stub died"));
+    await expect(r).rejects.toMatchObject({ code: "INTERNAL", message: "stub died" });
+  });
+
+  it("drains: waits for what it holds, then refuses new requests", async () => {
+    const s = new DirectScheduler("m");
+    const a = new FakeInstance("a");
+    s.setInstances([a]);
+    const r = s.enqueue(req("1"));
+    await tick();
+    let drained = false;
+    const d = s.drain().then(() => (drained = true));
+    await expect(s.enqueue(req("2"))).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await tick();
+    expect(drained).toBe(false);
+    a.calls[0].finish();
+    await r;
+    await d;
+    expect(drained).toBe(true);
+  });
+});
