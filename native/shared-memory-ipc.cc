@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <thread>
 #include <unordered_map>
 
 #include "layout.h"
@@ -306,6 +307,21 @@ Napi::Value SetParentDeathSignal(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), getppid() == parent);
 }
 
+// watchParent(parentPid, pollMs, graceMs): a detached native thread that SIGKILLs this process
+// graceMs after its parent is gone. It is the stub's last resort when its JS thread is stuck in a
+// handler and cannot run its own exit path (Triton's stub has the same parent monitor).
+Napi::Value WatchParent(const Napi::CallbackInfo& info) {
+  pid_t parent = static_cast<pid_t>(info[0].As<Napi::Number>().Int32Value());
+  useconds_t pollUs = info[1].As<Napi::Number>().Uint32Value() * 1000;
+  useconds_t graceUs = info[2].As<Napi::Number>().Uint32Value() * 1000;
+  std::thread([parent, pollUs, graceUs] {
+    while (getppid() == parent) usleep(pollUs);
+    usleep(graceUs);
+    kill(getpid(), SIGKILL);
+  }).detach();
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new State());
   exports.Set("create", Napi::Function::New(env, Create));
@@ -319,6 +335,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("prepareSleep", Napi::Function::New(env, PrepareSleep));
   exports.Set("waitBlocking", Napi::Function::New(env, WaitBlocking));
   exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal));
+  exports.Set("watchParent", Napi::Function::New(env, WatchParent));
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("queueHead", offsetof(QueueHeader, head));
   layout.Set("queueTail", offsetof(QueueHeader, tail));

@@ -13,7 +13,9 @@ export function findModelClass(module: Record<string, unknown>, file: string): T
 /** "message (at /path/model.ts:12:11)": where in the user's code an error was thrown. */
 export function describeFailure(err: unknown, sourceFile: string): string {
   const message = err instanceof Error ? err.message : String(err);
-  const stack = err instanceof Error ? err.stack ?? "" : "";
+  // Errors and TritonErrors (a value class that records a stack too) say where they were thrown.
+  const stack = (err as { stack?: unknown } | null)?.stack;
+  if (typeof stack !== "string") return message;
   for (const line of stack.split("\n")) {
     const m = /\(?((?:file:\/\/)?\/[^()\s]+):(\d+):(\d+)\)?\s*$/.exec(line.trim());
     if (!m) continue;

@@ -2,10 +2,10 @@
  * The stub: one OS process per model instance. It attaches to the control segment main created,
  * loads the handler module, and serves EXECUTE messages one at a time. It never outlives main:
  * the IPC channel closing (or the kernel's parent-death signal) ends it, after unlinking any
- * segment name it still owns.
+ * segment name it still owns; if user code keeps this thread busy, a watchdog thread kills it.
  */
 import { pathToFileURL } from "node:url";
-import { setParentDeathSignal } from "../src/ipc/addon.js";
+import { setParentDeathSignal, watchParent } from "../src/ipc/addon.js";
 import { Endpoint, type MessageRef } from "../src/ipc/endpoint.js";
 import { readHeader } from "../src/ipc/layout.js";
 import { KIND, PROTOCOL_VERSION, type ExecuteBody, type FromStub, type ToStub } from "../src/ipc/protocol.js";
@@ -40,6 +40,11 @@ process.on("SIGINT", () => {
   // The terminal's Ctrl-C reaches the whole process group: main decides when we stop.
 });
 if (!setParentDeathSignal(15, process.ppid)) exitNow(0);
+
+// The handlers above run on this thread, so a handler stuck in synchronous code never runs them:
+// a native watchdog thread then kills the stub once main has been gone for a second. (Nothing is
+// lost: while execute runs, the stub has no segment that main has not opened yet.)
+watchParent(process.ppid, 250, 1000);
 
 setLogSink((level, message) => send({ type: "log", level, message }));
 

@@ -19,6 +19,7 @@ interface NativeAddon {
   Doorbell: new (fd: number, callback: () => void) => { close(): void };
   waitBlocking(buffer: ArrayBuffer, queueOffset: number, seenTail: number, timeoutMs: number): boolean;
   setParentDeathSignal(signal: number, parentPid: number): boolean;
+  watchParent(parentPid: number, pollMs: number, graceMs: number): void;
   layout: NativeLayout;
 }
 
@@ -150,4 +151,15 @@ export function waitForTailBlocking(buffer: ArrayBuffer, queueOffset: number, se
 /** Asks the kernel to signal this process when its parent dies; false if it already has. */
 export function setParentDeathSignal(signal: number, parentPid: number): boolean {
   return native.setParentDeathSignal(signal, parentPid);
+}
+
+/**
+ * Kills this process (SIGKILL) `graceMs` after its parent is gone, from a native thread: the
+ * last resort for a stub whose JS thread is stuck in a handler and never runs its exit path.
+ */
+export function watchParent(parentPid: number, pollMs: number, graceMs: number): void {
+  for (const [v, what] of [[parentPid, "parentPid"], [pollMs, "pollMs"], [graceMs, "graceMs"]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${what} must be a positive integer`);
+  }
+  native.watchParent(parentPid, pollMs, graceMs);
 }

@@ -19,9 +19,13 @@ export class TritonError {
   readonly #message: string;
   readonly #code: TritonErrorCode;
 
+  /** Where it was constructed, as Error.stack: load errors name the handler's file:line with it. */
+  declare readonly stack?: string;
+
   constructor(message: string, code: TritonErrorCode = TritonError.INTERNAL) {
     this.#message = String(message);
     this.#code = code;
+    Error.captureStackTrace(this, TritonError);
   }
 
   message(): string {
