@@ -1,33 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DirectScheduler } from "../../../src/scheduler/direct.js";
-import type { InstanceResult, InstanceState, ModelInstance } from "../../../src/backends/backend.js";
 import type { CoreRequest } from "../../../src/core/types.js";
-
-/** An instance whose calls finish when the test says so. */
-class FakeInstance implements ModelInstance {
-  state: InstanceState = "ready";
-  readonly calls: { ids: string[]; finish(): void; fail(e: Error): void }[] = [];
-  constructor(readonly name: string) {}
-  get pending(): number {
-    return this.calls.length;
-  }
-  execute(requests: CoreRequest[]): Promise<InstanceResult[]> {
-    return new Promise((resolve, reject) => {
-      const call = {
-        ids: requests.map((r) => r.id),
-        finish: () => {
-          this.calls.splice(this.calls.indexOf(call), 1);
-          resolve(requests.map((r) => ({ outputs: [], parameters: { by: this.name, id: r.id }, release() {} })));
-        },
-        fail: (e: Error) => {
-          this.calls.splice(this.calls.indexOf(call), 1);
-          reject(e);
-        },
-      };
-      this.calls.push(call);
-    });
-  }
-}
+import { FakeInstance } from "./fake-instance.js";
 
 const req = (id: string, signal?: AbortSignal): CoreRequest => ({ model: "m", id, inputs: [], parameters: {}, signal });
 const tick = () => new Promise((r) => setImmediate(r));
