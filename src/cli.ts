@@ -83,6 +83,15 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
   // tritonserver accepts both --flag=value and --flag value; commander does too.
   program.parse(argv, { from: "user" });
   const o = program.opts();
+  // requiredOption is satisfied by the repeatable flag's [] default: check it here, as tritonserver does.
+  if (o.modelRepository.length === 0) program.error("error: --model-repository must be specified");
+  let stub: Partial<StubBackendOptions> = {};
+  try {
+    stub = stubOptionsFrom(o.backendConfig);
+  } catch (err) {
+    // Reported like commander's own errors: printed, then thrown with exitCode 1.
+    program.error(`error: ${(err as Error).message}`);
+  }
   return {
     modelRepositories: o.modelRepository,
     httpPort: o.httpPort,
@@ -99,7 +108,7 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     strictReadiness: o.strictReadiness,
     exitTimeoutSecs: o.exitTimeoutSecs,
     httpMaxInputSize: o.httpMaxInputSize,
-    stub: { ...DEFAULT_STUB_OPTIONS, ...stubOptionsFrom(o.backendConfig) },
+    stub: { ...DEFAULT_STUB_OPTIONS, ...stub },
     logVerbose: o.logVerbose,
     logFile: o.logFile ?? null,
   };

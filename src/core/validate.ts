@@ -52,11 +52,15 @@ export function validateRequest(r: CoreRequest, cfg: ModelConfig): number {
   }
   const missing = cfg.input.filter((i) => !i.optional && !seen.has(i.name)).map((i) => i.name);
   if (missing.length > 0) {
+    // Triton's text (infer_request.cc): the total input count, or the range when some are
+    // optional; names joined by "," without spaces.
     const required = cfg.input.filter((i) => !i.optional).length;
+    const total = cfg.input.length;
+    const expected = required === total ? `expected ${total} inputs` : `expected number of inputs between ${required} and ${total}`;
     throw invalidArg(
-      `${p}expected ${required} inputs but got ${r.inputs.length} inputs for model '${model}'. ` +
-      `Got input(s) [${r.inputs.map((t) => `'${t.name}'`).join(", ")}], but missing required input(s) ` +
-      `[${missing.map((n) => `'${n}'`).join(", ")}]. Please provide all required input(s).`,
+      `${p}${expected} but got ${r.inputs.length} inputs for model '${model}'. ` +
+      `Got input(s) [${r.inputs.map((t) => `'${t.name}'`).join(",")}], but missing required input(s) ` +
+      `[${missing.map((n) => `'${n}'`).join(",")}]. Please provide all required input(s).`,
     );
   }
   if (cfg.max_batch_size > 0 && r.inputs.length > 0) {

@@ -4,7 +4,7 @@
  * model are serialized; different models load in parallel.
  */
 import { resolve } from "node:path";
-import { ServerError, notFound, unavailable, toServerError } from "../errors/index.js";
+import { ServerError, internal, notFound, unavailable, toServerError } from "../errors/index.js";
 import { parseConfigJson } from "../config/parse.js";
 import { isStubBackend, validateModelConfig, type ModelConfig } from "../config/schema.js";
 import { DirectScheduler } from "../scheduler/direct.js";
@@ -28,6 +28,8 @@ interface ModelRecord {
   state: ModelState;
   reason: string;
   versions: Map<number, LoadedVersion>;
+  /** Versions an unload or a reload retired: Triton keeps listing them (UNAVAILABLE, "unloaded"). */
+  unloadedVersions: number[];
   /** Serializes loads and unloads of this model. */
   busy: Promise<unknown>;
   loadSeconds?: number;
@@ -50,9 +52,17 @@ export class ModelManager {
     this.#o = { ...options, repositories: options.repositories.map((r) => resolve(r)) };
   }
 
-  /** Every model folder in the repositories (for --load-model=* and the index). */
+  /**
+   * Every model folder in the repositories (for --load-model=* and the index). A name found in
+   * two repositories is listed once: as in Triton, that model alone fails ("not unique across all
+   * model repositories", from findModelDir when it loads) while the others serve.
+   */
   available(): string[] {
-    return listModelDirs(this.#o.repositories).map((d) => d.name);
+    const names = new Set<string>();
+    for (const repository of this.#o.repositories) {
+      for (const d of listModelDirs([repository])) names.add(d.name);
+    }
+    return [...names].sort();
   }
 
   /** Loads models at start-up; failures are recorded (UNAVAILABLE), not thrown. */
@@ -68,6 +78,10 @@ export class ModelManager {
   }
 
   load(name: string, configOverride?: string): Promise<void> {
+    if (!this.#models.has(name) && !this.available().includes(name)) {
+      // Triton's text and code; a name in no repository gets no index entry either.
+      return Promise.reject(internal(`failed to load '${name}', failed to poll from model repository`));
+    }
     const record = this.#record(name);
     const run = record.busy.then(() => this.#load(record, configOverride));
     record.busy = run.catch(() => {});
@@ -76,7 +90,8 @@ export class ModelManager {
 
   unload(name: string): Promise<void> {
     const record = this.#models.get(name);
-    if (!record) return Promise.reject(notFound(`failed to unload '${name}', no version is available`));
+    // Triton: unloading a model that was never loaded (or is in no repository) succeeds.
+    if (!record) return Promise.resolve();
     const run = record.busy.then(() => this.#unload(record));
     record.busy = run.catch(() => {});
     return run;
@@ -91,12 +106,16 @@ export class ModelManager {
     if (version !== undefined && version !== "" && version !== "-1") {
       if (!/^\d+$/.test(version)) throw ServerError.from({ code: "INVALID_ARG", message: `failed to parse model version '${version}'` });
       const v = record.versions.get(Number(version));
+      if (!v && record.unloadedVersions.includes(Number(version))) {
+        throw unavailable(`Request for unknown model: '${name}' version ${version} is not at ready state`);
+      }
       if (!v) throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
       if (record.state !== "READY") throw unavailable(`Request for unknown model: '${name}' version ${version} is not at ready state`);
       return v;
     }
     if (record.versions.size === 0 || record.state !== "READY") {
-      throw unavailable(`Request for unknown model: '${name}' has no available versions`);
+      // NOT_FOUND, as Triton's ModelLifeCycle::GetModel says it (HTTP 404).
+      throw notFound(`Request for unknown model: '${name}' has no available versions`);
     }
     return record.versions.get(Math.max(...record.versions.keys()))!;
   }
@@ -124,11 +143,13 @@ export class ModelManager {
         if (!readyOnly) out.push({ name });
         continue;
       }
-      if (readyOnly && r.state !== "READY") continue;
-      if (r.versions.size === 0) out.push({ name, state: r.state, reason: r.reason });
-      for (const v of [...r.versions.keys()].sort((a, b) => a - b)) {
-        out.push({ name, version: String(v), state: r.state, reason: r.reason });
-      }
+      const serving = r.versions.size > 0;
+      const all = [...new Set([...r.unloadedVersions, ...r.versions.keys()])].sort((a, b) => a - b);
+      const entries: ModelIndexEntry[] = all.length === 0 ? [{ name, state: r.state, reason: r.reason }] : all.map((v) =>
+        r.versions.has(v) || !serving
+          ? { name, version: String(v), state: r.state, reason: r.reason }
+          : { name, version: String(v), state: "UNAVAILABLE", reason: "unloaded" });
+      out.push(...entries.filter((e) => !readyOnly || e.state === "READY"));
     }
     return out;
   }
@@ -145,7 +166,7 @@ export class ModelManager {
   #record(name: string): ModelRecord {
     let r = this.#models.get(name);
     if (!r) {
-      r = { name, state: "UNAVAILABLE", reason: "", versions: new Map(), busy: Promise.resolve() };
+      r = { name, state: "UNAVAILABLE", reason: "", versions: new Map(), unloadedVersions: [], busy: Promise.resolve() };
       this.#models.set(name, r);
     }
     return r;
@@ -173,6 +194,8 @@ export class ModelManager {
     }
     const old = [...record.versions.values()];
     record.versions = new Map(loaded.map((v) => [v.version, v]));
+    record.unloadedVersions = [...new Set([...record.unloadedVersions, ...old.map((v) => v.version)])]
+      .filter((v) => !record.versions.has(v));
     record.state = "READY";
     record.reason = "";
     record.loadSeconds = (Date.now() - started) / 1000;
@@ -226,6 +249,7 @@ export class ModelManager {
     record.state = "UNLOADING";
     const old = [...record.versions.values()];
     await Promise.all(old.map((v) => this.#retire(v)));
+    record.unloadedVersions = [...new Set([...record.unloadedVersions, ...record.versions.keys()])];
     record.versions = new Map();
     record.state = "UNAVAILABLE";
     record.reason = "unloaded";

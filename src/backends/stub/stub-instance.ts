@@ -160,7 +160,7 @@ export class StubInstance implements ModelInstance {
     let body: ExecuteBody;
     try {
       const id = this.#nextId++;
-      body = { id, requests: requests.map((r) => this.#wireRequest(r, endpoint, blocks)) };
+      body = { id, requests: this.#wireRequests(requests, endpoint, blocks) };
     } catch (err) {
       endpoint.freeBlocks(blocks);
       return Promise.reject(new ServerError("INTERNAL", `failed to pass the request to '${this.name}': ${(err as Error).message}`));
@@ -192,23 +192,35 @@ export class StubInstance implements ModelInstance {
     if (this.#child && this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill("SIGKILL");
   }
 
-  // The one copy on the way in: request tensor bytes into this instance's arena.
-  #wireRequest(r: CoreRequest, endpoint: Endpoint, blocks: Block[]): WireRequest {
-    const inputs: WireTensor[] = r.inputs.map((t) => {
-      const block = endpoint.alloc(t.data.byteLength);
+  // The one copy on the way in: request tensor bytes into this instance's arena. In a batch,
+  // each input's bytes from every request lie back to back in one block, so the handler can view
+  // the whole batch without copying (sdk batchInputs).
+  #wireRequests(requests: CoreRequest[], endpoint: Endpoint, blocks: Block[]): WireRequest[] {
+    const locs = new Map<CoreTensor, WireTensor["loc"]>();
+    const byName = new Map<string, CoreTensor[]>();
+    for (const r of requests) for (const t of r.inputs) byName.set(t.name, [...(byName.get(t.name) ?? []), t]);
+    for (const tensors of byName.values()) {
+      const total = tensors.reduce((n, t) => n + t.data.byteLength, 0);
+      const block = endpoint.alloc(total);
       blocks.push(block);
-      block.bytes.set(t.data);
-      return { name: t.name, datatype: t.datatype, shape: t.shape, loc: [block.arena, block.offset, t.data.byteLength] };
+      let at = 0;
+      for (const t of tensors) {
+        block.bytes.set(t.data, at);
+        locs.set(t, [block.arena, block.offset + at, t.data.byteLength]);
+        at += t.data.byteLength;
+      }
+    }
+    return requests.map((r) => {
+      const p = r.parameters;
+      return {
+        id: r.id,
+        correlationId: p.sequence_id !== undefined ? String(p.sequence_id) : "",
+        flags: 0,
+        parameters: p,
+        requestedOutputs: (r.outputs ?? []).map((o) => o.name),
+        inputs: r.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, loc: locs.get(t)! })),
+      };
     });
-    const p = r.parameters;
-    return {
-      id: r.id,
-      correlationId: p.sequence_id !== undefined ? String(p.sequence_id) : "",
-      flags: 0,
-      parameters: p,
-      requestedOutputs: (r.outputs ?? []).map((o) => o.name),
-      inputs,
-    };
   }
 
   #onShmMessage(kind: number, body: ResponseBody, ref: MessageRef): void {

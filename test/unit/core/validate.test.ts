@@ -31,7 +31,7 @@ describe("validateRequest", () => {
   it("rejects with Triton's texts", () => {
     const c = cfg();
     expect(() => validateRequest(req([ok[0]]), c)).toThrow(
-      "[request id: <id_unknown>] expected 2 inputs but got 1 inputs for model 'm'. Got input(s) ['A'], but missing required input(s) ['B']. Please provide all required input(s).");
+      "[request id: <id_unknown>] expected number of inputs between 2 and 3 but got 1 inputs for model 'm'. Got input(s) ['A'], but missing required input(s) ['B']. Please provide all required input(s).");
     expect(() => validateRequest(req([...ok, t("Z", "FP32", [1], 4)]), c)).toThrow("[request id: <id_unknown>] unexpected inference input 'Z' for model 'm'");
     expect(() => validateRequest(req([t("A", "FP64", [4], 32), ok[1]]), c)).toThrow("inference input 'A' data-type is 'FP64', but model 'm' expects 'FP32'");
     expect(() => validateRequest(req([t("A", "FP32", [3], 12), ok[1]], { id: "r7" }), c)).toThrow("[request id: r7] unexpected shape for input 'A' for model 'm'. Expected [4], got [3]");
