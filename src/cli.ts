@@ -114,6 +114,15 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
   };
 }
 
+const CODE_NAMES: Record<string, string> = {
+  UNKNOWN: "Unknown", INTERNAL: "Internal", NOT_FOUND: "Not found", INVALID_ARG: "Invalid argument",
+  UNAVAILABLE: "Unavailable", UNSUPPORTED: "Unsupported", ALREADY_EXISTS: "Already exists", CANCELLED: "Cancelled",
+};
+
+function errorCodeName(err: unknown): string {
+  return CODE_NAMES[(err as { code?: string }).code ?? ""] ?? "Internal";
+}
+
 /** The whole process: returns the exit code once the server has stopped. */
 export async function run(argv: readonly string[]): Promise<number> {
   let options: ReturnType<typeof parseArgs>;
@@ -140,7 +149,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   try {
     await server.start();
   } catch (err) {
-    logError("server", `error: creating server: ${(err as Error).message}`);
+    // Triton's shape: "error: creating server: Internal - <message>".
+    logError("server", `error: creating server: ${errorCodeName(err)} - ${(err as Error).message}`);
     await server.stop();
     return 1;
   }

@@ -8,7 +8,9 @@ import { ServerError, internal, notFound, unavailable, toServerError } from "../
 import { parseConfigJson } from "../config/parse.js";
 import { isStubBackend, validateModelConfig, type ModelConfig } from "../config/schema.js";
 import { DirectScheduler } from "../scheduler/direct.js";
+import { DynamicBatcher } from "../scheduler/dynamic-batcher.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
+import type { ModelInstance } from "../backends/backend.js";
 import { StubModel, type ModelLog, type StubBackendOptions } from "../backends/stub/stub-model.js";
 import type { ModelIndexEntry } from "../core/types.js";
 import { findModelDir, inferBackendFromFiles, listModelDirs, readRawModelConfig, versionsToLoad } from "./scan.js";
@@ -46,6 +48,8 @@ export interface ModelManagerOptions {
 export class ModelManager {
   readonly #o: ModelManagerOptions;
   readonly #models = new Map<string, ModelRecord>();
+  /** Old versions finishing their requests after a swap (shutdown waits for them). */
+  readonly #retiring = new Set<Promise<unknown>>();
 
   constructor(options: ModelManagerOptions) {
     // Absolute paths: stubs run elsewhere, and handlers receive the model folder in ModelArgs.
@@ -161,6 +165,7 @@ export class ModelManager {
 
   async shutdown(): Promise<void> {
     await Promise.all([...this.#models.values()].map((r) => r.busy.then(() => this.#unload(r)).catch(() => {})));
+    await Promise.all(this.#retiring);
   }
 
   #record(name: string): ModelRecord {
@@ -200,8 +205,12 @@ export class ModelManager {
     record.reason = "";
     record.loadSeconds = (Date.now() - started) / 1000;
     this.#o.log("INFO", "model_manager", `successfully loaded '${name}' version${loaded.length > 1 ? "s" : ""} ${loaded.map((v) => v.version).join(", ")}`);
-    // The swap is done: requests now go to the new instances; the old finish what they hold.
-    await Promise.all(old.map((v) => this.#retire(v)));
+    // The swap is done: requests now go to the new instances. The load answers now, as Triton's
+    // does; the old versions finish what they hold in the background.
+    const retiring = Promise.all(old.map((v) => this.#retire(v))).catch((err) =>
+      this.#o.log("ERROR", "model_manager", `retiring old versions of '${name}': ${(err as Error).message}`));
+    this.#retiring.add(retiring);
+    void retiring.finally(() => this.#retiring.delete(retiring));
   }
 
   async #start(name: string, configOverride?: string): Promise<LoadedVersion[]> {
@@ -219,19 +228,27 @@ export class ModelManager {
     const versions = versionsToLoad(config, dir.path, (m) => this.#o.log("WARNING", "model_manager", m));
     const autoComplete = this.#o.strictModelConfig
       ? undefined
-      : (completed: Record<string, unknown>) => validateModelConfig(completed, { modelName: name, file });
+      : (completed: Record<string, unknown>) => validateModelConfig(withDefaultBatching(completed), { modelName: name, file });
     const started: LoadedVersion[] = [];
     try {
       await Promise.all(versions.map(async (version) => {
-        const scheduler = new DirectScheduler(name);
+        // The scheduler depends on the final (auto-completed) config, known once the stubs start.
+        let scheduler: Scheduler | null = null;
+        let live: ModelInstance[] = [];
         const backend = new StubModel({
           name, version, modelDir: dir.path, config, options: this.#o.stub, log: this.#o.log,
-          onInstancesChanged: (instances) => scheduler.setInstances(instances),
-          onRestartFailed: (error) => scheduler.failQueued(error),
+          onInstancesChanged: (instances) => {
+            live = instances;
+            scheduler?.setInstances(instances);
+          },
+          onRestartFailed: (error) => scheduler?.failQueued(error),
         });
-        const v: LoadedVersion = { version, modelDir: dir.path, config, backend, scheduler };
+        const v = { version, modelDir: dir.path, config, backend } as LoadedVersion;
         started.push(v);
         v.config = await backend.start(autoComplete);
+        scheduler = v.config.dynamic_batching ? new DynamicBatcher(v.config) : new DirectScheduler(name);
+        scheduler.setInstances(live);
+        v.scheduler = scheduler;
       }));
     } catch (err) {
       await Promise.all(started.map((v) => v.backend.stop()));
@@ -257,7 +274,19 @@ export class ModelManager {
   }
 
   async #retire(v: LoadedVersion): Promise<void> {
-    await v.scheduler.drain();
+    await v.scheduler?.drain();
     await v.backend.stop();
   }
+}
+
+/**
+ * Triton's auto-complete default: a model that batches (max_batch_size > 1) and names no scheduler
+ * gets the dynamic batcher.
+ */
+export function withDefaultBatching(raw: Record<string, unknown>): Record<string, unknown> {
+  const max = Number(raw.max_batch_size ?? 0);
+  if (max > 1 && !raw.dynamic_batching && !raw.sequence_batching && !raw.ensemble_scheduling) {
+    return { ...raw, dynamic_batching: {} };
+  }
+  return raw;
 }

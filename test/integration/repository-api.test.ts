@@ -322,7 +322,7 @@ describe("start-up options", () => {
     expect(server.proc.exitCode).not.toBe(0);
     expect(server.proc.exitCode).not.toBeNull();
     expect(server.log()).toMatch(/config\.pbtxt:6: expected '\]'/);
-    expect(server.log()).toContain("error: creating server: failed to load all models");
+    expect(server.log()).toContain("error: creating server: Internal - failed to load all models"); // Triton's shape
     expect(server.log()).not.toContain("Started HTTPService");
   });
 
