@@ -1,14 +1,12 @@
 // add_sub over HTTP keep-alive (JSON and binary bodies) at several concurrencies, beside a bare
 // node:http server in its own process answering a same-size JSON body, from the same client.
-import { fork, spawn } from "node:child_process";
-import http from "node:http";
+import { fork } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { nowUs, summarize } from "./util.js";
+import { load, startTessera } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
-const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 3) * 1000;
 
 const jsonBody = Buffer.from(JSON.stringify({ inputs: [
   { name: "INPUT0", shape: [4], datatype: "FP32", data: [1, 2, 3, 4] },
@@ -23,54 +21,8 @@ const binHeader = Buffer.from(JSON.stringify({
 }));
 const binBody = Buffer.concat([binHeader, Buffer.from(new Float32Array([1, 2, 3, 4]).buffer), Buffer.from(new Float32Array([1, 1, 1, 1]).buffer)]);
 
-async function load(port, path, body, headers, concurrency) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const samples = [];
-  let done = 0, errors = 0;
-  const end = Date.now() + DURATION_MS;
-  const one = () => new Promise((resolve) => {
-    const t = nowUs();
-    const req = http.request({ port, host: "127.0.0.1", path, method: "POST", agent,
-      headers: { "content-length": body.length, ...headers } }, (res) => {
-      res.on("data", () => {});
-      res.on("end", () => {
-        if (res.statusCode === 200) samples.push(nowUs() - t);
-        else errors++;
-        done++;
-        resolve();
-      });
-    });
-    req.on("error", () => { errors++; resolve(); });
-    req.end(body);
-  });
-  const worker = async () => { while (Date.now() < end) await one(); };
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const secs = (Date.now() - t0) / 1000;
-  agent.destroy();
-  const s = summarize(samples);
-  return { rps: Math.round(done / secs), p50_us: s.p50, p99_us: s.p99, errors };
-}
-
-async function startTessera() {
-  const proc = spawn(process.execPath, [join(root, "server.js"), "--model-repository", join(root, "examples", "model_repository"),
-    "--http-port", "0", "--http-address", "127.0.0.1", "--allow-grpc", "false", "--allow-metrics", "false"], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  const port = await new Promise((resolve, reject) => {
-    const on = (c) => {
-      out += c;
-      const m = /Started HTTPService at [^:]+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    };
-    proc.stdout.on("data", on);
-    proc.stderr.on("data", on);
-    proc.on("exit", () => reject(new Error(`server exited:\n${out}`)));
-  });
-  return { port, stop: () => new Promise((r) => { proc.on("exit", r); proc.kill("SIGINT"); }) };
-}
-
 export async function run() {
-  const tessera = await startTessera();
+  const tessera = await startTessera([join(root, "examples", "model_repository")]);
   const probe = await fetch(`http://127.0.0.1:${tessera.port}/v2/models/add_sub/infer`, { method: "POST", body: jsonBody });
   const answer = await probe.text();
   if (probe.status !== 200) throw new Error(`add_sub failed: ${answer}`);
@@ -91,7 +43,7 @@ export async function run() {
   const at64 = rows.find((r) => r.c === 64);
   console.log(`goal at c=64: ≥ 0.50 of the bare server; JSON ${(at64.json.rps / at64.bare.rps).toFixed(2)}, binary ${(at64.binary.rps / at64.bare.rps).toFixed(2)}`);
   return {
-    seconds_per_run: DURATION_MS / 1000,
+    seconds_per_run: Number(process.env.BENCH_SECONDS ?? 3),
     results: rows,
     ratio_json_c64: +(at64.json.rps / at64.bare.rps).toFixed(3),
     ratio_binary_c64: +(at64.binary.rps / at64.bare.rps).toFixed(3),

@@ -1,3 +1,11 @@
+import { spawn } from "node:child_process";
+import http from "node:http";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 3) * 1000;
+
 export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
@@ -8,3 +16,50 @@ export function summarize(samplesUs) {
 }
 
 export const nowUs = () => Number(process.hrtime.bigint()) / 1000;
+
+export async function load(port, path, body, headers, concurrency) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const samples = [];
+  let done = 0, errors = 0;
+  const end = Date.now() + DURATION_MS;
+  const one = () => new Promise((resolve) => {
+    const t = nowUs();
+    const req = http.request({ port, host: "127.0.0.1", path, method: "POST", agent,
+      headers: { "content-length": body.length, ...headers } }, (res) => {
+      res.on("data", () => {});
+      res.on("end", () => {
+        if (res.statusCode === 200) samples.push(nowUs() - t);
+        else errors++;
+        done++;
+        resolve();
+      });
+    });
+    req.on("error", () => { errors++; resolve(); });
+    req.end(body);
+  });
+  const worker = async () => { while (Date.now() < end) await one(); };
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const secs = (Date.now() - t0) / 1000;
+  agent.destroy();
+  const s = summarize(samples);
+  return { rps: Math.round(done / secs), p50_us: s.p50, p99_us: s.p99, errors };
+}
+
+export async function startTessera(repositories, extraArgs = []) {
+  const proc = spawn(process.execPath, [join(root, "server.js"), ...repositories.flatMap((r) => ["--model-repository", r]),
+    "--http-port", "0", "--http-address", "127.0.0.1", "--allow-grpc", "false", "--allow-metrics", "false", ...extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const port = await new Promise((resolve, reject) => {
+    const on = (c) => {
+      out += c;
+      const m = /Started HTTPService at [^:]+:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    };
+    proc.stdout.on("data", on);
+    proc.stderr.on("data", on);
+    proc.on("exit", () => reject(new Error(`server exited:\n${out}`)));
+  });
+  return { port, proc, stop: () => new Promise((r) => { proc.on("exit", r); proc.kill("SIGINT"); }) };
+}
+

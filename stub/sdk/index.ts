@@ -11,6 +11,7 @@ export {
 export { TritonError, type TritonErrorCode } from "./errors.js";
 export { Logger } from "./logger.js";
 export { AutoCompleteConfig, type TensorConfig } from "./auto-complete.js";
+export { batchInputs, splitOutputs, requestBatchSizes } from "./batching.js";
 export type { ModelArgs } from "../../src/ipc/protocol.js";
 
 import type { AutoCompleteConfig } from "./auto-complete.js";
