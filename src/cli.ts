@@ -62,8 +62,13 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     .requiredOption("--model-repository <path>", "model repository folder (repeatable)", collect, [])
     .option("--http-port <port>", "HTTP port (0 = any free port)", int(0), 8000)
     .option("--http-address <address>", "HTTP listen address", "0.0.0.0")
-    .option("--grpc-port <port>", "gRPC port", int(0), 8001)
+    .option("--grpc-port <port>", "gRPC port (0 = any free port)", int(0), 8001)
+    .option("--grpc-address <address>", "gRPC listen address", "0.0.0.0")
     .option("--metrics-port <port>", "metrics port", int(0), 8002)
+    .option("--metrics-address <address>", "metrics listen address (default: --http-address when HTTP is served, else 0.0.0.0)")
+    .option("--metrics-interval-ms <ms>", "how often polled metrics (CPU) are refreshed", int(1), 2000)
+    .option("--allow-cpu-metrics <bool>", "serve CPU utilization and memory metrics", bool, true)
+    .option("--allow-gpu-metrics <bool>", "accepted for tritonserver compatibility; there are no GPU metrics", bool, true)
     .option("--allow-http <bool>", "serve HTTP", bool, true)
     .option("--allow-grpc <bool>", "serve gRPC", bool, true)
     .option("--allow-metrics <bool>", "serve Prometheus metrics", bool, true)
@@ -97,7 +102,12 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     httpPort: o.httpPort,
     httpAddress: o.httpAddress,
     grpcPort: o.grpcPort,
+    grpcAddress: o.grpcAddress,
     metricsPort: o.metricsPort,
+    metricsAddress: o.metricsAddress,
+    metricsIntervalMs: o.metricsIntervalMs,
+    allowCpuMetrics: o.allowCpuMetrics,
+    allowGpuMetrics: o.allowGpuMetrics,
     allowHttp: o.allowHttp,
     allowGrpc: o.allowGrpc,
     allowMetrics: o.allowMetrics,

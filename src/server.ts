@@ -9,11 +9,17 @@ import { ServerError, invalidArg, toServerError, unavailable } from "./errors/in
 import { configToJson, tensorShapeForMetadata } from "./config/schema.js";
 import { classify, readLabels } from "./core/classification.js";
 import type { ServerApi } from "./core/server-api.js";
+import {
+  failureReason, nowNs, requestRows, type ModelStatisticsResponse, type RequestTimes,
+} from "./core/statistics.js";
 import type {
   CoreRequest, CoreResponse, CoreTensor, LoadOptions, ModelIndexEntry, ModelMetadata, ServerMetadata,
 } from "./core/types.js";
 import { validateRequest } from "./core/validate.js";
 import { createHttpServer } from "./http/index.js";
+import { GrpcFrontEnd } from "./grpc/index.js";
+import { MetricsService } from "./metrics/service.js";
+import type { ModelSample } from "./metrics/registry.js";
 import { PACKAGE_ROOT } from "./ipc/addon.js";
 import { datatypeFromConfig } from "./ipc/datatypes.js";
 import { sweepStaleSegments } from "./ipc/segments.js";
@@ -27,7 +33,16 @@ export interface ServerOptions {
   httpPort: number;
   httpAddress: string;
   grpcPort: number;
+  /** --grpc-address; 0.0.0.0 when unset. */
+  grpcAddress?: string;
   metricsPort: number;
+  /** Where the metrics listen; by default the HTTP address when HTTP is served, else 0.0.0.0 (Triton). */
+  metricsAddress?: string;
+  /** --metrics-interval-ms: how often polled metrics (CPU) refresh. */
+  metricsIntervalMs: number;
+  allowCpuMetrics: boolean;
+  /** Accepted as tritonserver's flag; tessera has no GPU metrics to serve. */
+  allowGpuMetrics: boolean;
   allowHttp: boolean;
   allowGrpc: boolean;
   allowMetrics: boolean;
@@ -43,7 +58,7 @@ export interface ServerOptions {
 
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version;
 
-const EXTENSIONS = ["classification", "model_repository", "model_configuration", "binary_tensor_data", "parameters"];
+const EXTENSIONS = ["classification", "model_repository", "model_configuration", "binary_tensor_data", "parameters", "statistics"];
 
 const SEVERITY: Record<LogLevel, "I" | "W" | "E" | "V"> = { INFO: "I", WARNING: "W", ERROR: "E", VERBOSE: "V" };
 
@@ -51,6 +66,8 @@ export class TesseraServer implements ServerApi {
   readonly options: ServerOptions;
   readonly models: ModelManager;
   #http: HttpServer | null = null;
+  #grpc: GrpcFrontEnd | null = null;
+  #metrics: MetricsService | null = null;
   #live = false;
   #stopping = false;
   #inFlight = 0;
@@ -92,8 +109,22 @@ export class TesseraServer implements ServerApi {
       const where = typeof addr === "object" && addr ? `${addr.address}:${addr.port}` : String(addr);
       logInfo("server", `Started HTTPService at ${where}`);
     }
-    if (o.allowGrpc) logWarn("server", "the gRPC front end is not available yet: only HTTP is served");
-    if (o.allowMetrics) logWarn("server", "the metrics endpoint is not available yet");
+    if (o.allowGrpc) {
+      this.#grpc = new GrpcFrontEnd(this, { log: (line) => logError("grpc", line) });
+      const address = o.grpcAddress ?? "0.0.0.0";
+      const port = await this.#grpc.listen(address, o.grpcPort);
+      logInfo("server", `Started GRPCInferenceService at ${address}:${port}`);
+    }
+    if (o.allowMetrics) {
+      this.#metrics = new MetricsService(() => this.#modelSamples(), {
+        port: o.metricsPort,
+        address: o.metricsAddress ?? (o.allowHttp ? o.httpAddress : "0.0.0.0"),
+        intervalMs: o.metricsIntervalMs,
+        cpu: o.allowCpuMetrics,
+        log: (line) => logError("metrics", line),
+      });
+      logInfo("server", `Started Metrics Service at ${await this.#metrics.start()}`);
+    }
   }
 
   /** Graceful shutdown: stop accepting, let in-flight requests finish (bounded), finalize, unlink. */
@@ -102,6 +133,9 @@ export class TesseraServer implements ServerApi {
     this.#stopping = true;
     this.#live = false;
     this.#http?.close();
+    // Stops accepting gRPC calls at once; open ones finish within the same exit timeout.
+    const grpcDown = this.#grpc?.shutdown(this.options.exitTimeoutSecs * 1000);
+    this.#metrics?.stop();
     if (this.#inFlight > 0) {
       logInfo("server", `Waiting for ${this.#inFlight} in-flight request(s) to complete`);
       await Promise.race([
@@ -110,6 +144,7 @@ export class TesseraServer implements ServerApi {
       ]);
     }
     this.#http?.closeAllConnections();
+    await grpcDown;
     await this.models.shutdown();
     logInfo("server", "all models unloaded; exiting");
   }
@@ -160,18 +195,68 @@ export class TesseraServer implements ServerApi {
     await this.models.unload(model);
   }
 
+  modelStatistics(model?: string, version?: string): ModelStatisticsResponse {
+    // Triton lists ready versions only, and answers INVALID_ARG (its texts) for anything else.
+    let ready = this.models.index(true).filter((e) => e.version !== undefined && (model === undefined || e.name === model));
+    if (model !== undefined) {
+      if (ready.length === 0) throw invalidArg(`requested model '${model}' is not available`);
+      if (version !== undefined && version !== "" && version !== "-1") {
+        ready = ready.filter((e) => Number(e.version) === Number(version));
+        if (ready.length === 0) throw invalidArg(`requested model version is not available for model '${model}'`);
+      }
+    }
+    return {
+      model_stats: ready.map((e) => this.models.resolve(e.name, e.version).stats.toJson(e.name, e.version!)),
+    };
+  }
+
   async infer(request: CoreRequest): Promise<CoreResponse> {
     if (this.#stopping) throw unavailable("Server is shutting down");
+    const times: RequestTimes = { startNs: nowNs() };
     const v = this.models.resolve(request.model, request.version);
-    validateRequest(request, v.config);
+    request.times = times;
+    try {
+      validateRequest(request, v.config);
+    } catch (err) {
+      this.#account(v, request, err); // Triton counts a known model's invalid requests as failures
+      throw err;
+    }
     this.#inFlight++;
+    let response: CoreResponse;
     try {
       const result = await v.scheduler.enqueue(request);
       if (result.error) throw result.error;
-      return this.#response(request, v, result.outputs, result.parameters, result.release);
+      response = this.#response(request, v, result.outputs, result.parameters, result.release);
+    } catch (err) {
+      this.#account(v, request, err);
+      throw err;
     } finally {
       if (--this.#inFlight === 0 && this.#idle) this.#idle();
     }
+    this.#account(v, request);
+    return response;
+  }
+
+  /** Every request ends here exactly once: one success or one failure, and its call counted once. */
+  #account(v: LoadedVersion, request: CoreRequest, error?: unknown): void {
+    const times = request.times!;
+    const endNs = nowNs();
+    const maxBatch = v.config.max_batch_size;
+    if (error === undefined) v.stats.recordSuccess(times, requestRows(request, maxBatch), endNs);
+    else v.stats.recordFailure(times, failureReason(times, (error as { code?: string }).code), endNs);
+    const call = times.call;
+    if (call) v.stats.recordExecution(call, call.requests.reduce((n, r) => n + requestRows(r, maxBatch), 0));
+  }
+
+  /** The metrics' view of every loaded version, taken once per scrape. */
+  #modelSamples(): ModelSample[] {
+    return this.models.index(true).filter((e) => e.version !== undefined).map((e) => {
+      const v = this.models.resolve(e.name, e.version);
+      return {
+        model: e.name, version: e.version!, stats: v.stats, queued: v.scheduler.queued, loadSeconds: v.loadSeconds,
+        stubsAlive: v.backend.instances.length, stubRestarts: v.backend.restartsTotal,
+      };
+    });
   }
 
   #response(

@@ -85,14 +85,23 @@ export async function runExecute(
   model: TritonModel, body: ExecuteBody, endpoint: Endpoint, modelName: string,
 ): Promise<{ reply: ResponseBody; blocks: Block[] }> {
   const blocks: Block[] = [];
+  // Only the handler's own time: decoding the inputs and encoding the outputs are main's
+  // compute_input / compute_output in Triton's terms.
+  let execNs: number | undefined;
   try {
     const requests = decodeRequests(body, endpoint, modelName);
-    const result = await model.execute(requests);
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = await model.execute(requests);
+    } finally {
+      execNs = Math.round((performance.now() - started) * 1e6);
+    }
     const responses = checkResponses(result, requests.length, modelName);
     const wire = responses.map((r, i) => encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks));
-    return { reply: { id: body.id, responses: wire }, blocks };
+    return { reply: { id: body.id, responses: wire, execNs }, blocks };
   } catch (err) {
     endpoint.freeBlocks(blocks);
-    return { reply: { id: body.id, error: errorInfo(err) }, blocks: [] };
+    return { reply: { id: body.id, error: errorInfo(err), execNs }, blocks: [] };
   }
 }

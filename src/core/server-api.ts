@@ -2,6 +2,7 @@
  * What the front ends (HTTP, gRPC) may ask of the server: nothing else crosses that boundary.
  * Every method reports failure by throwing (or rejecting with) a ServerError.
  */
+import type { ModelStatisticsResponse } from "./statistics.js";
 import type {
   CoreRequest, CoreResponse, LoadOptions, ModelIndexEntry, ModelMetadata, ServerMetadata,
 } from "./types.js";
@@ -15,6 +16,11 @@ export interface ServerApi {
   modelMetadata(model: string, version?: string): ModelMetadata;
   /** The complete (auto-completed) model config, as Triton's JSON. */
   modelConfig(model: string, version?: string): Record<string, unknown>;
+  /**
+   * Statistics extension: every ready version of every model (no model), of one model (no
+   * version), or one version. A model or version that is not ready is an INVALID_ARG error.
+   */
+  modelStatistics(model?: string, version?: string): ModelStatisticsResponse;
   infer(request: CoreRequest): Promise<CoreResponse>;
   repositoryIndex(options: { ready?: boolean }): ModelIndexEntry[];
   loadModel(model: string, options: LoadOptions): Promise<void>;

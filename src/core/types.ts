@@ -4,6 +4,7 @@
  * a binary body or gRPC raw contents pass through as views; JSON data is converted by the front end.
  */
 import type { Datatype } from "../ipc/datatypes.js";
+import type { RequestTimes } from "./statistics.js";
 
 export type ParamValue = string | number | boolean;
 export type Parameters = Record<string, ParamValue>;
@@ -34,6 +35,8 @@ export interface CoreRequest {
   parameters: Parameters;
   /** Aborts when the client went away: the request is cancelled wherever it is. */
   signal?: AbortSignal;
+  /** Statistics timestamps, set by the server for the requests it counts (core/statistics.ts). */
+  times?: RequestTimes;
 }
 
 export interface CoreResponse {

@@ -13,6 +13,8 @@ export type Route =
   | { kind: "model-config"; model: string; version?: string }
   | { kind: "model-ready"; model: string; version?: string }
   | { kind: "infer"; model: string; version?: string }
+  /** Statistics extension; no model: every model. */
+  | { kind: "model-stats"; model?: string; version?: string }
   /** `repository` is set when the client named one: Triton rejects that as unsupported. */
   | { kind: "repository-index"; repository?: string }
   | { kind: "repository-load" | "repository-unload"; model: string; repository?: string };
@@ -68,9 +70,11 @@ export function parsePath(url: string): Route | null {
   }
 }
 
-// models/{m}[/versions/{v}][/ready|/config|/infer]
+// models/stats, models/{m}[/versions/{v}][/ready|/config|/infer|/stats]
 function parseModelPath(seg: string[]): Route | null {
   if (seg.length < 2) return null;
+  // As in Triton, this is every model's statistics, not the metadata of a model named "stats".
+  if (seg.length === 2 && seg[1] === "stats") return { kind: "model-stats" };
   const model = decodeSegment(seg[1]!);
   if (model === null) return null;
   let at = 2;
@@ -90,6 +94,8 @@ function parseModelPath(seg: string[]): Route | null {
       return { kind: "model-config", model, version };
     case "infer":
       return { kind: "infer", model, version };
+    case "stats":
+      return { kind: "model-stats", model, version };
     default:
       return null;
   }

@@ -96,6 +96,9 @@ class HttpFrontEnd {
         case "model-config":
           send(res, 200, JSON.stringify(api.modelConfig(route.model, route.version)));
           return;
+        case "model-stats":
+          send(res, 200, JSON.stringify(api.modelStatistics(route.model, route.version)));
+          return;
         case "model-ready":
           if (api.modelReady(route.model, route.version)) {
             res.writeHead(200, { "Content-Length": 0 });

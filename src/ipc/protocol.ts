@@ -63,6 +63,11 @@ export interface ResponseBody {
   /** One per request, in order, unless the whole call failed. */
   responses?: WireResponse[];
   error?: ErrorInfo;
+  /**
+   * How long the handler's execute() took (ns, the stub's clock), whether it returned or threw;
+   * absent when it never ran. Main reports it as compute_infer (statistics, metrics).
+   */
+  execNs?: number;
 }
 
 /** Every body may name the sender's extra arenas it references, for the receiver to map. */

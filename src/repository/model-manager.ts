@@ -12,6 +12,7 @@ import { DynamicBatcher } from "../scheduler/dynamic-batcher.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
 import type { ModelInstance } from "../backends/backend.js";
 import { StubModel, type ModelLog, type StubBackendOptions } from "../backends/stub/stub-model.js";
+import { ModelStatistics } from "../core/statistics.js";
 import type { ModelIndexEntry } from "../core/types.js";
 import { findModelDir, inferBackendFromFiles, listModelDirs, readRawModelConfig, versionsToLoad } from "./scan.js";
 
@@ -23,6 +24,10 @@ export interface LoadedVersion {
   config: ModelConfig;
   backend: StubModel;
   scheduler: Scheduler;
+  /** This version's statistics: a reload starts from zero, as in Triton (they live with the model). */
+  stats: ModelStatistics;
+  /** How long the load that brought this version up took (nv_model_load_duration_secs). */
+  loadSeconds?: number;
 }
 
 interface ModelRecord {
@@ -204,6 +209,7 @@ export class ModelManager {
     record.state = "READY";
     record.reason = "";
     record.loadSeconds = (Date.now() - started) / 1000;
+    for (const v of loaded) v.loadSeconds = record.loadSeconds;
     this.#o.log("INFO", "model_manager", `successfully loaded '${name}' version${loaded.length > 1 ? "s" : ""} ${loaded.map((v) => v.version).join(", ")}`);
     // The swap is done: requests now go to the new instances. The load answers now, as Triton's
     // does; the old versions finish what they hold in the background.
@@ -221,7 +227,8 @@ export class ModelManager {
     }
     const raw = inferBackendFromFiles(fileRaw, dir.path);
     const config = validateModelConfig(raw, { modelName: name, file });
-    if (!isStubBackend(config)) {
+    // onnxruntime models run in stubs too, through the built-in handler (stub/builtin/).
+    if (!isStubBackend(config) && config.backend !== "onnxruntime") {
       const what = config.platform || config.backend || "(none)";
       throw new ServerError("UNSUPPORTED", `failed to load '${name}': backend/platform '${what}' is not supported by this server yet`);
     }
@@ -243,7 +250,7 @@ export class ModelManager {
           },
           onRestartFailed: (error) => scheduler?.failQueued(error),
         });
-        const v = { version, modelDir: dir.path, config, backend } as LoadedVersion;
+        const v = { version, modelDir: dir.path, config, backend, stats: new ModelStatistics() } as LoadedVersion;
         started.push(v);
         v.config = await backend.start(autoComplete);
         scheduler = v.config.dynamic_batching ? new DynamicBatcher(v.config) : new DirectScheduler(name);

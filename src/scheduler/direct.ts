@@ -7,6 +7,7 @@
  */
 import { cancelled, toServerError, unavailable } from "../errors/index.js";
 import type { InstanceResult, ModelInstance } from "../backends/backend.js";
+import { markDispatched, markEnqueued } from "../core/statistics.js";
 import type { CoreRequest } from "../core/types.js";
 import type { Scheduler } from "./scheduler.js";
 
@@ -36,6 +37,10 @@ export class DirectScheduler implements Scheduler {
     return this.#queue.length + this.#executing;
   }
 
+  get queued(): number {
+    return this.#queue.length;
+  }
+
   setInstances(instances: readonly ModelInstance[]): void {
     this.#instances = [...instances];
     this.#dispatch();
@@ -58,6 +63,7 @@ export class DirectScheduler implements Scheduler {
         };
         signal.addEventListener("abort", item.onAbort, { once: true });
       }
+      markEnqueued(request);
       this.#queue.push(item);
       this.#dispatch();
     });
@@ -104,6 +110,7 @@ export class DirectScheduler implements Scheduler {
       const item = this.#queue.shift()!;
       if (item.onAbort) item.request.signal!.removeEventListener("abort", item.onAbort);
       this.#executing++;
+      markDispatched(item.request);
       instance.execute([item.request]).then(
         (results) => item.resolve(results[0]),
         (err) => item.reject(toServerError(err)),

@@ -12,6 +12,7 @@
 import { cancelled, toServerError, unavailable } from "../errors/index.js";
 import type { InstanceResult, ModelInstance } from "../backends/backend.js";
 import type { ModelConfig, ModelQueuePolicy } from "../config/schema.js";
+import { markDispatched, markEnqueued, markRejected } from "../core/statistics.js";
 import type { CoreRequest } from "../core/types.js";
 import type { Scheduler } from "./scheduler.js";
 
@@ -91,6 +92,10 @@ export class DynamicBatcher implements Scheduler {
     return this.#queued() + this.#executing;
   }
 
+  get queued(): number {
+    return this.#queued();
+  }
+
   setInstances(instances: readonly ModelInstance[]): void {
     this.#instances = [...instances];
     this.#schedule();
@@ -102,6 +107,7 @@ export class DynamicBatcher implements Scheduler {
     const policy = this.#policies[level - 1];
     const queue = this.#queues[level - 1];
     if (policy.maxQueueSize > 0 && queue.length >= policy.maxQueueSize) {
+      markRejected(request);
       return Promise.reject(unavailable("Exceeds maximum queue size"));
     }
     const seq = this.#seq++;
@@ -121,6 +127,7 @@ export class DynamicBatcher implements Scheduler {
         p.timer = setTimeout(() => this.#expire(p, policy), timeoutUs / 1000);
         p.timer.unref();
       }
+      markEnqueued(request);
       queue.push(p);
     });
     this.#schedule();
@@ -168,7 +175,10 @@ export class DynamicBatcher implements Scheduler {
       this.#schedule();
       return;
     }
-    if (this.#remove(p)) p.reject(unavailable("Request timeout expired"));
+    if (this.#remove(p)) {
+      markRejected(p.request);
+      p.reject(unavailable("Request timeout expired"));
+    }
   }
 
   #remove(p: Pending): boolean {
@@ -271,6 +281,7 @@ export class DynamicBatcher implements Scheduler {
       const q = this.#queues[p.level - 1];
       q.splice(q.indexOf(p), 1);
       this.#detach(p);
+      markDispatched(p.request);
     }
     this.#executing += batch.length;
     this.observer?.({ rows: batch.reduce((n, p) => n + p.rows, 0), requests: batch.length, queueUs: batch.map((p) => (now - p.enqueuedMs) * 1000) });

@@ -14,6 +14,8 @@ export interface Scheduler {
   failQueued(error: Error): void;
   /** Requests queued or executing. */
   readonly pending: number;
+  /** Requests queued and not yet handed to an instance (nv_inference_pending_request_count). */
+  readonly queued: number;
   /** Resolves once nothing is queued or executing; new requests are refused from now on. */
   drain(): Promise<void>;
 }

@@ -12,6 +12,10 @@ export { TritonError, type TritonErrorCode } from "./errors.js";
 export { Logger } from "./logger.js";
 export { AutoCompleteConfig, type TensorConfig } from "./auto-complete.js";
 export { batchInputs, splitOutputs, requestBatchSizes } from "./batching.js";
+export {
+  createSession, chooseExecutionProvider, configuredGpuAccelerators,
+  type ExecutionProviderName, type InstanceKind, type ProviderChoice, type ProviderProbe,
+} from "./onnx.js";
 export type { ModelArgs } from "../../src/ipc/protocol.js";
 
 import type { AutoCompleteConfig } from "./auto-complete.js";

@@ -10,6 +10,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
 import { PACKAGE_ROOT } from "../../ipc/addon.js";
 import { ServerError } from "../../errors/index.js";
@@ -67,6 +68,27 @@ export async function prepareHandlerModule(file: string, cacheKey: string): Prom
     const where = first?.location ? `${join(dirname(file), first.location.file.split("/").pop()!)}:${first.location.line}:${first.location.column}: ` : "";
     throw new ServerError("INVALID_ARG", `failed to compile ${file}: ${where}${first?.text ?? String(err)}`);
   }
+  mkdirSync(CACHE_DIR, { recursive: true, mode: 0o700 });
+  const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
+  const out = join(CACHE_DIR, `${cacheKey.replace(/[^A-Za-z0-9_.-]/g, "_")}-${hash}.mjs`);
+  writeFileSync(out, code);
+  return out;
+}
+
+/** Built-in backends compiled with the stub (dist/stub/builtin/<name>.js). */
+export const BUILTIN_DIR = join(PACKAGE_ROOT, "dist", "stub", "builtin");
+
+/**
+ * The module stubs import for a built-in backend: a one-line shim that binds the backend's model
+ * class to this model's file. No bundling: the backend is already compiled with the stub.
+ */
+export function prepareBuiltinModule(backend: "onnxruntime", modelFile: string, cacheKey: string): string {
+  if (!cleanupInstalled) {
+    cleanupInstalled = true;
+    process.on("exit", () => rmSync(CACHE_DIR, { recursive: true, force: true }));
+  }
+  const entry = pathToFileURL(join(BUILTIN_DIR, `${backend}.js`)).href;
+  const code = `import { onnxruntimeModel } from ${JSON.stringify(entry)};\nexport default onnxruntimeModel(${JSON.stringify(modelFile)});\n`;
   mkdirSync(CACHE_DIR, { recursive: true, mode: 0o700 });
   const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
   const out = join(CACHE_DIR, `${cacheKey.replace(/[^A-Za-z0-9_.-]/g, "_")}-${hash}.mjs`);

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ServerError } from "../../errors/index.js";
+import { nowNs, type CallTiming } from "../../core/statistics.js";
 import type { CoreRequest, CoreTensor } from "../../core/types.js";
 import { PACKAGE_ROOT, closeFd, createEventFd } from "../../ipc/addon.js";
 import { Endpoint, type Block, type MessageRef } from "../../ipc/endpoint.js";
@@ -45,6 +46,9 @@ interface InFlight {
   requests: CoreRequest[];
   resolve(results: InstanceResult[]): void;
   reject(err: ServerError): void;
+  /** When execute() was called, and when the inputs were in shared memory and sent (nowNs). */
+  startNs: number;
+  sentNs: number;
 }
 
 export class StubInstance implements ModelInstance {
@@ -64,6 +68,8 @@ export class StubInstance implements ModelInstance {
   #pingSeq = 0;
   #stderrTail: string[] = [];
   #deathReason = "";
+  /** When the latest response arrived (nowNs): the stub started its next call right after it. */
+  #lastAnswerNs = 0;
 
   constructor(options: StubOptions) {
     this.#o = options;
@@ -156,6 +162,7 @@ export class StubInstance implements ModelInstance {
       return Promise.reject(new ServerError("UNAVAILABLE", `model instance '${this.name}' is not ready`));
     }
     const endpoint = this.#endpoint!;
+    const startNs = nowNs();
     const blocks: Block[] = [];
     let body: ExecuteBody;
     try {
@@ -167,8 +174,10 @@ export class StubInstance implements ModelInstance {
     }
     this.#state = "busy";
     return new Promise((resolve, reject) => {
-      this.#inFlight.set(body.id, { requests, resolve, reject });
+      const call: InFlight = { requests, resolve, reject, startNs, sentNs: 0 };
+      this.#inFlight.set(body.id, call);
       endpoint.send(KIND.EXECUTE, body, blocks);
+      call.sentNs = nowNs();
     });
   }
 
@@ -228,10 +237,12 @@ export class StubInstance implements ModelInstance {
     if (kind !== KIND.RESPONSE) return endpoint.release(ref);
     const call = this.#inFlight.get(body.id);
     if (!call) return endpoint.release(ref);
+    const receivedNs = nowNs();
     this.#inFlight.delete(body.id);
     if (this.#state === "busy" && this.#inFlight.size === 0) this.#state = "ready";
     if (body.error) {
       endpoint.release(ref);
+      this.#timeCall(call, body.execNs, receivedNs);
       return call.reject(ServerError.from(body.error));
     }
     // Outputs stay views over the stub's memory until every response of the call is released.
@@ -255,7 +266,31 @@ export class StubInstance implements ModelInstance {
       };
     });
     if (pending === 0) endpoint.release(ref);
+    this.#timeCall(call, body.execNs, receivedNs);
     call.resolve(results);
+  }
+
+  /**
+   * Splits a finished call's time for the statistics and hands it to its requests. A call sent
+   * while the previous one executed only started when that one's answer came back: the gap is
+   * waiting, not output work.
+   */
+  #timeCall(call: InFlight, execNs: number | undefined, receivedNs: number): void {
+    const previousAnswerNs = this.#lastAnswerNs;
+    this.#lastAnswerNs = receivedNs;
+    if (execNs === undefined) return; // the handler never ran
+    const endNs = nowNs();
+    // The stub began this call when it finished the previous one, a little before main heard of
+    // it: never place the start later than the handler's own duration allows.
+    const startedNs = Math.max(call.sentNs, Math.min(previousAnswerNs, endNs - execNs));
+    const timing: CallTiming = {
+      requests: call.requests,
+      inputNs: call.sentNs - call.startNs,
+      waitNs: startedNs - call.sentNs,
+      inferNs: execNs,
+      outputNs: Math.max(0, endNs - startedNs - execNs),
+    };
+    for (const r of call.requests) if (r.times) r.times.call = timing;
   }
 
   #onControl(m: FromStub): void {

@@ -8,7 +8,7 @@ import { ServerError } from "../../errors/index.js";
 import { configToJson, type ModelConfig } from "../../config/schema.js";
 import type { LogLevel, ModelArgs } from "../../ipc/protocol.js";
 import type { ModelInstance } from "../backend.js";
-import { prepareHandlerModule } from "./handler-module.js";
+import { prepareBuiltinModule, prepareHandlerModule } from "./handler-module.js";
 import { StubInstance, type StubOptions } from "./stub-instance.js";
 
 export interface StubBackendOptions {
@@ -52,6 +52,13 @@ export function handlerFile(modelDir: string, version: number, cfg: ModelConfig)
   throw new ServerError("INVALID_ARG", `model '${cfg.name}' version ${version}: no handler file found in ${dir} (looked for ${candidates.join(", ")})`);
 }
 
+/** The model file of an onnxruntime version folder (default_model_filename, else model.onnx). */
+export function onnxFile(modelDir: string, version: number, cfg: ModelConfig): string {
+  const file = join(modelDir, String(version), cfg.default_model_filename || "model.onnx");
+  if (!existsSync(file)) throw new ServerError("INVALID_ARG", `model '${cfg.name}' version ${version}: no model file ${file}`);
+  return file;
+}
+
 export class StubModel {
   readonly #name: string;
   readonly #version: number;
@@ -64,6 +71,8 @@ export class StubModel {
   #modulePath = "";
   #slots: Slot[] = [];
   #stopping = false;
+  /** Replacements started after a stub died, since load; never reset (a metrics counter). */
+  #restartsTotal = 0;
 
   constructor(args: {
     name: string; version: number; modelDir: string; config: ModelConfig; options: StubBackendOptions;
@@ -93,13 +102,19 @@ export class StubModel {
     return this.#slots.reduce((n, s) => n + s.failures, 0);
   }
 
+  get restartsTotal(): number {
+    return this.#restartsTotal;
+  }
+
   /**
    * Starts every instance. With `autoComplete`, the first instance runs the handler's
    * autoCompleteConfig and `complete` validates the result into the final config.
    */
   async start(autoComplete?: (raw: Record<string, unknown>) => ModelConfig): Promise<ModelConfig> {
-    const file = handlerFile(this.#modelDir, this.#version, this.#config);
-    this.#modulePath = await prepareHandlerModule(file, `${this.#name}-${this.#version}`);
+    const key = `${this.#name}-${this.#version}`;
+    this.#modulePath = this.#config.backend === "onnxruntime"
+      ? prepareBuiltinModule("onnxruntime", onnxFile(this.#modelDir, this.#version, this.#config), key)
+      : await prepareHandlerModule(handlerFile(this.#modelDir, this.#version, this.#config), key);
     this.#slots = [];
     for (const group of this.#config.instance_group) {
       for (let i = 0; i < group.count; i++) {
@@ -181,6 +196,7 @@ export class StubModel {
     if (Date.now() - slot.startedAt > STABLE_MS) slot.failures = 0;
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** slot.failures);
     slot.failures++;
+    this.#restartsTotal++;
     this.#log("ERROR", `${this.#name}:${this.#version}:${slot.name}`, `stub process ${reason}; starting a replacement in ${delay} ms`);
     slot.timer = setTimeout(() => {
       slot.timer = undefined;

@@ -6,6 +6,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ServerApi } from "../../../src/core/server-api.js";
+import type { ModelStatisticsResponse } from "../../../src/core/statistics.js";
 import type {
   CoreRequest, CoreResponse, CoreTensor, LoadOptions, ModelIndexEntry, ModelMetadata,
   ServerMetadata,
@@ -67,6 +68,9 @@ export class FakeApi implements ServerApi {
   modelConfig(model: string): Record<string, unknown> {
     const m = this.#model(model);
     return { name: model, max_batch_size: m.maxBatchSize, input: [] };
+  }
+  modelStatistics(): ModelStatisticsResponse {
+    return { model_stats: [] };
   }
   async infer(request: CoreRequest): Promise<CoreResponse> {
     this.#model(request.model);

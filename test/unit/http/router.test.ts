@@ -33,7 +33,7 @@ describe("parsePath", () => {
   it.each([
     "", "/", "/v1", "/v2/", "/v2x", "/v2/health", "/v2/health/dead", "/v2/models", "/v2/models/",
     "/v2/models/m/", "/v2//models/m", "/v2/models/m/versions", "/v2/models/m/versions/x1",
-    "/v2/models/m/versions/1/bogus", "/v2/models/m/infer/more", "/v2/models/m/stats",
+    "/v2/models/m/versions/1/bogus", "/v2/models/m/infer/more", "/v2/models/m/statistics",
     "/v2/repository", "/v2/repository/models/m", "/v2/repository/models/m/reload",
     "/v2/repository/r/x", "/v2/repository/a/b/c/d/e",
   ])("matches nothing for %j", (path) => {

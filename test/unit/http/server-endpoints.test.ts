@@ -146,7 +146,7 @@ describe("repository", () => {
 });
 
 describe("routing errors", () => {
-  it.each(["/", "/v1/models/m", "/v2/models/m/versions/x/infer", "/v2/health/", "/v2/models/m/stats"])(
+  it.each(["/", "/v1/models/m", "/v2/models/m/versions/x/infer", "/v2/health/", "/v2/models/m/statistics"])(
     "answers 404 {error: Not Found} for %s",
     async (path) => {
       const res = await get(path);

@@ -1,0 +1,227 @@
+/**
+ * Triton's per-model-version statistics (the statistics extension; the Prometheus metrics are read
+ * from the same numbers, so the two always agree).
+ *
+ * The layers a request passes through only write timestamps into its RequestTimes: the scheduler
+ * when it queues and dispatches it, the instance for the call that ran it. The server, where every
+ * request ends exactly once, turns those into one success or one failure here, and counts each call
+ * once. Semantics follow Triton's InferenceStatsAggregator:
+ *  - success / fail: one per request, ns = the request's whole time in the server;
+ *  - queue, compute_*: accumulated for successful requests only, each request of a batch adding
+ *    its call's compute durations; their count is the success count;
+ *  - inference_count: rows of successful requests; execution_count and batch_stats: one per call
+ *    whose handler ran (as Triton's python backend reports a batch whether or not it failed);
+ *  - last_inference: wall-clock ms of the latest execution.
+ *
+ * Durations are plain numbers of nanoseconds: a double counts exact nanoseconds up to 2^53 ns (104
+ * days of cumulative time), and past that loses only sub-microsecond precision.
+ */
+import type { CoreRequest } from "./types.js";
+
+/** Triton's `reason` label of nv_inference_request_failure. */
+export const FAILURE_REASONS = ["REJECTED", "CANCELED", "BACKEND", "OTHER"] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/** Nanoseconds on this process's monotonic clock: only differences mean anything. */
+export function nowNs(): number {
+  return performance.now() * 1e6;
+}
+
+/** One instance call, shared by every request it ran. Filled in by the instance. */
+export interface CallTiming {
+  /** Every request of the call, in order: their rows make the call's batch size. */
+  requests: readonly CoreRequest[];
+  /** Main preparing the inputs: the copy into shared memory and the send. */
+  inputNs: number;
+  /** The handler's execute, as the stub measured it. */
+  inferNs: number;
+  /** The rest until the outputs were readable in main (stub encoding, IPC, decoding). */
+  outputNs: number;
+  /**
+   * Time the call waited in the stub behind the call before it (main sends the next call while
+   * one executes): queue time in Triton's terms, added to each request's queue duration.
+   */
+  waitNs: number;
+  /** Set once the call is in execution_count and batch_stats, so a batch is counted once. */
+  counted?: boolean;
+}
+
+/** Timestamps (nowNs) a request collects on its way; set by the server, the scheduler, the instance. */
+export interface RequestTimes {
+  /** The server received it, before validation. */
+  startNs: number;
+  /** The scheduler queued it. */
+  enqueuedNs?: number;
+  /** The scheduler handed it to an instance: from here on a failure is the backend's. */
+  dispatchedNs?: number;
+  /** The scheduler's queue policy refused it (queue full, or its timeout expired). */
+  rejected?: boolean;
+  /** The call that ran it, once the handler has run. */
+  call?: CallTiming;
+}
+
+// The scheduler's and the instance's hooks: one line each where they are called.
+export function markEnqueued(r: CoreRequest): void {
+  if (r.times) r.times.enqueuedNs = nowNs();
+}
+export function markDispatched(r: CoreRequest): void {
+  if (r.times) r.times.dispatchedNs = nowNs();
+}
+export function markRejected(r: CoreRequest): void {
+  if (r.times) r.times.rejected = true;
+}
+
+/** Why a request failed, from where it got to (Triton's FailureReason). */
+export function failureReason(times: RequestTimes, code: string | undefined): FailureReason {
+  if (times.dispatchedNs !== undefined) return "BACKEND";
+  if (code === "CANCELLED") return "CANCELED";
+  if (times.rejected) return "REJECTED";
+  return "OTHER";
+}
+
+/** Rows a request adds to inference_count and to its call's batch size (1 without batching). */
+export function requestRows(r: CoreRequest, maxBatchSize: number): number {
+  const dims = r.inputs[0]?.shape;
+  return maxBatchSize > 0 && dims && dims.length > 0 ? Math.max(1, dims[0]) : 1;
+}
+
+export interface DurationStat {
+  count: number;
+  ns: number;
+}
+
+/** The statistics extension's $model_stat, in Triton's key order. */
+export interface ModelStatJson {
+  name: string;
+  version: string;
+  last_inference: number;
+  inference_count: number;
+  execution_count: number;
+  inference_stats: Record<"success" | "fail" | "queue" | "compute_input" | "compute_infer" | "compute_output" | "cache_hit" | "cache_miss", DurationStat>;
+  /** Per-response statistics of decoupled models: tessera has none, so always {} (as Triton for others). */
+  response_stats: Record<string, never>;
+  batch_stats: { batch_size: number; compute_input: DurationStat; compute_infer: DurationStat; compute_output: DurationStat }[];
+  memory_usage: never[];
+}
+
+export interface ModelStatisticsResponse {
+  model_stats: ModelStatJson[];
+}
+
+interface BatchTotals {
+  count: number;
+  inputNs: number;
+  inferNs: number;
+  outputNs: number;
+}
+
+const round = (ns: number) => Math.max(0, Math.round(ns));
+
+export class ModelStatistics {
+  #successCount = 0;
+  #successNs = 0;
+  #queueNs = 0;
+  #inputNs = 0;
+  #inferNs = 0;
+  #outputNs = 0;
+  #failNs = 0;
+  readonly #failures: Record<FailureReason, number> = { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 };
+  #inferenceCount = 0;
+  #executionCount = 0;
+  #lastInferenceMs = 0;
+  readonly #batches = new Map<number, BatchTotals>();
+
+  /** A request answered successfully at `endNs`, having `rows` rows. */
+  recordSuccess(times: RequestTimes, rows: number, endNs: number): void {
+    const call = times.call;
+    this.#successCount++;
+    this.#successNs += round(endNs - times.startNs);
+    this.#inferenceCount += rows;
+    const queued = times.enqueuedNs ?? times.startNs;
+    this.#queueNs += round((times.dispatchedNs ?? endNs) - queued) + round(call?.waitNs ?? 0);
+    if (call) {
+      this.#inputNs += round(call.inputNs);
+      this.#inferNs += round(call.inferNs);
+      this.#outputNs += round(call.outputNs);
+    }
+  }
+
+  /** A request failed at `endNs`. */
+  recordFailure(times: RequestTimes, reason: FailureReason, endNs: number): void {
+    this.#failures[reason]++;
+    this.#failNs += round(endNs - times.startNs);
+  }
+
+  /**
+   * The call behind a finished request ran the handler: counted once per call, whichever of its
+   * requests finishes first. `batchSize` is the rows of all its requests.
+   */
+  recordExecution(call: CallTiming, batchSize: number): void {
+    if (call.counted) return;
+    call.counted = true;
+    this.#executionCount++;
+    this.#lastInferenceMs = Math.max(this.#lastInferenceMs, Date.now());
+    let b = this.#batches.get(batchSize);
+    if (!b) {
+      b = { count: 0, inputNs: 0, inferNs: 0, outputNs: 0 };
+      this.#batches.set(batchSize, b);
+    }
+    b.count++;
+    b.inputNs += round(call.inputNs);
+    b.inferNs += round(call.inferNs);
+    b.outputNs += round(call.outputNs);
+  }
+
+  get successCount(): number {
+    return this.#successCount;
+  }
+
+  failureCount(reason: FailureReason): number {
+    return this.#failures[reason];
+  }
+
+  get inferenceCount(): number {
+    return this.#inferenceCount;
+  }
+
+  get executionCount(): number {
+    return this.#executionCount;
+  }
+
+  /** Cumulative ns of successful requests: whole, queue, compute input / infer / output. */
+  get durations(): { request: number; queue: number; input: number; infer: number; output: number } {
+    return { request: this.#successNs, queue: this.#queueNs, input: this.#inputNs, infer: this.#inferNs, output: this.#outputNs };
+  }
+
+  toJson(name: string, version: string): ModelStatJson {
+    const n = this.#successCount;
+    const fails = FAILURE_REASONS.reduce((sum, r) => sum + this.#failures[r], 0);
+    const none = (): DurationStat => ({ count: 0, ns: 0 });
+    return {
+      name,
+      version,
+      last_inference: this.#lastInferenceMs,
+      inference_count: this.#inferenceCount,
+      execution_count: this.#executionCount,
+      inference_stats: {
+        success: { count: n, ns: this.#successNs },
+        fail: { count: fails, ns: this.#failNs },
+        queue: { count: n, ns: this.#queueNs },
+        compute_input: { count: n, ns: this.#inputNs },
+        compute_infer: { count: n, ns: this.#inferNs },
+        compute_output: { count: n, ns: this.#outputNs },
+        // No response cache: Triton reports zeros.
+        cache_hit: none(),
+        cache_miss: none(),
+      },
+      response_stats: {},
+      batch_stats: [...this.#batches.entries()].sort(([a], [b]) => a - b).map(([size, b]) => ({
+        batch_size: size,
+        compute_input: { count: b.count, ns: b.inputNs },
+        compute_infer: { count: b.count, ns: b.inferNs },
+        compute_output: { count: b.count, ns: b.outputNs },
+      })),
+      memory_usage: [],
+    };
+  }
+}

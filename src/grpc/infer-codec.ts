@@ -1,0 +1,355 @@
+/**
+ * ModelInferRequest ⇄ CoreRequest and CoreResponse → ModelInferResponse, for decoded protobufjs
+ * messages. Raw input contents reach the core as the very views protobufjs decoded (over the
+ * buffer grpc-js received); typed contents — the slow form the client chose — are converted to
+ * raw little-endian bytes here and only here. Outputs always go back as raw_output_contents, as
+ * Triton's gRPC front end sends them. Validation against the model config is the core's.
+ */
+import type {
+  CoreRequest, CoreResponse, CoreTensor, ParamValue, Parameters, RequestedOutput,
+} from "../core/types.js";
+import { invalidArg, unsupported } from "../errors/index.js";
+import {
+  bytesElementsSize, decodeBytesElements, elementCount, encodeBytesElements, isDatatype,
+  typedArrayFor, type Datatype,
+} from "../ipc/datatypes.js";
+
+/** An int64/uint64 field as protobufjs decodes it: a Long (long.js present), else a number. */
+export type Int64 =
+  | number
+  | string
+  | { low: number; high: number; unsigned: boolean; toNumber(): number; toString(): string };
+
+/** InferParameter and ModelRepositoryParameter as decoded (the oneof getter names the choice). */
+export interface ParameterMessage {
+  parameter_choice?: string;
+  bool_param?: boolean;
+  int64_param?: Int64;
+  uint64_param?: Int64;
+  double_param?: number;
+  string_param?: string;
+  bytes_param?: Uint8Array;
+}
+
+export interface TensorContentsMessage {
+  bool_contents?: boolean[];
+  int_contents?: number[];
+  int64_contents?: Int64[];
+  uint_contents?: number[];
+  uint64_contents?: Int64[];
+  fp32_contents?: number[];
+  fp64_contents?: number[];
+  bytes_contents?: Uint8Array[];
+}
+
+export interface InferRequestMessage {
+  model_name?: string;
+  model_version?: string;
+  id?: string;
+  parameters?: Record<string, ParameterMessage>;
+  inputs?: {
+    name?: string;
+    datatype?: string;
+    shape?: Int64[];
+    parameters?: Record<string, ParameterMessage>;
+    contents?: TensorContentsMessage | null;
+  }[];
+  outputs?: { name?: string; parameters?: Record<string, ParameterMessage> }[];
+  raw_input_contents?: Uint8Array[];
+}
+
+/** The plain ModelInferResponse handed to the encoder. */
+export interface InferResponsePlain {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters: Record<string, PlainParameter>;
+  outputs: { name: string; datatype: string; shape: number[] }[];
+  raw_output_contents: Uint8Array[];
+}
+
+export type PlainParameter =
+  | { bool_param: boolean }
+  | { int64_param: number }
+  | { double_param: number }
+  | { string_param: string };
+
+/** Which typed-contents field carries each datatype (FP16/BF16 have none: raw only). */
+const CONTENTS_FIELD: Record<Datatype, keyof TensorContentsMessage | null> = {
+  BOOL: "bool_contents",
+  INT8: "int_contents",
+  INT16: "int_contents",
+  INT32: "int_contents",
+  INT64: "int64_contents",
+  UINT8: "uint_contents",
+  UINT16: "uint_contents",
+  UINT32: "uint_contents",
+  UINT64: "uint64_contents",
+  FP32: "fp32_contents",
+  FP64: "fp64_contents",
+  BYTES: "bytes_contents",
+  FP16: null,
+  BF16: null,
+};
+
+const CONTENTS_FIELDS: (keyof TensorContentsMessage)[] = [
+  "bool_contents", "int_contents", "int64_contents", "uint_contents", "uint64_contents",
+  "fp32_contents", "fp64_contents", "bytes_contents",
+];
+
+export function decodeInferRequest(msg: InferRequestMessage): CoreRequest {
+  const model = msg.model_name ?? "";
+  const version = msg.model_version || undefined;
+  const inputsMsg = msg.inputs ?? [];
+  const raw = msg.raw_input_contents ?? [];
+  if (raw.length !== 0 && raw.length !== inputsMsg.length) {
+    throw invalidArg(
+      `expected ${inputsMsg.length} inputs but got ${raw.length} raw input contents for model ` +
+      `'${model}'`,
+    );
+  }
+  const inputs: CoreTensor[] = new Array(inputsMsg.length);
+  for (let i = 0; i < inputsMsg.length; i++) {
+    const input = inputsMsg[i]!;
+    const name = input.name ?? "";
+    const datatype = input.datatype;
+    if (!isDatatype(datatype)) {
+      throw invalidArg(`invalid datatype ${JSON.stringify(datatype ?? "")} for input '${name}'`);
+    }
+    const shape = decodeShape(input.shape ?? [], name);
+    const params = input.parameters;
+    if (params && params.shared_memory_region !== undefined) {
+      throw unsupported(`input '${name}': shared memory is not supported by this server`);
+    }
+    const contents = input.contents ?? null;
+    let data: Uint8Array;
+    if (raw.length > 0) {
+      if (contents && hasAnyContents(contents)) {
+        throw invalidArg(
+          `contents field must not be specified when using raw_input_contents for '${name}' for ` +
+          `model '${model}'`,
+        );
+      }
+      data = raw[i]!;
+      if (datatype === "BYTES") checkBytesLayout(name, shape, data, model);
+    } else {
+      data = contentsToRaw(name, datatype, shape, contents, model);
+    }
+    inputs[i] = { name, datatype, shape, data };
+  }
+
+  let outputs: RequestedOutput[] | undefined;
+  if (msg.outputs && msg.outputs.length > 0) {
+    outputs = msg.outputs.map((o) => decodeRequestedOutput(o.name ?? "", o.parameters));
+  }
+  return {
+    model, version, id: msg.id ?? "", inputs, outputs,
+    parameters: decodeRequestParameters(msg.parameters),
+  };
+}
+
+function decodeShape(shape: Int64[], name: string): number[] {
+  const out = new Array<number>(shape.length);
+  for (let i = 0; i < shape.length; i++) {
+    const d = int64ToNumber(shape[i]!);
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw invalidArg(
+        `Unable to parse 'shape' of input '${name}': dimensions must be non-negative integers, ` +
+        `got [${shape.map((s) => String(s)).join(",")}]`,
+      );
+    }
+    out[i] = d;
+  }
+  return out;
+}
+
+function hasAnyContents(c: TensorContentsMessage): boolean {
+  for (const f of CONTENTS_FIELDS) if ((c[f]?.length ?? 0) > 0) return true;
+  return false;
+}
+
+/** The same check (and text) as the HTTP front end's for binary BYTES data. */
+function checkBytesLayout(name: string, shape: number[], data: Uint8Array, model: string): void {
+  const count = elementCount(shape);
+  const elements = decodeBytesElements(data);
+  if (elements === null) {
+    throw invalidArg(
+      `input '${name}' for model '${model}': binary BYTES data is not a valid serialization ` +
+      "(each element is a 4-byte little-endian length followed by that many bytes)",
+    );
+  }
+  if (elements.length !== count) {
+    throw invalidArg(
+      `input '${name}' for model '${model}': shape [${shape.join(",")}] needs ${count} BYTES ` +
+      `elements, the binary data holds ${elements.length}`,
+    );
+  }
+}
+
+/** Typed contents → raw little-endian bytes (a fresh, aligned buffer). */
+export function contentsToRaw(
+  name: string, datatype: Datatype, shape: number[], contents: TensorContentsMessage | null,
+  model: string,
+): Uint8Array {
+  const field = CONTENTS_FIELD[datatype];
+  const c = contents ?? {};
+  for (const f of CONTENTS_FIELDS) {
+    if (f !== field && (c[f]?.length ?? 0) > 0) {
+      throw invalidArg(
+        field === null
+          ? `input '${name}' for model '${model}': ${datatype} data must be sent in ` +
+            "raw_input_contents, it has no typed contents field"
+          : `input '${name}' for model '${model}' has datatype ${datatype}: its contents must ` +
+            `be in '${field}', got '${f}'`,
+      );
+    }
+  }
+  const count = elementCount(shape);
+  const values = (field === null ? [] : c[field] ?? []) as unknown[];
+  if (values.length !== count) {
+    throw invalidArg(
+      `unexpected number of elements in 'contents' of input '${name}' for model '${model}': ` +
+      `shape [${shape.join(",")}] needs ${count}, got ${values.length}`,
+    );
+  }
+  if (datatype === "BYTES") {
+    const elements = values as Uint8Array[];
+    const out = new Uint8Array(bytesElementsSize(elements));
+    encodeBytesElements(elements, out);
+    return out;
+  }
+  if (datatype === "BOOL") {
+    const out = new Uint8Array(count);
+    for (let i = 0; i < count; i++) out[i] = values[i] ? 1 : 0;
+    return out;
+  }
+  const Ctor = typedArrayFor(datatype)!;
+  const typed = new Ctor(count);
+  if (datatype === "INT64" || datatype === "UINT64") {
+    const big = typed as BigInt64Array | BigUint64Array;
+    for (let i = 0; i < count; i++) big[i] = int64ToBigInt(values[i] as Int64, datatype === "UINT64");
+  } else {
+    // Narrower integer types wrap as Triton's static_cast does; floats round to the type.
+    const arr = typed as Float32Array;
+    for (let i = 0; i < count; i++) arr[i] = values[i] as number;
+  }
+  return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+}
+
+export function int64ToNumber(v: Int64): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "string") return Number(v);
+  return v.toNumber();
+}
+
+function int64ToBigInt(v: Int64, unsigned: boolean): bigint {
+  let b: bigint;
+  if (typeof v === "number") b = BigInt(v);
+  else if (typeof v === "string") b = BigInt(v);
+  else b = (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0);
+  return unsigned ? BigInt.asUintN(64, b) : BigInt.asIntN(64, b);
+}
+
+/** A parameter's value for the core; undefined when no choice is set. */
+export function parameterValue(p: ParameterMessage, key: string): ParamValue | undefined {
+  switch (p.parameter_choice) {
+    case "bool_param":
+      return Boolean(p.bool_param);
+    case "string_param":
+      return p.string_param ?? "";
+    case "double_param":
+      return p.double_param ?? 0;
+    case "int64_param":
+    case "uint64_param": {
+      const n = int64ToNumber((p.parameter_choice === "int64_param" ? p.int64_param : p.uint64_param)!);
+      if (!Number.isSafeInteger(n)) {
+        throw invalidArg(`parameter '${key}' is out of the range this server accepts (±2^53)`);
+      }
+      return n;
+    }
+    case "bytes_param":
+      throw invalidArg(
+        `parameter '${key}' has invalid type. It should be either 'int', 'bool', or 'string'.`,
+      );
+    default:
+      return undefined;
+  }
+}
+
+/** As the HTTP front end: every parameter goes to the core, `triton_` keys are refused. */
+function decodeRequestParameters(raw: Record<string, ParameterMessage> | undefined): Parameters {
+  const parameters: Parameters = {};
+  if (!raw) return parameters;
+  for (const key of Object.keys(raw)) {
+    if (key.startsWith("triton_")) {
+      throw invalidArg(
+        "parameter keys starting with 'triton_' are reserved for Triton usage and should not be " +
+        "specified.",
+      );
+    }
+    // binary_data_output steers the HTTP encoding only; gRPC outputs are always raw.
+    if (key === "binary_data_output") continue;
+    const value = parameterValue(raw[key]!, key);
+    if (value === undefined) {
+      throw invalidArg(
+        `parameter '${key}' has invalid type. It should be either 'int', 'bool', or 'string'.`,
+      );
+    }
+    parameters[key] = value;
+  }
+  return parameters;
+}
+
+function decodeRequestedOutput(
+  name: string, params: Record<string, ParameterMessage> | undefined,
+): RequestedOutput {
+  const out: RequestedOutput = { name };
+  if (!params) return out;
+  if (params.shared_memory_region !== undefined) {
+    throw unsupported(`output '${name}': shared memory is not supported by this server`);
+  }
+  const cls = params.classification;
+  if (cls !== undefined) {
+    const n = parameterValue(cls, "classification");
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+      throw invalidArg(`Unable to set 'classification' of output '${name}'`);
+    }
+    if (n > 0) out.classification = n;
+  }
+  return out;
+}
+
+/** Response parameters: integers as int64_param, other numbers as double_param. */
+export function encodeParameters(parameters: Parameters): Record<string, PlainParameter> {
+  const out: Record<string, PlainParameter> = {};
+  for (const key of Object.keys(parameters)) {
+    const v = parameters[key]!;
+    if (typeof v === "boolean") out[key] = { bool_param: v };
+    else if (typeof v === "string") out[key] = { string_param: v };
+    else if (Number.isSafeInteger(v)) out[key] = { int64_param: v };
+    else out[key] = { double_param: v };
+  }
+  return out;
+}
+
+/**
+ * The response to encode. Its raw_output_contents are the CoreResponse's own views: the caller
+ * encodes before it releases the response.
+ */
+export function encodeInferResponse(response: CoreResponse): InferResponsePlain {
+  const outputs = new Array<InferResponsePlain["outputs"][number]>(response.outputs.length);
+  const raw = new Array<Uint8Array>(response.outputs.length);
+  for (let i = 0; i < response.outputs.length; i++) {
+    const t = response.outputs[i]!;
+    outputs[i] = { name: t.name, datatype: t.datatype, shape: t.shape };
+    raw[i] = t.data;
+  }
+  return {
+    model_name: response.model,
+    model_version: response.version,
+    id: response.id,
+    parameters: encodeParameters(response.parameters),
+    outputs,
+    raw_output_contents: raw,
+  };
+}

@@ -1,0 +1,297 @@
+/**
+ * The KServe v2 gRPC front end (inference.GRPCInferenceService, plus grpc.health.v1.Health/Check):
+ * protocol ⇄ ServerApi and nothing else. Every failure is a ServerError whose gRPC status comes
+ * from GRPC_STATUS; texts are the core's, so they match the HTTP front end's word for word.
+ */
+import * as grpc from "@grpc/grpc-js";
+import type { ServerApi } from "../core/server-api.js";
+import type { CoreResponse, LoadOptions } from "../core/types.js";
+import {
+  GRPC_STATUS, ServerError, cancelled, invalidArg, toServerError, unsupported,
+} from "../errors/index.js";
+import {
+  decodeInferRequest, encodeInferResponse, parameterValue, type InferRequestMessage,
+  type ParameterMessage,
+} from "./infer-codec.js";
+import { encodePlain, messageType, serviceDefinition } from "./proto.js";
+
+export const SERVICE_NAME = "inference.GRPCInferenceService";
+export const HEALTH_SERVICE_NAME = "grpc.health.v1.Health";
+
+export interface GrpcFrontEndOptions {
+  log?: (line: string) => void;
+}
+
+type Unary = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => void;
+
+/** The optional statistics method, called when the server has it (see ModelStatistics). */
+interface StatisticsApi {
+  modelStatistics?(model?: string, version?: string): unknown;
+}
+
+/**
+ * Owns one grpc.Server. Streams are tracked so that shutdown can end the idle ones: tryShutdown
+ * waits for every open call, and a client that keeps a stream open would otherwise hold the
+ * server up until the deadline.
+ */
+export class GrpcFrontEnd {
+  readonly #api: ServerApi;
+  readonly #log: (line: string) => void;
+  readonly #server: grpc.Server;
+  readonly #streams = new Set<StreamState>();
+  #closing = false;
+
+  constructor(api: ServerApi, options: GrpcFrontEndOptions = {}) {
+    this.#api = api;
+    this.#log = options.log ?? (() => {});
+    // Triton accepts messages of any size (up to INT32_MAX); grpc-js defaults to 4 MiB in.
+    this.#server = new grpc.Server({
+      "grpc.max_receive_message_length": -1,
+      "grpc.max_send_message_length": -1,
+    });
+    this.#server.addService(serviceDefinition(SERVICE_NAME), this.#handlers());
+    this.#server.addService(serviceDefinition(HEALTH_SERVICE_NAME), {
+      Check: this.#unary(() => ({ status: this.#ready() ? 1 : 2 })), // SERVING : NOT_SERVING
+    });
+  }
+
+  /** Binds `address:port` (port 0: any free port) and resolves with the port bound. */
+  listen(address: string, port: number): Promise<number> {
+    const host = address.includes(":") && !address.startsWith("[") ? `[${address}]` : address;
+    return new Promise((resolve, reject) => {
+      this.#server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+        if (err) reject(err);
+        else resolve(bound);
+      });
+    });
+  }
+
+  /**
+   * Stops accepting calls, lets the open ones finish (idle streams are ended, busy ones end once
+   * their requests have answered), and after `deadlineMs` cuts whatever is left.
+   */
+  async shutdown(deadlineMs: number): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    for (const s of this.#streams) s.endWhenIdle();
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = new Promise<boolean>((resolve) => this.#server.tryShutdown(() => resolve(true)));
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), deadlineMs);
+      timer.unref();
+    });
+    const done = await Promise.race([graceful, expired]);
+    clearTimeout(timer);
+    if (!done) this.#server.forceShutdown();
+  }
+
+  #ready(): boolean {
+    try {
+      return this.#api.isReady();
+    } catch {
+      return false;
+    }
+  }
+
+  /** A unary handler whose result (or thrown ServerError) becomes the reply. */
+  #unary(fn: (req: any, call: grpc.ServerUnaryCall<any, any>) => unknown): Unary {
+    return (call, callback) => {
+      let result: unknown;
+      try {
+        result = fn(call.request, call);
+      } catch (err) {
+        callback(this.#status(err));
+        return;
+      }
+      if (result instanceof Promise) {
+        result.then((value) => callback(null, value), (err) => callback(this.#status(err)));
+      } else {
+        callback(null, result);
+      }
+    };
+  }
+
+  #status(err: unknown): Partial<grpc.StatusObject> {
+    const error = toServerError(err);
+    if (!(err instanceof ServerError)) {
+      this.#log(`unexpected failure: ${err instanceof Error ? err.stack : String(err)}`);
+    } else if (error.code === "INTERNAL") {
+      this.#log(`internal error: ${error.message}`);
+    }
+    return { code: GRPC_STATUS[error.code], details: error.message };
+  }
+
+  #handlers(): grpc.UntypedServiceImplementation {
+    const api = this.#api;
+    return {
+      ServerLive: this.#unary(() => ({ live: api.isLive() })),
+      ServerReady: this.#unary(() => ({ ready: api.isReady() })),
+      ModelReady: this.#unary((r) => ({ ready: api.modelReady(r.name, r.version || undefined) })),
+      ServerMetadata: this.#unary(() => api.serverMetadata()),
+      ModelMetadata: this.#unary((r) => api.modelMetadata(r.name, r.version || undefined)),
+      ModelConfig: this.#unary((r) => ({ config: api.modelConfig(r.name, r.version || undefined) })),
+      ModelStatistics: this.#unary((r) => {
+        const stats = api as ServerApi & StatisticsApi;
+        if (typeof stats.modelStatistics !== "function") {
+          throw unsupported("model statistics are not available in this server yet");
+        }
+        // Triton's statistics JSON has the message's field names: fromObject maps it as is.
+        return stats.modelStatistics(r.name || undefined, r.version || undefined);
+      }),
+      RepositoryIndex: this.#unary((r) => {
+        if (r.repository_name) throw unsupported("'repository_name' specification is not supported");
+        return { models: api.repositoryIndex({ ready: Boolean(r.ready) }) };
+      }),
+      RepositoryModelLoad: this.#unary(async (r) => {
+        if (r.repository_name) throw unsupported("'repository_name' specification is not supported");
+        await api.loadModel(r.model_name, loadOptions(r.parameters));
+        return {};
+      }),
+      RepositoryModelUnload: this.#unary(async (r) => {
+        if (r.repository_name) throw unsupported("'repository_name' specification is not supported");
+        checkUnloadParameters(r.parameters);
+        await api.unloadModel(r.model_name);
+        return {};
+      }),
+      ModelInfer: (call: grpc.ServerUnaryCall<InferRequestMessage, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        const controller = new AbortController();
+        let answered = false;
+        // grpc-js also reports 'cancelled' when the stream closes after the status went out:
+        // only a call still unanswered is a cancellation.
+        call.once("cancelled", () => {
+          if (!answered) controller.abort(cancelled("the client cancelled the request"));
+        });
+        this.#infer(call.request, controller.signal, INFER_RESPONSE).then(
+          (encoded) => {
+            answered = true;
+            callback(null, encoded);
+          },
+          (err) => {
+            answered = true;
+            callback(this.#status(err));
+          },
+        );
+      },
+      ModelStreamInfer: (call: grpc.ServerDuplexStream<InferRequestMessage, Buffer>) => {
+        const state = new StreamState(call, this);
+        this.#streams.add(state);
+        call.once("close", () => this.#streams.delete(state));
+        if (this.#closing) state.endWhenIdle();
+      },
+    };
+  }
+
+  /** One inference, encoded: the response's views are copied into the message, then released. */
+  async #infer(msg: InferRequestMessage, signal: AbortSignal, wrap: (plain: object) => Buffer): Promise<Buffer> {
+    const request = decodeInferRequest(msg);
+    request.signal = signal;
+    const response: CoreResponse = await this.#api.infer(request);
+    try {
+      return wrap(encodeInferResponse(response));
+    } finally {
+      try {
+        response.release();
+      } catch (err) {
+        this.#log(`releasing the response of model '${response.model}' failed: ${String(err)}`);
+      }
+    }
+  }
+
+  /** @internal For StreamState: one stream request's encoded ModelStreamInferResponse. */
+  streamInfer(msg: InferRequestMessage, signal: AbortSignal): Promise<Buffer> {
+    return this.#infer(msg, signal, STREAM_RESPONSE).catch((err) => {
+      const error = toServerError(err);
+      if (!(err instanceof ServerError)) this.#status(err); // logs it
+      return encodePlain((streamResponseType ??= messageType("inference.ModelStreamInferResponse")), { error_message: error.message });
+    });
+  }
+}
+
+// Types are looked up once, at first use (a lookup walks the namespace tree).
+let inferResponseType: ReturnType<typeof messageType> | undefined;
+let streamResponseType: ReturnType<typeof messageType> | undefined;
+const INFER_RESPONSE = (plain: object) =>
+  encodePlain((inferResponseType ??= messageType("inference.ModelInferResponse")), plain);
+const STREAM_RESPONSE = (plain: object) =>
+  encodePlain((streamResponseType ??= messageType("inference.ModelStreamInferResponse")), { infer_response: plain });
+
+/**
+ * One ModelStreamInfer call (non-decoupled models): each request gets exactly one response
+ * message, written as soon as it is ready (so possibly out of order, as in Triton; clients match
+ * them by id). A failed request answers with error_message and the stream goes on. The call ends
+ * once the client has half-closed and every request has answered; a cancelled call aborts them all.
+ */
+class StreamState {
+  readonly #call: grpc.ServerDuplexStream<InferRequestMessage, Buffer>;
+  readonly #front: GrpcFrontEnd;
+  readonly #controller = new AbortController();
+  #pending = 0;
+  #inputDone = false;
+  #ended = false;
+
+  constructor(call: grpc.ServerDuplexStream<InferRequestMessage, Buffer>, front: GrpcFrontEnd) {
+    this.#call = call;
+    this.#front = front;
+    call.on("data", (msg: InferRequestMessage) => this.#request(msg));
+    call.once("end", () => {
+      this.#inputDone = true;
+      this.#maybeEnd();
+    });
+    call.once("cancelled", () => {
+      if (this.#ended) return; // the close after a normal end is reported as 'cancelled' too
+      this.#ended = true;
+      this.#controller.abort(cancelled("the client cancelled the stream"));
+    });
+    call.on("error", () => {});
+  }
+
+  /** Shutdown: no more requests are taken; the call ends once the pending ones have answered. */
+  endWhenIdle(): void {
+    this.#inputDone = true;
+    this.#maybeEnd();
+  }
+
+  #request(msg: InferRequestMessage): void {
+    if (this.#inputDone || this.#ended) return;
+    this.#pending++;
+    void this.#front.streamInfer(msg, this.#controller.signal).then((encoded) => {
+      this.#pending--;
+      if (!this.#ended) this.#call.write(encoded);
+      this.#maybeEnd();
+    });
+  }
+
+  #maybeEnd(): void {
+    if (this.#ended || !this.#inputDone || this.#pending > 0) return;
+    this.#ended = true;
+    this.#call.end();
+  }
+}
+
+/** Load parameters, as the HTTP front end reads them: `config` (a JSON string) only. */
+function loadOptions(params: Record<string, ParameterMessage> | undefined): LoadOptions {
+  const options: LoadOptions = {};
+  for (const key of Object.keys(params ?? {})) {
+    const p = params![key]!;
+    if (key === "config") {
+      if (p.parameter_choice !== "string_param") {
+        throw invalidArg("Unable to parse 'config': expected a JSON string");
+      }
+      options.config = p.string_param ?? "";
+    } else if (key.startsWith("file:")) {
+      throw unsupported(`load parameter '${key}': model file overrides are not supported`);
+    } else {
+      throw invalidArg(`unknown load parameter '${key}'; expected 'config'`);
+    }
+  }
+  return options;
+}
+
+function checkUnloadParameters(params: Record<string, ParameterMessage> | undefined): void {
+  const p = params?.unload_dependents;
+  if (p === undefined) return;
+  const value = parameterValue(p, "unload_dependents");
+  if (value === undefined || value === false) return;
+  if (typeof value !== "boolean") throw invalidArg("Unable to parse 'unload_dependents'");
+  throw unsupported("unloading dependent models ('unload_dependents': true) is not supported");
+}

@@ -1,0 +1,156 @@
+/**
+ * The gRPC front end in process, over loopback, against a fake ServerApi: every error code maps
+ * through GRPC_STATUS, responses are released exactly once (after encoding, and when the client
+ * has gone), health follows readiness, statistics are UNIMPLEMENTED where the server has none.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import * as loader from "@grpc/proto-loader";
+import { GrpcFrontEnd } from "../../../src/grpc/index.js";
+import type { ServerApi } from "../../../src/core/server-api.js";
+import type { CoreRequest, CoreResponse } from "../../../src/core/types.js";
+import { ERROR_CODES, GRPC_STATUS, ServerError, type ErrorCode } from "../../../src/errors/index.js";
+
+const SRC = join(import.meta.dirname, "..", "..", "..", "src");
+const OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [join(SRC, "grpc"), join(SRC, "config")] };
+
+class FakeApi {
+  ready = true;
+  releases = 0;
+  lastRequest: CoreRequest | null = null;
+  /** Set by a test: what infer does. */
+  onInfer: (r: CoreRequest) => Promise<CoreResponse> = async (r) => this.response(r);
+
+  isLive() { return true; }
+  isReady() { return this.ready; }
+  serverMetadata() { return { name: "fake", version: "0", extensions: [] }; }
+  modelReady() { return true; }
+  modelMetadata(model: string): never { throw new ServerError("NOT_FOUND", `no ${model}`); }
+  modelConfig() { return { name: "m", max_batch_size: 8, input: [{ name: "I", data_type: "TYPE_FP32", dims: ["2"] }], instance_group: [{ kind: "KIND_CPU", count: 1 }] }; }
+  infer(r: CoreRequest) {
+    this.lastRequest = r;
+    return this.onInfer(r);
+  }
+  repositoryIndex() { return []; }
+  async loadModel() {}
+  async unloadModel() {}
+
+  response(r: CoreRequest): CoreResponse {
+    const data = new Uint8Array(new Float32Array([1, 2]).buffer);
+    return {
+      model: r.model, version: "1", id: r.id, parameters: {},
+      outputs: [{ name: "O", datatype: "FP32", shape: [2], data }],
+      release: () => {
+        this.releases++;
+        data.fill(0); // what a recycled shared-memory slot would look like
+      },
+    };
+  }
+}
+
+const api = new FakeApi();
+let front: GrpcFrontEnd;
+let client: any;
+let health: any;
+
+beforeAll(async () => {
+  front = new GrpcFrontEnd(api as unknown as ServerApi);
+  const port = await front.listen("127.0.0.1", 0);
+  const inference = grpc.loadPackageDefinition(loader.loadSync("grpc_service.proto", OPTIONS)) as any;
+  const h = grpc.loadPackageDefinition(loader.loadSync("health.proto", OPTIONS)) as any;
+  client = new inference.inference.GRPCInferenceService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  health = new h.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+});
+
+afterAll(async () => {
+  client.close();
+  health.close();
+  await front.shutdown(1000);
+});
+
+const call = (c: any, method: string, req: object) =>
+  new Promise<{ err: grpc.ServiceError | null; res: any }>((resolve) => c[method](req, (err: any, res: any) => resolve({ err, res })));
+
+const inferRequest = { model_name: "m", id: "r", inputs: [{ name: "I", datatype: "FP32", shape: [2], contents: { fp32_contents: [1, 2] } }] };
+
+describe("GrpcFrontEnd", () => {
+  it("maps every error code through GRPC_STATUS and keeps the message", async () => {
+    for (const code of ERROR_CODES) {
+      api.onInfer = async () => {
+        throw new ServerError(code as ErrorCode, `text for ${code}`);
+      };
+      const { err } = await call(client, "ModelInfer", inferRequest);
+      expect([err?.code, err?.details]).toEqual([GRPC_STATUS[code], `text for ${code}`]);
+    }
+    const thrown = await call(client, "ModelMetadata", { name: "zzz" });
+    expect([thrown.err?.code, thrown.err?.details]).toEqual([grpc.status.NOT_FOUND, "no zzz"]);
+    api.onInfer = async () => {
+      throw new TypeError("boom");
+    };
+    const internal = await call(client, "ModelInfer", inferRequest);
+    expect([internal.err?.code, internal.err?.details]).toEqual([grpc.status.INTERNAL, "boom"]);
+  });
+
+  it("encodes the outputs before releasing them, and releases once", async () => {
+    api.onInfer = async (r) => api.response(r);
+    const before = api.releases;
+    const { err, res } = await call(client, "ModelInfer", inferRequest);
+    expect(err).toBeNull();
+    expect(Array.from(new Float32Array(Uint8Array.from(res.raw_output_contents[0]).buffer))).toEqual([1, 2]);
+    expect(api.releases).toBe(before + 1);
+    expect(api.lastRequest?.inputs[0]?.data.byteLength).toBe(8);
+    await new Promise((r) => setTimeout(r, 50)); // grpc-js reports the stream's close after the status
+    expect(api.lastRequest?.signal?.aborted).toBe(false); // a call that ended normally is no cancellation
+  });
+
+  it("aborts the request's signal when the client cancels, and releases a late response", async () => {
+    let resolveInfer!: (r: CoreResponse) => void;
+    api.onInfer = (r) => new Promise((resolve) => (resolveInfer = resolve));
+    const before = api.releases;
+    const pending = client.ModelInfer(inferRequest, () => {});
+    await new Promise((r) => setTimeout(r, 100));
+    const signal = api.lastRequest!.signal!;
+    expect(signal.aborted).toBe(false);
+    pending.cancel();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(signal.aborted).toBe(true);
+    expect((signal.reason as ServerError).code).toBe("CANCELLED");
+    resolveInfer(api.response(api.lastRequest!));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(api.releases).toBe(before + 1);
+  });
+
+  it("answers each stream request once, errors in error_message", async () => {
+    api.onInfer = async (r) => {
+      if (r.id === "bad") throw new ServerError("INVALID_ARG", "bad one");
+      return api.response(r);
+    };
+    const stream = client.ModelStreamInfer();
+    const got: any[] = [];
+    stream.on("data", (m: any) => got.push(m));
+    const status = new Promise<grpc.StatusObject>((r) => stream.once("status", r));
+    stream.write({ ...inferRequest, id: "a" });
+    stream.write({ ...inferRequest, id: "bad" });
+    stream.write({ ...inferRequest, id: "b" });
+    stream.end();
+    expect((await status).code).toBe(grpc.status.OK);
+    expect(got.map((m) => m.error_message || m.infer_response.id).sort()).toEqual(["a", "b", "bad one"]);
+  });
+
+  it("says SERVING only while the server is ready", async () => {
+    expect((await call(health, "Check", {})).res).toEqual({ status: "SERVING" });
+    api.ready = false;
+    expect((await call(health, "Check", {})).res).toEqual({ status: "NOT_SERVING" });
+    api.ready = true;
+  });
+
+  it("returns the config as the ModelConfig message and refuses statistics it has no source for", async () => {
+    const { res } = await call(client, "ModelConfig", { name: "m" });
+    expect(res.config).toMatchObject({ name: "m", max_batch_size: 8, instance_group: [{ kind: "KIND_CPU", count: 1 }] });
+    expect(res.config.input[0]).toMatchObject({ name: "I", data_type: "TYPE_FP32", dims: ["2"] });
+    const stats = await call(client, "ModelStatistics", { name: "m" });
+    expect(stats.err?.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(stats.err?.details).toBe("model statistics are not available in this server yet");
+  });
+});
