@@ -44,15 +44,16 @@ describe("DirectScheduler", () => {
     const s = new DirectScheduler("m");
     const a = new FakeInstance("a");
     s.setInstances([a]);
-    const first = s.enqueue(req("1"));
-    const second = s.enqueue(req("2"));
+    // The instance holds up to 2 calls; the third request waits in the scheduler's queue.
+    const busy = Array.from({ length: 2 }, (_, i) => s.enqueue(req(`b${i}`)));
     const ac = new AbortController();
-    const third = s.enqueue(req("3", ac.signal));
+    const queued = s.enqueue(req("q", ac.signal));
     await tick();
+    expect(a.calls).toHaveLength(2);
     ac.abort();
-    await expect(third).rejects.toMatchObject({ code: "CANCELLED" });
-    a.calls[0].finish(); a.calls[0].finish();
-    await Promise.all([first, second]);
+    await expect(queued).rejects.toMatchObject({ code: "CANCELLED" });
+    while (a.calls.length > 0) a.calls[0].finish();
+    await Promise.all(busy);
     await tick();
     expect(a.calls).toHaveLength(0);
     expect(s.pending).toBe(0);
