@@ -9,6 +9,7 @@ import type {
   CoreRequest, CoreResponse, CoreTensor, ParamValue, Parameters, RequestedOutput,
 } from "../core/types.js";
 import { invalidArg, unsupported } from "../errors/index.js";
+import { checkParameterKey, invalidParameterType } from "../core/parameters.js";
 import {
   bytesElementsSize, decodeBytesElements, elementCount, encodeBytesElements, isDatatype,
   typedArrayFor, type Datatype,
@@ -268,9 +269,7 @@ export function parameterValue(p: ParameterMessage, key: string): ParamValue | u
       return n;
     }
     case "bytes_param":
-      throw invalidArg(
-        `parameter '${key}' has invalid type. It should be either 'int', 'bool', or 'string'.`,
-      );
+      throw invalidParameterType(key);
     default:
       return undefined;
   }
@@ -281,19 +280,12 @@ function decodeRequestParameters(raw: Record<string, ParameterMessage> | undefin
   const parameters: Parameters = {};
   if (!raw) return parameters;
   for (const key of Object.keys(raw)) {
-    if (key.startsWith("triton_")) {
-      throw invalidArg(
-        "parameter keys starting with 'triton_' are reserved for Triton usage and should not be " +
-        "specified.",
-      );
-    }
+    checkParameterKey(key);
     // binary_data_output steers the HTTP encoding only; gRPC outputs are always raw.
     if (key === "binary_data_output") continue;
     const value = parameterValue(raw[key]!, key);
     if (value === undefined) {
-      throw invalidArg(
-        `parameter '${key}' has invalid type. It should be either 'int', 'bool', or 'string'.`,
-      );
+      throw invalidParameterType(key);
     }
     parameters[key] = value;
   }

@@ -6,8 +6,9 @@
 import * as grpc from "@grpc/grpc-js";
 import type { ServerApi } from "../core/server-api.js";
 import type { CoreResponse, LoadOptions } from "../core/types.js";
+import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
 import {
-  GRPC_STATUS, ServerError, cancelled, invalidArg, toServerError, unsupported,
+  GRPC_STATUS, ServerError, cancelled, toServerError, unsupported,
 } from "../errors/index.js";
 import {
   decodeInferRequest, encodeInferResponse, parameterValue, type InferRequestMessage,
@@ -139,16 +140,16 @@ export class GrpcFrontEnd {
         return stats.modelStatistics(r.name || undefined, r.version || undefined);
       }),
       RepositoryIndex: this.#unary((r) => {
-        if (r.repository_name) throw unsupported("'repository_name' specification is not supported");
+        checkRepositoryName(r.repository_name || undefined); // proto3: "" means not set
         return { models: api.repositoryIndex({ ready: Boolean(r.ready) }) };
       }),
       RepositoryModelLoad: this.#unary(async (r) => {
-        if (r.repository_name) throw unsupported("'repository_name' specification is not supported");
+        checkRepositoryName(r.repository_name || undefined); // proto3: "" means not set
         await api.loadModel(r.model_name, loadOptions(r.parameters));
         return {};
       }),
       RepositoryModelUnload: this.#unary(async (r) => {
-        if (r.repository_name) throw unsupported("'repository_name' specification is not supported");
+        checkRepositoryName(r.repository_name || undefined); // proto3: "" means not set
         checkUnloadParameters(r.parameters);
         await api.unloadModel(r.model_name);
         return {};
@@ -270,28 +271,14 @@ class StreamState {
 
 /** Load parameters, as the HTTP front end reads them: `config` (a JSON string) only. */
 function loadOptions(params: Record<string, ParameterMessage> | undefined): LoadOptions {
-  const options: LoadOptions = {};
-  for (const key of Object.keys(params ?? {})) {
-    const p = params![key]!;
-    if (key === "config") {
-      if (p.parameter_choice !== "string_param") {
-        throw invalidArg("Unable to parse 'config': expected a JSON string");
-      }
-      options.config = p.string_param ?? "";
-    } else if (key.startsWith("file:")) {
-      throw unsupported(`load parameter '${key}': model file overrides are not supported`);
-    } else {
-      throw invalidArg(`unknown load parameter '${key}'; expected 'config'`);
-    }
+  const plain: Record<string, unknown> = {};
+  for (const [key, p] of Object.entries(params ?? {})) {
+    plain[key] = p.parameter_choice === "bytes_param" ? p.bytes_param : parameterValue(p, key);
   }
-  return options;
+  return loadOptionsFrom(plain);
 }
 
 function checkUnloadParameters(params: Record<string, ParameterMessage> | undefined): void {
   const p = params?.unload_dependents;
-  if (p === undefined) return;
-  const value = parameterValue(p, "unload_dependents");
-  if (value === undefined || value === false) return;
-  if (typeof value !== "boolean") throw invalidArg("Unable to parse 'unload_dependents'");
-  throw unsupported("unloading dependent models ('unload_dependents': true) is not supported");
+  checkUnloadDependents(p === undefined ? undefined : parameterValue(p, "unload_dependents"));
 }

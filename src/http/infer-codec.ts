@@ -9,6 +9,7 @@ import type {
   CoreRequest, CoreResponse, CoreTensor, ModelMetadata, Parameters, RequestedOutput,
 } from "../core/types.js";
 import { invalidArg, unsupported } from "../errors/index.js";
+import { checkParameterKey, invalidParameterType } from "../core/parameters.js";
 import { datatypeSize, elementCount, isDatatype, type Datatype } from "../ipc/datatypes.js";
 import { countBytesElements, jsonToTensorData, tensorToJsonData } from "./json-tensor.js";
 
@@ -208,21 +209,14 @@ function decodeRequestParameters(
       binaryDataOutput = value;
       continue;
     }
-    if (key.startsWith("triton_")) {
-      throw invalidArg(
-        "parameter keys starting with 'triton_' are reserved for Triton usage and should not be " +
-        "specified.",
-      );
-    }
+    checkParameterKey(key);
     if (
       typeof value === "string" || typeof value === "boolean" ||
       (typeof value === "number" && Number.isFinite(value))
     ) {
       parameters[key] = value;
     } else {
-      throw invalidArg(
-        `parameter '${key}' has invalid type. It should be either 'int', 'bool', or 'string'.`,
-      );
+      throw invalidParameterType(key);
     }
   }
   return { parameters, binaryDataOutput };

@@ -7,8 +7,9 @@ import { Buffer } from "node:buffer";
 import * as http from "node:http";
 import type { ServerApi } from "../core/server-api.js";
 import type { CoreResponse, LoadOptions } from "../core/types.js";
+import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
 import {
-  HTTP_STATUS, ServerError, cancelled, invalidArg, toServerError, unsupported,
+  HTTP_STATUS, ServerError, cancelled, invalidArg, toServerError,
 } from "../errors/index.js";
 import { BodyTooLargeError, ClientGoneError, decodeContentEncoding, readBody } from "./body.js";
 import {
@@ -199,9 +200,7 @@ class HttpFrontEnd {
   ): Promise<void> {
     try {
       const body = await this.#body(req, res);
-      if (route.repository !== undefined) {
-        throw unsupported("'repository_name' specification is not supported");
-      }
+      checkRepositoryName(route.repository);
       const json = parseOptionalJson(body);
       switch (route.kind) {
         case "repository-index": {
@@ -298,28 +297,11 @@ function requestParameters(json: Record<string, unknown> | undefined): Record<st
 // Load parameters: `config` replaces config.pbtxt (a JSON string, as tritonclient sends it; an
 // object is accepted too); `file:<path>` overrides carry model files, which LoadOptions cannot.
 function loadOptions(json: Record<string, unknown> | undefined): LoadOptions {
-  const options: LoadOptions = {};
-  const params = requestParameters(json);
-  for (const key of Object.keys(params)) {
-    const value = params[key];
-    if (key === "config") {
-      if (typeof value === "string") options.config = value;
-      else if (typeof value === "object" && value !== null) options.config = JSON.stringify(value);
-      else throw invalidArg("Unable to parse 'config': expected a JSON string");
-    } else if (key.startsWith("file:")) {
-      throw unsupported(`load parameter '${key}': model file overrides are not supported`);
-    } else {
-      throw invalidArg(`unknown load parameter '${key}'; expected 'config'`);
-    }
-  }
-  return options;
+  return loadOptionsFrom(requestParameters(json));
 }
 
 function checkUnloadParameters(json: Record<string, unknown> | undefined): void {
-  const value = requestParameters(json).unload_dependents;
-  if (value === undefined || value === false) return;
-  if (typeof value !== "boolean") throw invalidArg("Unable to parse 'unload_dependents'");
-  throw unsupported("unloading dependent models ('unload_dependents': true) is not supported");
+  checkUnloadDependents(requestParameters(json).unload_dependents);
 }
 
 function describe(err: unknown): string {

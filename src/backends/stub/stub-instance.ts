@@ -207,7 +207,13 @@ export class StubInstance implements ModelInstance {
   #wireRequests(requests: CoreRequest[], endpoint: Endpoint, blocks: Block[]): WireRequest[] {
     const locs = new Map<CoreTensor, WireTensor["loc"]>();
     const byName = new Map<string, CoreTensor[]>();
-    for (const r of requests) for (const t of r.inputs) byName.set(t.name, [...(byName.get(t.name) ?? []), t]);
+    for (const r of requests) {
+      for (const t of r.inputs) {
+        const same = byName.get(t.name);
+        if (same) same.push(t);
+        else byName.set(t.name, [t]);
+      }
+    }
     for (const tensors of byName.values()) {
       const total = tensors.reduce((n, t) => n + t.data.byteLength, 0);
       const block = endpoint.alloc(total);
