@@ -5,9 +5,10 @@
 import type { Server as HttpServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ServerError, invalidArg, toServerError, unavailable } from "./errors/index.js";
+import { ServerError, VersionLoadError, invalidArg, toServerError, unavailable, unsupported } from "./errors/index.js";
 import { configToJson, tensorShapeForMetadata } from "./config/schema.js";
 import { classify, readLabels } from "./core/classification.js";
+import { ResponseStream } from "./core/response-stream.js";
 import type { ServerApi } from "./core/server-api.js";
 import {
   failureReason, nowNs, requestRows, type ModelStatisticsResponse, type RequestTimes,
@@ -132,7 +133,8 @@ export class TesseraServer implements ServerApi {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#live = false;
-    this.#http?.close();
+    const http = this.#http;
+    const httpClosed = new Promise<void>((r) => (http ? http.close(() => r()) : r()));
     // Stops accepting gRPC calls at once; open ones finish within the same exit timeout.
     const grpcDown = this.#grpc?.shutdown(this.options.exitTimeoutSecs * 1000);
     this.#metrics?.stop();
@@ -143,7 +145,14 @@ export class TesseraServer implements ServerApi {
         new Promise<void>((r) => setTimeout(r, this.options.exitTimeoutSecs * 1000).unref()),
       ]);
     }
-    this.#http?.closeAllConnections();
+    if (http) {
+      // Answers still being written finish (briefly bounded); idle keep-alive sockets go now.
+      const sweep = setInterval(() => http.closeIdleConnections(), 10);
+      http.closeIdleConnections();
+      await Promise.race([httpClosed, new Promise<void>((r) => setTimeout(r, 2000).unref())]);
+      clearInterval(sweep);
+      http.closeAllConnections();
+    }
     await grpcDown;
     await this.models.shutdown();
     logInfo("server", "all models unloaded; exiting");
@@ -187,7 +196,11 @@ export class TesseraServer implements ServerApi {
 
   async loadModel(model: string, options: LoadOptions): Promise<void> {
     this.#checkExplicit();
-    await this.models.load(model, options.config);
+    try {
+      await this.models.load(model, options.config);
+    } catch (err) {
+      throw err instanceof VersionLoadError ? err.forRepositoryApi() : err;
+    }
   }
 
   async unloadModel(model: string): Promise<void> {
@@ -210,7 +223,67 @@ export class TesseraServer implements ServerApi {
     };
   }
 
+  isDecoupled(model: string, version?: string): boolean {
+    return this.models.resolve(model, version).config.model_transaction_policy.decoupled;
+  }
+
   async infer(request: CoreRequest): Promise<CoreResponse> {
+    const v = this.#admit(request);
+    if (v.config.model_transaction_policy.decoupled) {
+      // The front ends refuse these first, each with Triton's own text; this guards the rest.
+      throw unsupported(`model '${request.model}' is decoupled: its responses stream (gRPC ModelStreamInfer, HTTP generate_stream)`);
+    }
+    return this.#run(v, request);
+  }
+
+  /**
+   * Any model, one stream of responses: a decoupled model's as its handler sends them, any other
+   * model's one response. Failures before the request is scheduled (unknown model, invalid
+   * request, shutting down) throw here; later ones are items of the stream.
+   */
+  inferStream(request: CoreRequest): ResponseStream {
+    const v = this.#admit(request);
+    const stream = new ResponseStream();
+    if (!v.config.model_transaction_policy.decoupled) {
+      this.#run(v, request).then(
+        (response) => stream.push({ response, final: true }),
+        (error) => stream.push({ error: toServerError(error), final: true }),
+      );
+      return stream;
+    }
+    this.#inFlight++;
+    let firstError: ServerError | undefined;
+    request.sink = (result, final) => {
+      if (stream.finished) {
+        if (result && !result.error) result.release();
+        return;
+      }
+      let error = result?.error;
+      if (result && !result.error) {
+        try {
+          stream.push({ response: this.#response(request, v, result.outputs, result.parameters, result.release), final });
+        } catch (err) {
+          error = toServerError(err);
+        }
+      }
+      if (error) stream.push({ error, final });
+      else if (!result) stream.push({ final });
+      firstError ??= error;
+      if (final) {
+        this.#account(v, request, firstError);
+        if (--this.#inFlight === 0 && this.#idle) this.#idle();
+      }
+    };
+    // The call's own result is empty; a failure before the handler ran ends the stream here.
+    v.scheduler.enqueue(request).then(
+      (result) => result.error && request.sink!(result, true),
+      (err) => request.sink!({ error: toServerError(err) }, true),
+    );
+    return stream;
+  }
+
+  /** Resolves and validates a request; a known model's invalid request counts as its failure. */
+  #admit(request: CoreRequest): LoadedVersion {
     if (this.#stopping) throw unavailable("Server is shutting down");
     const times: RequestTimes = { startNs: nowNs() };
     const v = this.models.resolve(request.model, request.version);
@@ -221,6 +294,10 @@ export class TesseraServer implements ServerApi {
       this.#account(v, request, err); // Triton counts a known model's invalid requests as failures
       throw err;
     }
+    return v;
+  }
+
+  async #run(v: LoadedVersion, request: CoreRequest): Promise<CoreResponse> {
     this.#inFlight++;
     let response: CoreResponse;
     try {

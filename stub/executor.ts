@@ -7,8 +7,11 @@ import { bytesElementsSize, encodeBytesElements } from "../src/ipc/datatypes.js"
 import type { Block, Endpoint } from "../src/ipc/endpoint.js";
 import type { ExecuteBody, ResponseBody, WireResponse, WireTensor } from "../src/ipc/protocol.js";
 import type { ErrorInfo } from "../src/errors/index.js";
+import { Cancellations } from "./cancellation.js";
+import { CollectingSender, StreamingSender } from "./response-sender.js";
 import { TritonError } from "./sdk/errors.js";
-import { InferenceRequest, InferenceResponse } from "./sdk/request.js";
+import { Logger } from "./sdk/logger.js";
+import { InferenceRequest, InferenceResponse, type ResponseSender } from "./sdk/request.js";
 import { Tensor } from "./sdk/tensor.js";
 import type { TritonModel } from "./sdk/index.js";
 
@@ -19,11 +22,24 @@ export function errorInfo(err: unknown): ErrorInfo {
   return { code: "INTERNAL", message: String(err) };
 }
 
-export function decodeRequests(body: ExecuteBody, endpoint: Endpoint, modelName: string): InferenceRequest[] {
-  return body.requests.map((r) =>
+/** What the stub knows while it runs calls: the handler and where requests and answers go. */
+export interface ExecuteContext {
+  model: TritonModel;
+  endpoint: Endpoint;
+  modelName: string;
+  /** model_transaction_policy.decoupled: requests answer through response senders. */
+  decoupled: boolean;
+  cancellations: Cancellations;
+}
+
+export function decodeRequests(
+  body: ExecuteBody, ctx: ExecuteContext, senders: (() => ResponseSender)[],
+): InferenceRequest[] {
+  const { endpoint, cancellations } = ctx;
+  return body.requests.map((r, i) =>
     InferenceRequest.received(
       {
-        modelName,
+        modelName: ctx.modelName,
         requestId: r.id,
         correlationId: r.correlationId,
         flags: r.flags,
@@ -31,7 +47,8 @@ export function decodeRequests(body: ExecuteBody, endpoint: Endpoint, modelName:
         requestedOutputNames: r.requestedOutputs,
         inputs: r.inputs.map((t) => Tensor.fromBytes(t.name, t.datatype, t.shape, endpoint.view(t.loc))),
       },
-      () => false,
+      () => cancellations.isCancelled(r.key),
+      senders[i],
     ),
   );
 }
@@ -56,7 +73,7 @@ export function checkResponses(result: unknown, count: number, modelName: string
 }
 
 /** Copies one response's outputs into shared memory; blocks are appended to `blocks`. */
-function encodeResponse(
+export function encodeResponse(
   response: InferenceResponse, requested: string[], endpoint: Endpoint, blocks: Block[],
 ): WireResponse {
   const error = response.error();
@@ -81,27 +98,104 @@ function encodeResponse(
   return Object.keys(parameters).length > 0 ? { outputs, parameters } : { outputs };
 }
 
-export async function runExecute(
-  model: TritonModel, body: ExecuteBody, endpoint: Endpoint, modelName: string,
-): Promise<{ reply: ResponseBody; blocks: Block[] }> {
-  const blocks: Block[] = [];
-  // Only the handler's own time: decoding the inputs and encoding the outputs are main's
-  // compute_input / compute_output in Triton's terms.
-  let execNs: number | undefined;
+function noSender(modelName: string): Promise<never> {
+  return Promise.reject(new TritonError(`model '${modelName}': execute() returned nothing and sent no response for a request through its response sender`));
+}
+
+export interface ExecuteOutcome {
+  reply: ResponseBody;
+  blocks: Block[];
+  /**
+   * null when the call's inputs may be released now; for a decoupled call, resolves once every
+   * request's sender closed (the handler may read its inputs until it sent the final response).
+   */
+  inputsDone: Promise<void> | null;
+}
+
+export async function runExecute(body: ExecuteBody, ctx: ExecuteContext): Promise<ExecuteOutcome> {
+  return ctx.decoupled ? runDecoupled(body, ctx) : runCoupled(body, ctx);
+}
+
+/** Time the handler's own execute() took: decoding and encoding are compute_input/output. */
+async function timed(ctx: ExecuteContext, requests: InferenceRequest[]): Promise<{ result: unknown; execNs: number } | { error: unknown; execNs: number }> {
+  const started = performance.now();
   try {
-    const requests = decodeRequests(body, endpoint, modelName);
-    const started = performance.now();
-    let result: unknown;
-    try {
-      result = await model.execute(requests);
-    } finally {
-      execNs = Math.round((performance.now() - started) * 1e6);
+    const result = await ctx.model.execute(requests);
+    return { result, execNs: Math.round((performance.now() - started) * 1e6) };
+  } catch (error) {
+    return { error, execNs: Math.round((performance.now() - started) * 1e6) };
+  }
+}
+
+async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<ExecuteOutcome> {
+  const { endpoint, cancellations } = ctx;
+  const blocks: Block[] = [];
+  let execNs: number | undefined;
+  for (const r of body.requests) cancellations.begin(r.key);
+  // Made only for handlers that ask: they return nothing and send one response each instead.
+  const senders: (CollectingSender | undefined)[] = body.requests.map(() => undefined);
+  try {
+    const requests = decodeRequests(body, ctx, senders.map((_, i) => () => (senders[i] ??= new CollectingSender())));
+    const ran = await timed(ctx, requests);
+    execNs = ran.execNs;
+    if ("error" in ran) throw ran.error;
+    let result = ran.result;
+    if ((result === undefined || result === null) && senders.some((s) => s)) {
+      result = await Promise.all(senders.map((s) => s?.done ?? noSender(ctx.modelName)));
     }
-    const responses = checkResponses(result, requests.length, modelName);
+    const responses = checkResponses(result, requests.length, ctx.modelName);
     const wire = responses.map((r, i) => encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks));
-    return { reply: { id: body.id, responses: wire, execNs }, blocks };
+    return { reply: { id: body.id, responses: wire, execNs }, blocks, inputsDone: null };
   } catch (err) {
     endpoint.freeBlocks(blocks);
-    return { reply: { id: body.id, error: errorInfo(err), execNs }, blocks: [] };
+    return { reply: { id: body.id, error: errorInfo(err), execNs }, blocks: [], inputsDone: null };
+  } finally {
+    for (const r of body.requests) cancellations.end(r.key);
   }
+}
+
+/**
+ * A decoupled call: execute() answers through the senders, now or later, and returns nothing.
+ * If it throws (or returns responses), every request whose sender is still open ends with that
+ * error, as Triton's Python backend does; the reply itself only reports the timing.
+ */
+async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<ExecuteOutcome> {
+  const { endpoint, cancellations } = ctx;
+  let open = body.requests.length;
+  let allClosed!: () => void;
+  const inputsDone = new Promise<void>((resolve) => (allClosed = resolve));
+  if (open === 0) allClosed();
+  const senders = body.requests.map((r) => {
+    cancellations.begin(r.key);
+    return new StreamingSender(r.key, r.requestedOutputs, endpoint,
+      (response, requested, blocks) => encodeResponse(response, requested, endpoint, blocks),
+      () => {
+        cancellations.end(r.key);
+        if (--open === 0) allClosed();
+      });
+  });
+  const failAll = (err: unknown) => {
+    const error = err instanceof TritonError ? err : new TritonError(errorInfo(err).message, errorInfo(err).code);
+    for (const s of senders) {
+      try {
+        s.fail(error);
+      } catch (sendErr) {
+        // The error itself could not be sent (shared memory exhausted): say so in the log.
+        Logger.logError(`model '${ctx.modelName}': could not deliver an error response: ${errorInfo(sendErr).message}`);
+      }
+    }
+  };
+  let execNs: number | undefined;
+  try {
+    const requests = decodeRequests(body, ctx, senders.map((s) => () => s));
+    const ran = await timed(ctx, requests);
+    execNs = ran.execNs;
+    if ("error" in ran) failAll(ran.error);
+    else if (ran.result !== undefined && ran.result !== null) {
+      failAll(new TritonError(`Model '${ctx.modelName}' is using the decoupled mode and the execute function must return None.`));
+    }
+  } catch (err) {
+    failAll(err);
+  }
+  return { reply: { id: body.id, execNs }, blocks: [], inputsDone };
 }

@@ -10,16 +10,20 @@ import { Endpoint, type MessageRef } from "../src/ipc/endpoint.js";
 import { readHeader } from "../src/ipc/layout.js";
 import { KIND, PROTOCOL_VERSION, type ExecuteBody, type FromStub, type ToStub } from "../src/ipc/protocol.js";
 import { openAndUnlink, unlinkPendingSegments } from "../src/ipc/segments.js";
-import { errorInfo, runExecute } from "./executor.js";
+import { Cancellations } from "./cancellation.js";
+import { errorInfo, runExecute, type ExecuteContext } from "./executor.js";
 import { describeFailure, findModelClass } from "./handler.js";
 import { AutoCompleteConfig } from "./sdk/auto-complete.js";
 import { setLogSink } from "./sdk/logger.js";
+import { setProviderSink } from "./sdk/onnx.js";
 import type { TritonModel, TritonModelClass } from "./sdk/index.js";
 
 let endpoint: Endpoint | null = null;
 let ModelClass: TritonModelClass | null = null;
 let model: TritonModel | null = null;
 let attach: Extract<ToStub, { type: "attach" }> | null = null;
+let context: ExecuteContext | null = null;
+const cancellations = new Cancellations();
 const executions: [ExecuteBody, MessageRef][] = [];
 let executing = false;
 let finalizing = false;
@@ -47,6 +51,7 @@ if (!setParentDeathSignal(15, process.ppid)) exitNow(0);
 watchParent(process.ppid, 250, 1000);
 
 setLogSink((level, message) => send({ type: "log", level, message }));
+setProviderSink((provider) => send({ type: "execution-provider", provider }));
 
 process.on("message", (message: ToStub) => {
   handle(message).catch((err) => {
@@ -103,6 +108,9 @@ async function handle(m: ToStub): Promise<void> {
         model = new ModelClass!();
         if (typeof model.execute !== "function") throw new Error("the model class has no execute() method");
         await model.initialize?.(m.args);
+        context = {
+          model, endpoint: endpoint!, modelName: attach!.modelName, decoupled: isDecoupled(m.args.model_config), cancellations,
+        };
       } catch (err) {
         send({ type: "failed", error: { code: "INTERNAL", message: `initialize failed: ${describeFailure(err, attach!.modulePath)}` } });
         return exitNow(1);
@@ -112,6 +120,9 @@ async function handle(m: ToStub): Promise<void> {
     }
     case "ping":
       send({ type: "pong", seq: m.seq });
+      return;
+    case "cancel":
+      cancellations.cancel(m.keys);
       return;
     case "finalize": {
       finalizing = true;
@@ -141,14 +152,23 @@ function onShmMessage(kind: number, body: unknown, ref: MessageRef): void {
   if (!executing) void drainExecutions();
 }
 
+function isDecoupled(modelConfig: string): boolean {
+  try {
+    return JSON.parse(modelConfig)?.model_transaction_policy?.decoupled === true;
+  } catch {
+    return false;
+  }
+}
+
 async function drainExecutions(): Promise<void> {
   executing = true;
   while (executions.length > 0 && !finalizing) {
     const [body, ref] = executions.shift()!;
-    const { reply, blocks } = await runExecute(model!, body, endpoint!, attach!.modelName);
-    // Inputs are dead once execute returned: release them first so main can reuse the memory
-    // by the time it reads the response.
-    endpoint!.release(ref);
+    const { reply, blocks, inputsDone } = await runExecute(body, context!);
+    // Inputs are dead once execute returned (a decoupled call's: once its senders closed):
+    // release them first so main can reuse the memory by the time it reads the response.
+    if (inputsDone) void inputsDone.then(() => endpoint?.release(ref));
+    else endpoint!.release(ref);
     endpoint!.send(KIND.RESPONSE, reply, blocks);
   }
   executing = false;

@@ -2,12 +2,9 @@
  * How the scheduler sees a model instance, whatever runs it. An instance executes one call at a
  * time, in the order received; every request of a call ends in a result or an error, exactly once.
  */
-import type { ServerError } from "../errors/index.js";
-import type { CoreRequest, CoreTensor, Parameters } from "../core/types.js";
+import type { CoreRequest, RequestResult } from "../core/types.js";
 
-export type InstanceResult =
-  | { outputs: CoreTensor[]; parameters: Parameters; error?: undefined; release(): void }
-  | { error: ServerError };
+export type InstanceResult = RequestResult;
 
 export type InstanceState = "starting" | "ready" | "busy" | "dead";
 
@@ -16,6 +13,10 @@ export interface ModelInstance {
   readonly state: InstanceState;
   /** Calls sent and not yet answered (the instance runs them one at a time, in order). */
   readonly pending: number;
-  /** Runs one call with these requests; resolves one result per request, in order. */
+  /**
+   * Runs one call with these requests; resolves one result per request, in order, once the
+   * handler returned. Requests with a sink (decoupled) get their responses there instead, until
+   * the final one, and their result here is empty.
+   */
   execute(requests: CoreRequest[]): Promise<InstanceResult[]>;
 }

@@ -10,7 +10,10 @@
  * - A stub backend (python/ts/typescript) gets no default_model_filename: tessera's stub loads
  *   model.ts unless one is named, where Triton would fill "model.py".
  * - Without `gpus` in the options the server does not manage GPUs: KIND_AUTO becomes KIND_CPU and
- *   KIND_GPU groups are accepted as written. Pass `gpus` to get Triton's GPU checks.
+ *   KIND_GPU groups are accepted as written. Pass `gpus` to get Triton's GPU checks. The model
+ *   manager passes the NVIDIA GPUs it finds (backends/gpus.ts), and nothing when it finds none:
+ *   a KIND_GPU group then reaches its stub, whose execution-provider check names what is missing
+ *   (and WebGPU may still find an adapter that is not an NVIDIA GPU).
  * - Duplicate input or output names are rejected (Triton's config validation lets them through
  *   and the later of the two silently wins).
  */
@@ -28,6 +31,11 @@ export interface ValidateOptions {
    * even empty, applies Triton's KIND_AUTO resolution and KIND_GPU checks against it.
    */
   gpus?: readonly number[];
+  /**
+   * Told of each group whose KIND_AUTO was resolved (after `gpus` were filled in), so the caller
+   * can log which kind it became and why.
+   */
+  onKindAuto?: (group: { name: string; kind: "KIND_GPU" | "KIND_CPU"; gpus: readonly number[] }) => void;
   /** Triton's --min-supported-compute-capability; only quoted in a message. Default 6.0. */
   minComputeCapability?: number;
 }
@@ -68,7 +76,7 @@ export function applyTritonRules(cfg: ModelConfig, opts: ValidateOptions): Model
     );
   }
   if (!cfg.ensemble_scheduling) {
-    normalizeInstanceGroups(cfg, opts.gpus);
+    normalizeInstanceGroups(cfg, opts.gpus, opts.onKindAuto);
     validateInstanceGroups(cfg, opts.gpus, opts.minComputeCapability ?? 6.0);
   }
   return cfg;
@@ -437,7 +445,9 @@ function validateBatchIo(cfg: ModelConfig): void {
  * model when none is given, "<model>_<index>" for unnamed groups, KIND_AUTO resolved, and
  * count < 1 replaced by the default (1; 2 for CPU groups of the tensorflow/onnxruntime backends).
  */
-function normalizeInstanceGroups(cfg: ModelConfig, gpus: readonly number[] | undefined): void {
+function normalizeInstanceGroups(
+  cfg: ModelConfig, gpus: readonly number[] | undefined, onKindAuto: ValidateOptions["onKindAuto"],
+): void {
   const supported = new Set(gpus ?? []);
   if (cfg.instance_group.length === 0) {
     cfg.instance_group.push({
@@ -447,7 +457,8 @@ function normalizeInstanceGroups(cfg: ModelConfig, gpus: readonly number[] | und
   }
   cfg.instance_group.forEach((group, index) => {
     if (!group.name) group.name = `${cfg.name}_${index}`;
-    if (group.kind === "KIND_AUTO") {
+    const auto = group.kind === "KIND_AUTO";
+    if (auto) {
       const usable = supported.size > 0 && group.gpus.every((g) => supported.has(g));
       group.kind = usable ? "KIND_GPU" : "KIND_CPU";
     }
@@ -458,6 +469,7 @@ function normalizeInstanceGroups(cfg: ModelConfig, gpus: readonly number[] | und
     if (group.kind === "KIND_GPU" && group.gpus.length === 0 && gpus !== undefined) {
       group.gpus = [...supported].sort((a, b) => a - b);
     }
+    if (auto) onKindAuto?.({ name: group.name, kind: group.kind as "KIND_GPU" | "KIND_CPU", gpus: group.gpus });
   });
 }
 

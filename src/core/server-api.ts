@@ -2,6 +2,7 @@
  * What the front ends (HTTP, gRPC) may ask of the server: nothing else crosses that boundary.
  * Every method reports failure by throwing (or rejecting with) a ServerError.
  */
+import type { ResponseStream } from "./response-stream.js";
 import type { ModelStatisticsResponse } from "./statistics.js";
 import type {
   CoreRequest, CoreResponse, LoadOptions, ModelIndexEntry, ModelMetadata, ServerMetadata,
@@ -21,7 +22,15 @@ export interface ServerApi {
    * version), or one version. A model or version that is not ready is an INVALID_ARG error.
    */
   modelStatistics(model?: string, version?: string): ModelStatisticsResponse;
+  /** model_transaction_policy.decoupled: the model answers through streams only. */
+  isDecoupled(model: string, version?: string): boolean;
+  /** One response; a decoupled model is refused (UNSUPPORTED). */
   infer(request: CoreRequest): Promise<CoreResponse>;
+  /**
+   * Any model's responses as a stream (decoupled: zero or more, then final). Throws for failures
+   * before the request is scheduled; later failures are items of the stream.
+   */
+  inferStream(request: CoreRequest): ResponseStream;
   repositoryIndex(options: { ready?: boolean }): ModelIndexEntry[];
   loadModel(model: string, options: LoadOptions): Promise<void>;
   unloadModel(model: string): Promise<void>;

@@ -3,6 +3,7 @@
  * Tensor data is always raw little-endian bytes (BYTES: Triton's 4-byte-length serialization), so
  * a binary body or gRPC raw contents pass through as views; JSON data is converted by the front end.
  */
+import type { ServerError } from "../errors/index.js";
 import type { Datatype } from "../ipc/datatypes.js";
 import type { RequestTimes } from "./statistics.js";
 
@@ -37,7 +38,26 @@ export interface CoreRequest {
   signal?: AbortSignal;
   /** Statistics timestamps, set by the server for the requests it counts (core/statistics.ts). */
   times?: RequestTimes;
+  /**
+   * Decoupled models: where the instance delivers this request's responses, as they come. The
+   * call's own result then carries nothing.
+   */
+  sink?: ResponseSink;
 }
+
+/**
+ * What an instance produces for one request: outputs (data may be views over a stub's shared
+ * memory, given back by release()) or an error.
+ */
+export type RequestResult =
+  | { outputs: CoreTensor[]; parameters: Parameters; error?: undefined; release(): void }
+  | { error: ServerError };
+
+/**
+ * Receives a decoupled request's responses in order; `final` marks the last call (its result may
+ * be null: a bare final flag). Called at most once with final, and never after.
+ */
+export type ResponseSink = (result: RequestResult | null, final: boolean) => void;
 
 export interface CoreResponse {
   model: string;

@@ -81,3 +81,36 @@ export const unavailable = (message: string) => new ServerError("UNAVAILABLE", m
 export const unsupported = (message: string) => new ServerError("UNSUPPORTED", message);
 export const internal = (message: string) => new ServerError("INTERNAL", message);
 export const cancelled = (message: string) => new ServerError("CANCELLED", message);
+
+/** Triton's names of its codes, as its Status strings print them ("Internal: ..."). */
+const STATUS_NAME: Readonly<Record<ErrorCode, string>> = {
+  UNKNOWN: "Unknown",
+  INTERNAL: "Internal",
+  NOT_FOUND: "Not found",
+  INVALID_ARG: "Invalid argument",
+  UNAVAILABLE: "Unavailable",
+  UNSUPPORTED: "Unsupported",
+  ALREADY_EXISTS: "Already exists",
+  CANCELLED: "Cancelled",
+};
+
+/** A model version that failed to start (its handler's initialize threw, its stub died, ...). */
+export class VersionLoadError extends ServerError {
+  readonly model: string;
+  readonly version: number;
+  readonly reason: ServerError;
+
+  constructor(model: string, version: number, cause: ServerError) {
+    const detail = cause.message.replace(/^failed to load '[^']*': /, "");
+    super(cause.code, `failed to load '${model}': ${detail}`);
+    this.model = model;
+    this.version = version;
+    this.reason = new ServerError(cause.code, detail);
+  }
+
+  /** What Triton's repository load answers: INVALID_ARG (400) naming the version and the cause. */
+  forRepositoryApi(): ServerError {
+    const c = this.reason;
+    return invalidArg(`load failed for model '${this.model}': version ${this.version} is at UNAVAILABLE state: ${STATUS_NAME[c.code]}: ${c.message};`);
+  }
+}

@@ -275,6 +275,21 @@ export function parameterValue(p: ParameterMessage, key: string): ParamValue | u
   }
 }
 
+/**
+ * ModelStreamInfer's own request parameter, taken out of the message before it is decoded (the
+ * core refuses `triton_` keys): whether a bare final flag is answered with an empty response.
+ */
+export function takeEnableEmptyFinalResponse(msg: InferRequestMessage): boolean {
+  const key = "triton_enable_empty_final_response";
+  const p = msg.parameters?.[key];
+  if (p === undefined) return false;
+  delete msg.parameters![key];
+  if (p.parameter_choice !== "bool_param") {
+    throw invalidArg(`invalid value type for '${key}' parameter, expected bool_param.`);
+  }
+  return Boolean(p.bool_param);
+}
+
 /** As the HTTP front end: every parameter goes to the core, `triton_` keys are refused. */
 function decodeRequestParameters(raw: Record<string, ParameterMessage> | undefined): Parameters {
   const parameters: Parameters = {};

@@ -5,14 +5,15 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type { ServerApi } from "../core/server-api.js";
+import type { StreamItem } from "../core/response-stream.js";
 import type { CoreResponse, LoadOptions } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
 import {
   GRPC_STATUS, ServerError, cancelled, toServerError, unsupported,
 } from "../errors/index.js";
 import {
-  decodeInferRequest, encodeInferResponse, parameterValue, type InferRequestMessage,
-  type ParameterMessage,
+  decodeInferRequest, encodeInferResponse, parameterValue, takeEnableEmptyFinalResponse,
+  type InferRequestMessage, type InferResponsePlain, type ParameterMessage,
 } from "./infer-codec.js";
 import { encodePlain, messageType, serviceDefinition } from "./proto.js";
 
@@ -162,7 +163,7 @@ export class GrpcFrontEnd {
         call.once("cancelled", () => {
           if (!answered) controller.abort(cancelled("the client cancelled the request"));
         });
-        this.#infer(call.request, controller.signal, INFER_RESPONSE).then(
+        this.#infer(call.request, controller.signal).then(
           (encoded) => {
             answered = true;
             callback(null, encoded);
@@ -183,28 +184,78 @@ export class GrpcFrontEnd {
   }
 
   /** One inference, encoded: the response's views are copied into the message, then released. */
-  async #infer(msg: InferRequestMessage, signal: AbortSignal, wrap: (plain: object) => Buffer): Promise<Buffer> {
+  async #infer(msg: InferRequestMessage, signal: AbortSignal): Promise<Buffer> {
+    if (this.#api.isDecoupled(msg.model_name ?? "", msg.model_version || undefined)) {
+      throw unsupported("ModelInfer RPC doesn't support models with decoupled transaction policy");
+    }
     const request = decodeInferRequest(msg);
     request.signal = signal;
     const response: CoreResponse = await this.#api.infer(request);
     try {
-      return wrap(encodeInferResponse(response));
+      return INFER_RESPONSE(encodeInferResponse(response));
     } finally {
-      try {
-        response.release();
-      } catch (err) {
-        this.#log(`releasing the response of model '${response.model}' failed: ${String(err)}`);
-      }
+      this.#release(response);
     }
   }
 
-  /** @internal For StreamState: one stream request's encoded ModelStreamInferResponse. */
-  streamInfer(msg: InferRequestMessage, signal: AbortSignal): Promise<Buffer> {
-    return this.#infer(msg, signal, STREAM_RESPONSE).catch((err) => {
-      const error = toServerError(err);
-      if (!(err instanceof ServerError)) this.#status(err); // logs it
-      return encodePlain((streamResponseType ??= messageType("inference.ModelStreamInferResponse")), { error_message: error.message });
-    });
+  /**
+   * @internal For StreamState: one stream request, any model. Writes each response as it comes
+   * with `triton_final_response`, an error as error_message (the stream goes on), and a bare
+   * final flag only when the request asked (triton_enable_empty_final_response).
+   */
+  async streamInfer(msg: InferRequestMessage, signal: AbortSignal, write: (encoded: Buffer | null) => boolean): Promise<void> {
+    const head = { id: msg.id ?? "", model_name: msg.model_name ?? "", model_version: msg.model_version ?? "" };
+    let results;
+    let enableEmptyFinal = false;
+    try {
+      enableEmptyFinal = takeEnableEmptyFinalResponse(msg);
+      const request = decodeInferRequest(msg);
+      request.signal = signal;
+      results = this.#api.inferStream(request);
+    } catch (err) {
+      // Refused before it was scheduled: the error and the request's id, no final flag.
+      write(STREAM_ERROR(this.#streamError(err), { id: head.id }));
+      return;
+    }
+    try {
+      for await (const item of results) {
+        if (!write(this.#streamItem(item, head, enableEmptyFinal))) break;
+      }
+    } finally {
+      results.close();
+    }
+  }
+
+  /** One stream item, encoded; null when nothing is to be written (a bare final flag, not asked for). */
+  #streamItem(item: StreamItem, head: { id: string; model_name: string; model_version: string }, enableEmptyFinal: boolean): Buffer | null {
+    const final = { triton_final_response: { bool_param: item.final } };
+    if (item.response) {
+      try {
+        const plain = encodeInferResponse(item.response);
+        plain.parameters = { ...plain.parameters, ...final };
+        return STREAM_RESPONSE(plain);
+      } catch (err) {
+        return STREAM_ERROR(this.#streamError(err), { ...head, parameters: final });
+      } finally {
+        this.#release(item.response);
+      }
+    }
+    if (item.error) return STREAM_ERROR(this.#streamError(item.error), { ...head, parameters: final });
+    if (item.final && enableEmptyFinal) return STREAM_RESPONSE({ ...head, parameters: final, outputs: [], raw_output_contents: [] });
+    return null;
+  }
+
+  #streamError(err: unknown): string {
+    if (!(err instanceof ServerError)) this.#status(err); // logs it
+    return toServerError(err).message;
+  }
+
+  #release(response: CoreResponse): void {
+    try {
+      response.release();
+    } catch (err) {
+      this.#log(`releasing the response of model '${response.model}' failed: ${String(err)}`);
+    }
   }
 }
 
@@ -213,14 +264,17 @@ let inferResponseType: ReturnType<typeof messageType> | undefined;
 let streamResponseType: ReturnType<typeof messageType> | undefined;
 const INFER_RESPONSE = (plain: object) =>
   encodePlain((inferResponseType ??= messageType("inference.ModelInferResponse")), plain);
-const STREAM_RESPONSE = (plain: object) =>
+const STREAM_RESPONSE = (plain: InferResponsePlain | object) =>
   encodePlain((streamResponseType ??= messageType("inference.ModelStreamInferResponse")), { infer_response: plain });
+const STREAM_ERROR = (message: string, infer: object) =>
+  encodePlain((streamResponseType ??= messageType("inference.ModelStreamInferResponse")), { error_message: message, infer_response: infer });
 
 /**
- * One ModelStreamInfer call (non-decoupled models): each request gets exactly one response
- * message, written as soon as it is ready (so possibly out of order, as in Triton; clients match
- * them by id). A failed request answers with error_message and the stream goes on. The call ends
- * once the client has half-closed and every request has answered; a cancelled call aborts them all.
+ * One ModelStreamInfer call. Each request's responses are written as they come: one for most
+ * models, any number for a decoupled one (so requests' responses may interleave, as in Triton;
+ * clients match them by id). A failed request answers with error_message and the stream goes on.
+ * The call ends once the client has half-closed and every request has had its final response; a
+ * cancelled call aborts them all.
  */
 class StreamState {
   readonly #call: grpc.ServerDuplexStream<InferRequestMessage, Buffer>;
@@ -255,9 +309,14 @@ class StreamState {
   #request(msg: InferRequestMessage): void {
     if (this.#inputDone || this.#ended) return;
     this.#pending++;
-    void this.#front.streamInfer(msg, this.#controller.signal).then((encoded) => {
+    // null: nothing to write for this item (a bare final flag nobody asked to see).
+    const write = (encoded: Buffer | null) => {
+      if (this.#ended) return false;
+      if (encoded) this.#call.write(encoded);
+      return true;
+    };
+    void this.#front.streamInfer(msg, this.#controller.signal, write).finally(() => {
       this.#pending--;
-      if (!this.#ended) this.#call.write(encoded);
       this.#maybeEnd();
     });
   }

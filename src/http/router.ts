@@ -13,6 +13,8 @@ export type Route =
   | { kind: "model-config"; model: string; version?: string }
   | { kind: "model-ready"; model: string; version?: string }
   | { kind: "infer"; model: string; version?: string }
+  /** Generate extension: one JSON response, or (stream) Server-Sent Events. */
+  | { kind: "generate"; model: string; version?: string; stream: boolean }
   /** Statistics extension; no model: every model. */
   | { kind: "model-stats"; model?: string; version?: string }
   /** `repository` is set when the client named one: Triton rejects that as unsupported. */
@@ -37,6 +39,7 @@ export function matchRoute(method: string | undefined, url: string | undefined):
 function methodFor(route: Route): "GET" | "POST" {
   switch (route.kind) {
     case "infer":
+    case "generate":
     case "repository-index":
     case "repository-load":
     case "repository-unload":
@@ -70,7 +73,7 @@ export function parsePath(url: string): Route | null {
   }
 }
 
-// models/stats, models/{m}[/versions/{v}][/ready|/config|/infer|/stats]
+// models/stats, models/{m}[/versions/{v}][/ready|/config|/infer|/generate|/generate_stream|/stats]
 function parseModelPath(seg: string[]): Route | null {
   if (seg.length < 2) return null;
   // As in Triton, this is every model's statistics, not the metadata of a model named "stats".
@@ -94,6 +97,10 @@ function parseModelPath(seg: string[]): Route | null {
       return { kind: "model-config", model, version };
     case "infer":
       return { kind: "infer", model, version };
+    case "generate":
+      return { kind: "generate", model, version, stream: false };
+    case "generate_stream":
+      return { kind: "generate", model, version, stream: true };
     case "stats":
       return { kind: "model-stats", model, version };
     default:

@@ -6,11 +6,13 @@
 import { Buffer } from "node:buffer";
 import * as http from "node:http";
 import type { ServerApi } from "../core/server-api.js";
+import type { ResponseStream } from "../core/response-stream.js";
 import type { CoreResponse, LoadOptions } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
 import {
-  HTTP_STATUS, ServerError, cancelled, invalidArg, toServerError,
+  HTTP_STATUS, ServerError, cancelled, internal, invalidArg, toServerError,
 } from "../errors/index.js";
+import { decodeGenerateRequest, encodeGenerateResponse } from "./generate.js";
 import { BodyTooLargeError, ClientGoneError, decodeContentEncoding, readBody } from "./body.js";
 import {
   INFER_HEADER_LENGTH, decodeInferRequest, decodeRawInferRequest, encodeInferResponse,
@@ -61,6 +63,9 @@ class HttpFrontEnd {
     switch (route.kind) {
       case "infer":
         void this.#infer(req, res, route.model, route.version);
+        return;
+      case "generate":
+        void this.#generate(req, res, route.model, route.version, route.stream);
         return;
       case "repository-index":
       case "repository-load":
@@ -135,6 +140,11 @@ class HttpFrontEnd {
     let decoded: DecodedInfer;
     let response: CoreResponse;
     try {
+      // Checked before the body is read, as Triton does. (Triton's newer releases answer 501,
+      // older ones 400; 400 it is: the request, not the server, is what cannot be served.)
+      if (this.#api.isDecoupled(model, version)) {
+        throw invalidArg("HTTP end point doesn't support models with decoupled transaction policy");
+      }
       const body = await this.#body(req, res);
       const header = req.headers[INFER_HEADER_LENGTH];
       const headerLength = inferHeaderLength(header, body.byteLength);
@@ -191,6 +201,95 @@ class HttpFrontEnd {
     res.cork();
     res.write(encoded.json);
     for (const chunk of encoded.binary) res.write(chunk);
+    res.end();
+  }
+
+  /**
+   * Generate extension, for every model. /generate answers one JSON object and needs exactly one
+   * response; /generate_stream writes each response as a Server-Sent Event as it comes. The
+   * status comes from the first item: an error there sets it, later errors are events.
+   */
+  async #generate(
+    req: http.IncomingMessage, res: http.ServerResponse, model: string, version: string | undefined, stream: boolean,
+  ): Promise<void> {
+    const controller = new AbortController();
+    let results: ResponseStream | null = null;
+    res.once("close", () => {
+      if (!res.writableFinished) controller.abort(cancelled("the client closed the connection before the response"));
+      results?.close();
+    });
+    try {
+      const metadata = this.#api.modelMetadata(model, version);
+      const body = await this.#body(req, res);
+      const request = decodeGenerateRequest(body, model, version, metadata);
+      request.signal = controller.signal;
+      results = this.#api.inferStream(request);
+    } catch (err) {
+      if (!res.destroyed) this.#fail(res, err);
+      return;
+    }
+    if (controller.signal.aborted) {
+      results.close();
+      return;
+    }
+    try {
+      if (stream) await this.#writeEvents(res, results);
+      else await this.#writeOne(res, results);
+    } catch (err) {
+      results.close();
+      if (!res.destroyed) this.#fail(res, err);
+    }
+  }
+
+  async #writeOne(res: http.ServerResponse, results: ResponseStream): Promise<void> {
+    let only: CoreResponse | undefined;
+    let count = 0;
+    let error: ServerError | undefined;
+    for await (const item of results) {
+      if (item.error) error ??= item.error;
+      if (!item.response) continue;
+      if (++count === 1) only = item.response;
+      else item.response.release();
+    }
+    try {
+      if (error) throw error;
+      if (count !== 1) {
+        throw internal("generate expects model to produce exactly 1 response, use generate stream for model that generates various number of responses");
+      }
+      send(res, 200, encodeGenerateResponse(only!));
+    } finally {
+      only?.release();
+    }
+  }
+
+  async #writeEvents(res: http.ServerResponse, results: ResponseStream): Promise<void> {
+    let started = false;
+    for await (const item of results) {
+      if (!started) {
+        started = true;
+        const status = item.error ? HTTP_STATUS[item.error.code] : 200;
+        res.writeHead(status, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache" });
+      }
+      let data: string | undefined;
+      if (item.response) {
+        try {
+          data = encodeGenerateResponse(item.response);
+        } catch (err) {
+          data = JSON.stringify({ error: toServerError(err).message });
+        } finally {
+          item.response.release(); // the text holds its own copy
+        }
+      } else if (item.error) {
+        data = JSON.stringify({ error: item.error.message });
+      }
+      if (data !== undefined && !res.destroyed && !res.write(`data: ${data}\n\n`)) {
+        await new Promise<void>((resolve) => {
+          res.once("drain", resolve);
+          res.once("close", resolve);
+        });
+      }
+    }
+    if (!started) res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache" });
     res.end();
   }
 

@@ -23,6 +23,8 @@ export const KIND = {
   RELEASE: 3,
   /** either way: the sender destroyed its extra arena `arena`; unmap it. */
   DROP_ARENA: 4,
+  /** stub → main: StreamBody, one response of a decoupled model's request (sent any time). */
+  STREAM: 5,
 } as const;
 
 /** Where tensor bytes are: [arena id of the sender, byte offset in it, byte length]. */
@@ -38,6 +40,11 @@ export interface WireTensor {
 }
 
 export interface WireRequest {
+  /**
+   * Names this request, unique per stub while it lives: decoupled responses (StreamBody) and
+   * cancellations refer to it.
+   */
+  key: number;
   id: string;
   correlationId: string;
   flags: number;
@@ -70,6 +77,17 @@ export interface ResponseBody {
   execNs?: number;
 }
 
+/**
+ * A decoupled model's response for the request `key`. `final` is the sender's
+ * TRITONSERVER_RESPONSE_COMPLETE_FINAL: the last message for that request (it may carry no
+ * response). A decoupled call's ResponseBody only says that execute() returned.
+ */
+export interface StreamBody {
+  key: number;
+  response?: WireResponse;
+  final: boolean;
+}
+
 /** Every body may name the sender's extra arenas it references, for the receiver to map. */
 export interface SegmentTable {
   $seg?: [id: number, name: string][];
@@ -97,6 +115,8 @@ export type ToStub =
   | { type: "autocomplete"; config: Record<string, unknown> }
   | { type: "initialize"; args: ModelArgs }
   | { type: "ping"; seq: number }
+  /** The clients of these requests went away: request.isCancelled() turns true. */
+  | { type: "cancel"; keys: number[] }
   | { type: "finalize" };
 
 export type FromStub =
@@ -106,6 +126,8 @@ export type FromStub =
   /** A failure of attach, autocomplete or initialize; the stub then exits. */
   | { type: "failed"; error: ErrorInfo }
   | { type: "log"; level: LogLevel; message: string }
+  /** createSession chose this onnxruntime execution provider (main shows it in the config). */
+  | { type: "execution-provider"; provider: string }
   | { type: "pong"; seq: number }
   | { type: "finalized"; error?: ErrorInfo };
 

@@ -4,14 +4,15 @@
  * model are serialized; different models load in parallel.
  */
 import { resolve } from "node:path";
-import { ServerError, internal, notFound, unavailable, toServerError } from "../errors/index.js";
+import { ServerError, VersionLoadError, internal, notFound, unavailable, toServerError } from "../errors/index.js";
 import { parseConfigJson } from "../config/parse.js";
-import { isStubBackend, validateModelConfig, type ModelConfig } from "../config/schema.js";
+import { isStubBackend, validateModelConfig, type ModelConfig, type ValidateOptions } from "../config/schema.js";
 import { DirectScheduler } from "../scheduler/direct.js";
 import { DynamicBatcher } from "../scheduler/dynamic-batcher.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
 import type { ModelInstance } from "../backends/backend.js";
 import { StubModel, type ModelLog, type StubBackendOptions } from "../backends/stub/stub-model.js";
+import { systemGpus, type GpuDiscovery } from "../backends/gpus.js";
 import { ModelStatistics } from "../core/statistics.js";
 import type { ModelIndexEntry } from "../core/types.js";
 import { findModelDir, inferBackendFromFiles, listModelDirs, readRawModelConfig, versionsToLoad } from "./scan.js";
@@ -48,6 +49,11 @@ export interface ModelManagerOptions {
   strictModelConfig: boolean;
   stub: StubBackendOptions;
   log: ModelLog;
+  /**
+   * The GPUs KIND_AUTO and KIND_GPU groups may use; default: discovered once (backends/gpus.ts).
+   * Injected in tests.
+   */
+  gpus?: GpuDiscovery;
 }
 
 export class ModelManager {
@@ -55,10 +61,12 @@ export class ModelManager {
   readonly #models = new Map<string, ModelRecord>();
   /** Old versions finishing their requests after a swap (shutdown waits for them). */
   readonly #retiring = new Set<Promise<unknown>>();
+  readonly #gpus: GpuDiscovery;
 
   constructor(options: ModelManagerOptions) {
     // Absolute paths: stubs run elsewhere, and handlers receive the model folder in ModelArgs.
     this.#o = { ...options, repositories: options.repositories.map((r) => resolve(r)) };
+    this.#gpus = options.gpus ?? systemGpus();
   }
 
   /**
@@ -226,7 +234,7 @@ export class ModelManager {
       throw new ServerError("INVALID_ARG", `failed to load '${name}': config.pbtxt is required with --strict-model-config`);
     }
     const raw = inferBackendFromFiles(fileRaw, dir.path);
-    const config = validateModelConfig(raw, { modelName: name, file });
+    const config = validateModelConfig(raw, { modelName: name, file, ...kindResolution(name, this.#gpus, this.#o.log) });
     // onnxruntime models run in stubs too, through the built-in handler (stub/builtin/).
     if (!isStubBackend(config) && config.backend !== "onnxruntime") {
       const what = config.platform || config.backend || "(none)";
@@ -235,7 +243,8 @@ export class ModelManager {
     const versions = versionsToLoad(config, dir.path, (m) => this.#o.log("WARNING", "model_manager", m));
     const autoComplete = this.#o.strictModelConfig
       ? undefined
-      : (completed: Record<string, unknown>) => validateModelConfig(withDefaultBatching(completed), { modelName: name, file });
+      : (completed: Record<string, unknown>) =>
+        validateModelConfig(withDefaultBatching(completed), { modelName: name, file, gpus: kindResolution(name, this.#gpus, this.#o.log).gpus });
     const started: LoadedVersion[] = [];
     try {
       await Promise.all(versions.map(async (version) => {
@@ -252,13 +261,18 @@ export class ModelManager {
         });
         const v = { version, modelDir: dir.path, config, backend, stats: new ModelStatistics() } as LoadedVersion;
         started.push(v);
-        v.config = await backend.start(autoComplete);
+        try {
+          v.config = await backend.start(autoComplete);
+        } catch (err) {
+          throw new VersionLoadError(name, version, toServerError(err));
+        }
         scheduler = v.config.dynamic_batching ? new DynamicBatcher(v.config) : new DirectScheduler(name);
         scheduler.setInstances(live);
         v.scheduler = scheduler;
       }));
     } catch (err) {
       await Promise.all(started.map((v) => v.backend.stop()));
+      if (err instanceof VersionLoadError) throw err;
       throw new ServerError(toServerError(err).code, `failed to load '${name}': ${toServerError(err).message.replace(/^failed to load '[^']*': /, "")}`);
     }
     return started.sort((a, b) => a.version - b.version);
@@ -284,6 +298,21 @@ export class ModelManager {
     await v.scheduler?.drain();
     await v.backend.stop();
   }
+}
+
+/**
+ * Instance-kind resolution, as Triton's: KIND_AUTO → KIND_GPU on every GPU found (one instance
+ * per GPU per count), else KIND_CPU, with one INFO line per group saying which and why. With no
+ * GPU found no list is passed, so KIND_GPU groups are left to the stub's provider check (see
+ * config/rules.ts).
+ */
+export function kindResolution(model: string, found: GpuDiscovery, log: ModelLog): Pick<ValidateOptions, "gpus" | "onKindAuto"> {
+  return {
+    gpus: found.ids.length > 0 ? found.ids : undefined,
+    onKindAuto: (group) => log("INFO", "model_manager", group.kind === "KIND_GPU"
+      ? `'${model}' instance group '${group.name}': KIND_AUTO → KIND_GPU on GPU${group.gpus.length > 1 ? "s" : ""} ${group.gpus.join(", ")} (${found.source})`
+      : `'${model}' instance group '${group.name}': KIND_AUTO → KIND_CPU (${found.source})`),
+  };
 }
 
 /**

@@ -9,7 +9,8 @@
  * - KIND_GPU → the config's gpu_execution_accelerator names ("cuda", "webgpu") in order, else
  *   CUDA, then WebGPU. None starts → a load error naming each missing piece; never a silent CPU.
  * - KIND_AUTO (a handler may pass it) → as GPU, but falls back to CPU with a log line.
- * The provider chosen is logged once per instance.
+ * The provider chosen is logged once per session; main shows it in the model's config, as the
+ * parameter "execution_providers".
  */
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
@@ -135,5 +136,13 @@ export async function createSession(args: ModelArgs, path: string, options: Sess
   const choice = await chooseExecutionProvider(kind, kind === "CPU" ? [] : configuredGpuAccelerators(config), probe);
   Logger.logInfo(`onnxruntime session for ${path}: instance '${args.model_instance_name}' (${kind} device ${deviceId}) ` +
     `uses execution provider ${choice.executionProvider} (${choice.reason})`);
+  providerSink(choice.executionProvider);
   return session!;
+}
+
+let providerSink: (provider: ExecutionProviderName) => void = () => {};
+
+/** @internal The stub reports each session's provider to main, which shows it in the config. */
+export function setProviderSink(sink: (provider: ExecutionProviderName) => void): void {
+  providerSink = sink;
 }

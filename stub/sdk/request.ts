@@ -21,9 +21,13 @@ export interface InferenceRequestOptions {
   timeoutMs?: number;
 }
 
-/** Sends the responses of a decoupled request. */
+/**
+ * Sends the responses of a decoupled request: any number of responses, at any time (also after
+ * execute() returned), the last one (or a bare send(undefined, FINAL)) flagged
+ * TRITONSERVER_RESPONSE_COMPLETE_FINAL. Sending after the final flag throws.
+ */
 export interface ResponseSender {
-  send(response?: InferenceResponse, flags?: number): void;
+  send(response?: InferenceResponse | null, flags?: number): void;
 }
 
 /**
@@ -33,6 +37,7 @@ export interface ResponseSender {
 export class InferenceRequest {
   readonly #o: InferenceRequestOptions;
   #cancelled: () => boolean = () => false;
+  #sender: ResponseSender | (() => ResponseSender) | undefined;
 
   constructor(options: InferenceRequestOptions) {
     if (!options || typeof options.modelName !== "string") throw new TypeError("InferenceRequest: modelName is required");
@@ -42,10 +47,14 @@ export class InferenceRequest {
     this.#o = { ...options };
   }
 
-  /** @internal Wires the cancellation flag of a request received from the server. */
-  static received(options: InferenceRequestOptions, cancelled: () => boolean): InferenceRequest {
+  /**
+   * @internal A request received from the server: its cancellation flag, and its response sender
+   * (made on first use).
+   */
+  static received(options: InferenceRequestOptions, cancelled: () => boolean, sender?: () => ResponseSender): InferenceRequest {
     const r = new InferenceRequest(options);
     r.#cancelled = cancelled;
+    r.#sender = sender;
     return r;
   }
 
@@ -81,8 +90,14 @@ export class InferenceRequest {
     return this.#cancelled();
   }
 
+  /**
+   * The sender of this request's responses (the same one on every call). Decoupled models send
+   * any number; other models may send exactly one, then the final flag, and return nothing.
+   */
   getResponseSender(): ResponseSender {
-    throw new TritonError("response senders are only available to decoupled models, which this server does not support yet", TritonError.UNSUPPORTED);
+    if (typeof this.#sender === "function") this.#sender = this.#sender();
+    if (this.#sender) return this.#sender;
+    throw new TritonError("this request was not received from the server: it has no response sender", TritonError.UNSUPPORTED);
   }
 
   /** BLS: runs this request on another model through the server's scheduler. */

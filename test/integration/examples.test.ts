@@ -49,6 +49,7 @@ describe("server", () => {
   it("prints the start-up table with every example model READY", () => {
     expect(server.log()).toMatch(/\|\s*add_sub\s*\|\s*1\s*\|\s*READY\s*\|/);
     expect(server.log()).toMatch(/\|\s*my_python_model\s*\|\s*1\s*\|\s*READY\s*\|/);
+    expect(server.log()).toMatch(/\|\s*text_generator\s*\|\s*1\s*\|\s*READY\s*\|/);
   });
 
   it("lists every example model READY in the repository index", async () => {
@@ -57,11 +58,12 @@ describe("server", () => {
     expect(body).toEqual([
       { name: "add_sub", version: "1", state: "READY", reason: "" },
       { name: "my_python_model", version: "1", state: "READY", reason: "" },
+      { name: "text_generator", version: "1", state: "READY", reason: "" },
     ]);
   });
 
   it("reports each model and version ready, and an absent version not ready", async () => {
-    for (const m of ["add_sub", "my_python_model"]) {
+    for (const m of ["add_sub", "my_python_model", "text_generator"]) {
       expect((await fetch(`${server.url}/v2/models/${m}/ready`)).status).toBe(200);
       expect((await fetch(`${server.url}/v2/models/${m}/versions/1/ready`)).status).toBe(200);
       expect((await fetch(`${server.url}/v2/models/${m}/versions/2/ready`)).status).toBe(400);

@@ -386,7 +386,12 @@ describe("ModelStreamInfer", () => {
     const unknown = (await failure("ModelInfer", { ...addSubRequest("x"), model_name: "no_such_model" })).details;
     const shape = (await failure("ModelInfer", { ...addSubRequest("s5"), inputs: [{ name: "INPUT0", datatype: "FP32", shape: [2, 2] }, { name: "INPUT1", datatype: "FP32", shape: [4] }] })).details;
     expect(errors).toEqual([unknown, shape].sort());
-    for (const m of messages.filter((x) => x.error_message !== "")) expect(m.infer_response).toBeNull();
+    // As Triton: a request refused before it ran names its id, and carries no final flag.
+    const failed = messages.filter((x) => x.error_message !== "");
+    expect(failed.map((m) => m.infer_response.id).sort()).toEqual(["s3", "s5"]);
+    for (const m of failed) expect(m.infer_response.parameters.triton_final_response).toBeUndefined();
+    // Every response of a model that is not decoupled is its request's final one.
+    for (const m of ok) expect(m.infer_response.parameters.triton_final_response).toEqual({ bool_param: true, parameter_choice: "bool_param" });
   });
 
   it("keeps a stream open across requests until the client half-closes", async () => {

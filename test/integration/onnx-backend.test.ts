@@ -7,6 +7,7 @@ import { inferBinary, postJson, startServer, type RunningServer } from "./harnes
 // @ts-expect-error: a plain JS module of the benchmark, without types
 import { writeMlp } from "../../bench/models/make-mlp.js";
 import { cudaUnavailableReason } from "../../stub/sdk/onnx.js";
+import { discoverGpus } from "../../src/backends/gpus.js";
 
 // The generated MLP served as an onnxruntime model with NO handler and NO config.pbtxt: the
 // built-in backend runs it, auto-complete fills the config from the graph.
@@ -56,8 +57,15 @@ describe("an onnxruntime_onnx model without a handler", () => {
     expect(meta.inputs[0].shape).toEqual([-1, SIZES.input]);
   });
 
-  it("logs the execution provider each instance uses", async () => {
+  it("logs the execution provider each instance uses, and shows it in the config", async () => {
+    if (discoverGpus().ids.length > 0) {
+      await server.waitForLog(/'mlp' instance group 'mlp': KIND_AUTO → KIND_GPU on GPU/);
+      return; // which GPU provider starts depends on the machine: the GPU tests below check it
+    }
+    await server.waitForLog(/'mlp' instance group 'mlp': KIND_AUTO → KIND_CPU \(no NVIDIA GPU found/);
     await server.waitForLog(/uses execution provider cpu \(KIND_CPU\)/);
+    const cfg = await (await fetch(`${server.url}/v2/models/mlp/config`)).json();
+    expect(cfg.parameters.execution_providers).toEqual({ string_value: "mlp_0:cpu,mlp_1:cpu" });
   });
 
   it("answers with the same outputs as onnxruntime in-process, batch 1 and batch 3", async () => {
@@ -139,7 +147,9 @@ describe("an onnxruntime_onnx model without a handler", () => {
     const config = JSON.stringify({ platform: "onnxruntime_onnx", instance_group: [{ kind: "KIND_GPU", count: 1 }] });
     const r = await postJson(`${server.url}/v2/repository/models/mlp_gpu/load`, { parameters: { config } });
     console.log(`KIND_GPU load error: ${r.body.error}`);
-    expect(r.status).not.toBe(200);
+    // Triton's repository-load answer for a version that failed to start: 400, version and cause named.
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatch(/^load failed for model 'mlp_gpu': version 1 is at UNAVAILABLE state: \w[\w ]*: /);
     expect(r.body.error).toMatch(/KIND_GPU instance: no GPU execution provider could start/);
     expect(r.body.error).toMatch(/cuda: /);
     expect(r.body.error).toMatch(/webgpu: /);

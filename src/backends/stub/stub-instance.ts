@@ -8,13 +8,13 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ServerError } from "../../errors/index.js";
 import { nowNs, type CallTiming } from "../../core/statistics.js";
-import type { CoreRequest, CoreTensor } from "../../core/types.js";
+import type { CoreRequest, CoreTensor, RequestResult, ResponseSink } from "../../core/types.js";
 import { PACKAGE_ROOT, closeFd, createEventFd } from "../../ipc/addon.js";
 import { Endpoint, type Block, type MessageRef } from "../../ipc/endpoint.js";
 import { controlLayout, writeHeader } from "../../ipc/layout.js";
 import {
   KIND, PROTOCOL_VERSION, type ExecuteBody, type FromStub, type LogLevel, type ModelArgs,
-  type ResponseBody, type ToStub, type WireRequest, type WireTensor,
+  type ResponseBody, type StreamBody, type ToStub, type WireRequest, type WireResponse, type WireTensor,
 } from "../../ipc/protocol.js";
 import { createOwnedSegment, forgetSegment, unlinkOwnedSegment } from "../../ipc/segments.js";
 import type { InstanceResult, InstanceState, ModelInstance } from "../backend.js";
@@ -36,6 +36,8 @@ export interface StubOptions {
   /** A stub that does not answer within this long (start-up step or heartbeat) is killed. */
   stubTimeoutMs: number;
   log(level: LogLevel, message: string): void;
+  /** The handler's onnxruntime session chose this execution provider. */
+  onExecutionProvider?(provider: string): void;
   /** Called once when the process is gone, whatever the cause. */
   onDeath(instance: StubInstance, reason: string): void;
 }
@@ -44,6 +46,10 @@ type Waiter = { type: FromStub["type"]; resolve(m: FromStub): void; reject(e: Er
 
 interface InFlight {
   requests: CoreRequest[];
+  /** Decoupled: the requests answer through their sinks, and the call only says execute() returned. */
+  streamed: boolean;
+  /** Stop watching the coupled requests' cancellation. */
+  unwatch: (() => void)[];
   resolve(results: InstanceResult[]): void;
   reject(err: ServerError): void;
   /** When execute() was called, and when the inputs were in shared memory and sent (nowNs). */
@@ -70,6 +76,10 @@ export class StubInstance implements ModelInstance {
   #deathReason = "";
   /** When the latest response arrived (nowNs): the stub started its next call right after it. */
   #lastAnswerNs = 0;
+  #nextKey = 1;
+  /** Decoupled requests whose final response has not arrived, by wire key. */
+  #streams = new Map<number, { sink: ResponseSink; unwatch(): void }>();
+  #streamsClosed: (() => void) | null = null;
 
   constructor(options: StubOptions) {
     this.#o = options;
@@ -173,17 +183,37 @@ export class StubInstance implements ModelInstance {
       return Promise.reject(new ServerError("INTERNAL", `failed to pass the request to '${this.name}': ${(err as Error).message}`));
     }
     this.#state = "busy";
+    const streamed = requests.length > 0 && requests.every((r) => r.sink);
+    const unwatch: (() => void)[] = [];
+    requests.forEach((r, i) => {
+      const key = body.requests[i].key;
+      const stop = this.#watchCancel(r, key);
+      if (streamed) this.#streams.set(key, { sink: r.sink!, unwatch: stop });
+      else unwatch.push(stop);
+    });
     return new Promise((resolve, reject) => {
-      const call: InFlight = { requests, resolve, reject, startNs, sentNs: 0 };
+      const call: InFlight = { requests, streamed, unwatch, resolve, reject, startNs, sentNs: 0 };
       this.#inFlight.set(body.id, call);
       endpoint.send(KIND.EXECUTE, body, blocks);
       call.sentNs = nowNs();
     });
   }
 
-  /** Asks the handler to finalize and the process to exit; kills it if it does not in time. */
+  /**
+   * Lets open decoupled requests finish (for a while), then asks the handler to finalize and the
+   * process to exit; kills it if it does not in time.
+   */
   async stop(timeoutMs = 5000): Promise<void> {
     if (this.#state === "dead") return;
+    if (this.#streams.size > 0) {
+      const closed = new Promise<void>((r) => (this.#streamsClosed = r));
+      const waitMs = Math.max(this.#o.stubTimeoutMs, 30_000);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+      clearTimeout(timer);
+      if (this.#streams.size > 0) this.#o.log("WARNING", `'${this.name}' stops with ${this.#streams.size} decoupled request(s) still open after ${waitMs} ms`);
+    }
+    if ((this.#state as InstanceState) === "dead") return; // died while we waited
     const exited = new Promise<void>((r) => this.#child?.once("exit", () => r()));
     try {
       this.#send({ type: "finalize" });
@@ -228,6 +258,7 @@ export class StubInstance implements ModelInstance {
     return requests.map((r) => {
       const p = r.parameters;
       return {
+        key: this.#nextKey++,
         id: r.id,
         correlationId: p.sequence_id !== undefined ? String(p.sequence_id) : "",
         flags: 0,
@@ -238,42 +269,88 @@ export class StubInstance implements ModelInstance {
     });
   }
 
-  #onShmMessage(kind: number, body: ResponseBody, ref: MessageRef): void {
+  #onShmMessage(kind: number, body: ResponseBody | StreamBody, ref: MessageRef): void {
     const endpoint = this.#endpoint!;
+    if (kind === KIND.STREAM) return this.#onStream(body as StreamBody, ref);
     if (kind !== KIND.RESPONSE) return endpoint.release(ref);
-    const call = this.#inFlight.get(body.id);
+    const reply = body as ResponseBody;
+    const call = this.#inFlight.get(reply.id);
     if (!call) return endpoint.release(ref);
     const receivedNs = nowNs();
-    this.#inFlight.delete(body.id);
+    this.#inFlight.delete(reply.id);
+    for (const stop of call.unwatch) stop();
     if (this.#state === "busy" && this.#inFlight.size === 0) this.#state = "ready";
-    if (body.error) {
+    if (reply.error || call.streamed) {
       endpoint.release(ref);
-      this.#timeCall(call, body.execNs, receivedNs);
-      return call.reject(ServerError.from(body.error));
+      this.#timeCall(call, reply.execNs, receivedNs);
+      if (reply.error) return call.reject(ServerError.from(reply.error));
+      return call.resolve(call.requests.map(() => ({ outputs: [], parameters: {}, release() {} })));
     }
     // Outputs stay views over the stub's memory until every response of the call is released.
     let pending = 0;
     const releaseOne = () => {
       if (--pending === 0) endpoint.release(ref);
     };
-    const results: InstanceResult[] = body.responses!.map((r) => {
-      if (r.error) return { error: ServerError.from(r.error) };
-      pending++;
-      let released = false;
-      const outputs: CoreTensor[] = r.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: endpoint.view(t.loc) }));
-      return {
-        outputs,
-        parameters: r.parameters ?? {},
-        release: () => {
-          if (released) return;
-          released = true;
-          releaseOne();
-        },
-      };
+    const results: InstanceResult[] = reply.responses!.map((r) => {
+      const result = this.#result(r, releaseOne);
+      if (!result.error) pending++;
+      return result;
     });
     if (pending === 0) endpoint.release(ref);
-    this.#timeCall(call, body.execNs, receivedNs);
+    this.#timeCall(call, reply.execNs, receivedNs);
     call.resolve(results);
+  }
+
+  /** One response of a decoupled request, delivered to its sink as it comes. */
+  #onStream(body: StreamBody, ref: MessageRef): void {
+    const endpoint = this.#endpoint!;
+    const stream = this.#streams.get(body.key);
+    if (!stream) return endpoint.release(ref);
+    if (body.final) this.#endStream(body.key);
+    let result: RequestResult | null = null;
+    if (body.response) result = this.#result(body.response, () => endpoint.release(ref));
+    if (!result || result.error) endpoint.release(ref);
+    stream.sink(result, body.final);
+  }
+
+  #endStream(key: number): void {
+    this.#streams.get(key)?.unwatch();
+    this.#streams.delete(key);
+    if (this.#streams.size === 0 && this.#streamsClosed) {
+      this.#streamsClosed();
+      this.#streamsClosed = null;
+    }
+  }
+
+  /** A wire response as a result whose outputs view the stub's memory; `release` runs once. */
+  #result(r: WireResponse, release: () => void): RequestResult {
+    if (r.error) return { error: ServerError.from(r.error) };
+    const endpoint = this.#endpoint!;
+    let released = false;
+    return {
+      outputs: r.outputs.map((t): CoreTensor => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: endpoint.view(t.loc) })),
+      parameters: r.parameters ?? {},
+      release: () => {
+        if (released) return;
+        released = true;
+        release();
+      },
+    };
+  }
+
+  /** Tells the stub when a request's client goes away (request.isCancelled()); returns the unwatch. */
+  #watchCancel(request: CoreRequest, key: number): () => void {
+    const signal = request.signal;
+    if (!signal) return () => {};
+    const onAbort = () => {
+      if (this.#child?.connected) this.#child.send({ type: "cancel", keys: [key] } satisfies ToStub);
+    };
+    if (signal.aborted) {
+      queueMicrotask(onAbort);
+      return () => {};
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    return () => signal.removeEventListener("abort", onAbort);
   }
 
   /**
@@ -301,6 +378,7 @@ export class StubInstance implements ModelInstance {
 
   #onControl(m: FromStub): void {
     if (m.type === "log") return this.#o.log(m.level, m.message);
+    if (m.type === "execution-provider") return this.#o.onExecutionProvider?.(m.provider);
     if (m.type === "pong") {
       this.#lastPong = Date.now();
       return;
@@ -369,8 +447,15 @@ export class StubInstance implements ModelInstance {
       w.reject(err);
     }
     const failed = new ServerError("INTERNAL", `Failed to process the request(s) for model instance '${this.name}', message: ${err.message}`);
-    for (const call of this.#inFlight.values()) call.reject(failed);
+    for (const call of this.#inFlight.values()) {
+      for (const stop of call.unwatch) stop();
+      call.reject(failed);
+    }
     this.#inFlight.clear();
+    for (const [key, stream] of [...this.#streams]) {
+      this.#endStream(key);
+      stream.sink({ error: failed }, true);
+    }
     this.#o.onDeath(this, this.#deathReason);
   }
 }

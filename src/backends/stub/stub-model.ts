@@ -36,6 +36,8 @@ interface Slot {
   name: string;
   kind: "CPU" | "GPU";
   deviceId: number;
+  /** The onnxruntime execution provider(s) its sessions reported, in order. */
+  executionProviders: string[];
   instance: StubInstance | null;
   failures: number;
   startedAt: number;
@@ -43,6 +45,13 @@ interface Slot {
 }
 
 export type ModelLog = (level: LogLevel, source: string, message: string) => void;
+
+/**
+ * The config parameter in which a loaded model reports its instances' execution providers:
+ * "<instance>:<ep>[+<ep>...]" joined by ",", e.g. "m_0:cpu,m_1:cpu". It is what GET
+ * /v2/models/<m>/config shows; set by tessera, ignored (and not passed to handlers) as input.
+ */
+export const EXECUTION_PROVIDERS_PARAMETER = "execution_providers";
 
 /** The handler file of a version folder: default_model_filename, else model.ts/.mts/.js/.mjs. */
 export function handlerFile(modelDir: string, version: number, cfg: ModelConfig): string {
@@ -57,6 +66,26 @@ export function onnxFile(modelDir: string, version: number, cfg: ModelConfig): s
   const file = join(modelDir, String(version), cfg.default_model_filename || "model.onnx");
   if (!existsSync(file)) throw new ServerError("INVALID_ARG", `model '${cfg.name}' version ${version}: no model file ${file}`);
   return file;
+}
+
+/**
+ * The instances of a config, as Triton creates them: `count` per group, and for KIND_GPU `count`
+ * on each of the group's GPUs (Triton's "one instance per GPU" default). Names are
+ * "<group>_<k>", k running over the group (Triton repeats "<group>_<c>" on each GPU; tessera's
+ * names must be unique: they name logs, restarts and errors).
+ */
+export function instanceSlots(cfg: Pick<ModelConfig, "instance_group">): { name: string; kind: "CPU" | "GPU"; deviceId: number }[] {
+  const slots: { name: string; kind: "CPU" | "GPU"; deviceId: number }[] = [];
+  for (const group of cfg.instance_group) {
+    const gpu = group.kind === "KIND_GPU";
+    // A KIND_GPU group with no gpus is one the server could not check (no GPU found): device 0.
+    const devices = gpu && group.gpus.length > 0 ? group.gpus : [0];
+    let k = 0;
+    for (let c = 0; c < group.count; c++) {
+      for (const deviceId of devices) slots.push({ name: `${group.name}_${k++}`, kind: gpu ? "GPU" : "CPU", deviceId });
+    }
+  }
+  return slots;
 }
 
 export class StubModel {
@@ -115,20 +144,7 @@ export class StubModel {
     this.#modulePath = this.#config.backend === "onnxruntime"
       ? prepareBuiltinModule("onnxruntime", onnxFile(this.#modelDir, this.#version, this.#config), key)
       : await prepareHandlerModule(handlerFile(this.#modelDir, this.#version, this.#config), key);
-    this.#slots = [];
-    for (const group of this.#config.instance_group) {
-      for (let i = 0; i < group.count; i++) {
-        const gpu = group.kind === "KIND_GPU";
-        this.#slots.push({
-          name: `${group.name}_${i}`,
-          kind: gpu ? "GPU" : "CPU",
-          deviceId: gpu && group.gpus.length > 0 ? group.gpus[i % group.gpus.length] : 0,
-          instance: null,
-          failures: 0,
-          startedAt: 0,
-        });
-      }
-    }
+    this.#slots = instanceSlots(this.#config).map((s) => ({ ...s, executionProviders: [], instance: null, failures: 0, startedAt: 0 }));
     if (this.#slots.length === 0) throw new ServerError("INVALID_ARG", `model '${this.#name}' has no instances to start`);
     try {
       const first = this.#slots[0];
@@ -151,6 +167,7 @@ export class StubModel {
       await this.stop();
       throw err;
     }
+    this.#reportExecutionProviders();
     this.#onChange(this.instances);
     return this.#config;
   }
@@ -163,9 +180,21 @@ export class StubModel {
     this.#onChange([]);
   }
 
+  /** Writes the slots' providers into the config's parameters (once an instance reported one). */
+  #reportExecutionProviders(): void {
+    if (!this.#slots.some((s) => s.executionProviders.length > 0)) return;
+    const value = this.#slots.map((s) => `${s.name}:${s.executionProviders.join("+") || "none"}`).join(",");
+    this.#config.parameters = { ...this.#config.parameters, [EXECUTION_PROVIDERS_PARAMETER]: { string_value: value } };
+  }
+
   #args(slot: Slot): ModelArgs {
+    const config = configToJson(this.#config) as { parameters?: Record<string, unknown> };
+    if (config.parameters && EXECUTION_PROVIDERS_PARAMETER in config.parameters) {
+      config.parameters = { ...config.parameters };
+      delete config.parameters[EXECUTION_PROVIDERS_PARAMETER];
+    }
     return {
-      model_config: JSON.stringify(configToJson(this.#config)),
+      model_config: JSON.stringify(config),
       model_instance_kind: slot.kind,
       model_instance_name: slot.name,
       model_instance_device_id: String(slot.deviceId),
@@ -176,6 +205,7 @@ export class StubModel {
   }
 
   #newInstance(slot: Slot): StubInstance {
+    slot.executionProviders = []; // a replacement chooses again
     const options: StubOptions = {
       ...this.#o,
       modelName: this.#name,
@@ -184,6 +214,7 @@ export class StubModel {
       modulePath: this.#modulePath,
       serverPid: process.pid,
       log: (level, message) => this.#log(level, `${this.#name}:${this.#version}:${slot.name}`, message),
+      onExecutionProvider: (provider) => slot.executionProviders.push(provider),
       onDeath: (instance, reason) => this.#onDeath(slot, instance, reason),
     };
     return new StubInstance(options);
@@ -224,6 +255,7 @@ export class StubModel {
     }
     if (this.#stopping) return void instance.stop();
     slot.startedAt = Date.now();
+    this.#reportExecutionProviders();
     this.#log("INFO", `${this.#name}:${this.#version}:${slot.name}`, `replacement stub ready (pid ${instance.pid})`);
     this.#onChange(this.instances);
   }

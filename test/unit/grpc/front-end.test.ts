@@ -10,7 +10,8 @@ import * as loader from "@grpc/proto-loader";
 import { GrpcFrontEnd } from "../../../src/grpc/index.js";
 import type { ServerApi } from "../../../src/core/server-api.js";
 import type { CoreRequest, CoreResponse } from "../../../src/core/types.js";
-import { ERROR_CODES, GRPC_STATUS, ServerError, type ErrorCode } from "../../../src/errors/index.js";
+import { ERROR_CODES, GRPC_STATUS, ServerError, toServerError, type ErrorCode } from "../../../src/errors/index.js";
+import { ResponseStream } from "../../../src/core/response-stream.js";
 
 const SRC = join(import.meta.dirname, "..", "..", "..", "src");
 const OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [join(SRC, "grpc"), join(SRC, "config")] };
@@ -31,6 +32,16 @@ class FakeApi {
   infer(r: CoreRequest) {
     this.lastRequest = r;
     return this.onInfer(r);
+  }
+  isDecoupled() { return false; }
+  /** As the server for a model that is not decoupled: its one response, or error, final. */
+  inferStream(r: CoreRequest) {
+    const stream = new ResponseStream();
+    this.infer(r).then(
+      (response) => stream.push({ response, final: true }),
+      (err) => stream.push({ error: toServerError(err), final: true }),
+    );
+    return stream;
   }
   repositoryIndex() { return []; }
   async loadModel() {}

@@ -11,7 +11,8 @@ import type {
   CoreRequest, CoreResponse, CoreTensor, LoadOptions, ModelIndexEntry, ModelMetadata,
   ServerMetadata,
 } from "../../../src/core/types.js";
-import { ServerError, isErrorCode, notFound } from "../../../src/errors/index.js";
+import { ServerError, isErrorCode, notFound, toServerError } from "../../../src/errors/index.js";
+import { ResponseStream } from "../../../src/core/response-stream.js";
 import { createHttpServer } from "../../../src/http/index.js";
 
 export interface FakeModel {
@@ -36,6 +37,10 @@ export class FakeApi implements ServerApi {
   /** Runs when a response is released (e.g. to scribble over memory that went back). */
   onRelease?: (response: CoreResponse) => void;
   loadError?: ServerError;
+  /** Models that answer through streams only. */
+  decoupled = new Set<string>();
+  /** Replaces the one-response stream when set (a decoupled model's responses). */
+  streamHook?: (request: CoreRequest, stream: ResponseStream) => void;
 
   constructor() {
     this.addModel("echo", [], 0);
@@ -80,6 +85,25 @@ export class FakeApi implements ServerApi {
     if (isErrorCode(fail)) throw new ServerError(fail, `injected ${fail} failure`);
     if (this.inferHook) return this.inferHook(request);
     return this.respond(request, request.inputs);
+  }
+  isDecoupled(model: string): boolean {
+    this.#model(model);
+    return this.decoupled.has(model);
+  }
+  /** As the server: one response for most models; the streamHook plays a decoupled one. */
+  inferStream(request: CoreRequest): ResponseStream {
+    const stream = new ResponseStream();
+    if (this.streamHook) {
+      this.#model(request.model);
+      this.requests.push(request);
+      this.streamHook(request, stream);
+      return stream;
+    }
+    this.infer(request).then(
+      (response) => stream.push({ response, final: true }),
+      (err) => stream.push({ error: toServerError(err), final: true }),
+    );
+    return stream;
   }
   repositoryIndex(options: { ready?: boolean }): ModelIndexEntry[] {
     this.indexCalls.push(options);

@@ -1,0 +1,94 @@
+/**
+ * pb_utils' InferenceResponseSender. Decoupled models get a StreamingSender: each send() copies
+ * the response's outputs into this stub's arena and posts a STREAM message at once, whether
+ * execute() is still running or returned long ago. Other models may use a CollectingSender
+ * instead of returning responses: exactly one response, then the final flag (Triton's rule).
+ * The texts of the errors are the Python backend's.
+ */
+import type { Block, Endpoint } from "../src/ipc/endpoint.js";
+import { KIND, type StreamBody, type WireResponse } from "../src/ipc/protocol.js";
+import { TritonError } from "./sdk/errors.js";
+import { InferenceResponse, TRITONSERVER_RESPONSE_COMPLETE_FINAL, type ResponseSender } from "./sdk/request.js";
+
+export type EncodeResponse = (response: InferenceResponse, requested: string[], blocks: Block[]) => WireResponse;
+
+const closedError = () => new TritonError("Unable to send response. Response sender has been closed.", TritonError.INVALID_ARG);
+
+/** Checks one send()'s arguments; true when it carries the final flag. */
+function checkSend(response: InferenceResponse | null | undefined, flags: unknown): boolean {
+  if (flags !== 0 && flags !== TRITONSERVER_RESPONSE_COMPLETE_FINAL) {
+    throw new TritonError("Unable to send response. Unsupported flag provided.", TritonError.INVALID_ARG);
+  }
+  if (response != null && !(response instanceof InferenceResponse)) {
+    throw new TritonError("Unable to send response. send() takes an InferenceResponse.", TritonError.INVALID_ARG);
+  }
+  if (response == null && flags === 0) {
+    throw new TritonError("Inference Response object must be provided when the response flags is set to zero.", TritonError.INVALID_ARG);
+  }
+  return flags === TRITONSERVER_RESPONSE_COMPLETE_FINAL;
+}
+
+export class StreamingSender implements ResponseSender {
+  readonly #key: number;
+  readonly #requested: string[];
+  readonly #endpoint: Endpoint;
+  readonly #encode: EncodeResponse;
+  readonly #onClosed: () => void;
+  #closed = false;
+
+  constructor(key: number, requested: string[], endpoint: Endpoint, encode: EncodeResponse, onClosed: () => void) {
+    this.#key = key;
+    this.#requested = requested;
+    this.#endpoint = endpoint;
+    this.#encode = encode;
+    this.#onClosed = onClosed;
+  }
+
+  send(response?: InferenceResponse | null, flags = 0): void {
+    if (this.#closed) throw closedError();
+    const final = checkSend(response, flags);
+    const blocks: Block[] = [];
+    let body: StreamBody;
+    try {
+      body = response == null
+        ? { key: this.#key, final }
+        : { key: this.#key, response: this.#encode(response, this.#requested, blocks), final };
+    } catch (err) {
+      this.#endpoint.freeBlocks(blocks);
+      throw err;
+    }
+    if (final) this.#closed = true;
+    this.#endpoint.send(KIND.STREAM, body, blocks);
+    if (final) this.#onClosed();
+  }
+
+  /** Ends the request with an error, unless the handler already sent its final response. */
+  fail(error: TritonError): void {
+    if (!this.#closed) this.send(new InferenceResponse({ error }), TRITONSERVER_RESPONSE_COMPLETE_FINAL);
+  }
+}
+
+export class CollectingSender implements ResponseSender {
+  #response: InferenceResponse | null = null;
+  #closed = false;
+  #resolve!: (response: InferenceResponse) => void;
+  /** The one response, once the final flag was sent. */
+  readonly done = new Promise<InferenceResponse>((resolve) => (this.#resolve = resolve));
+
+  send(response?: InferenceResponse | null, flags = 0): void {
+    if (this.#closed) throw closedError();
+    const final = checkSend(response, flags);
+    if (response != null) {
+      if (this.#response) {
+        throw new TritonError("Unable to send response. Non-decoupled model cannot send more than one response.", TritonError.INVALID_ARG);
+      }
+      this.#response = response;
+    }
+    if (!final) return;
+    if (!this.#response) {
+      throw new TritonError("Unable to send response. Non-decoupled model cannot send complete final before sending a response.", TritonError.INVALID_ARG);
+    }
+    this.#closed = true;
+    this.#resolve(this.#response);
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * Decoupled models against the real server, real stubs and shared memory: responses sent after
+ * execute() returned, zero/one/many per request, errors mid-stream, over gRPC ModelStreamInfer
+ * (triton_final_response, triton_enable_empty_final_response) and over HTTP generate and
+ * generate_stream (Server-Sent Events); /infer and ModelInfer refused with Triton's texts;
+ * cancellation reaching request.isCancelled(); a stub dying mid-stream; unload waiting for open
+ * streams; and a non-decoupled model answering through its response sender.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import * as loader from "@grpc/proto-loader";
+import { FIXTURES, ROOT, postJson, startServer, type RunningServer } from "./harness.js";
+
+const PROTO_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+
+let server: RunningServer;
+let client: any;
+
+beforeAll(async () => {
+  server = await startServer(join(FIXTURES, "decoupled-repo"), {
+    args: ["--allow-grpc", "true", "--grpc-port", "0", "--grpc-address", "127.0.0.1",
+      "--model-control-mode", "explicit", "--load-model", "repeat", "--load-model", "single_sender"],
+  });
+  const line = await server.waitForLog(/Started GRPCInferenceService at (\S+)/);
+  const address = /Started GRPCInferenceService at (\S+)/.exec(line)![1]!;
+  const dirs = [join(ROOT, "src", "grpc"), join(ROOT, "src", "config")];
+  const inference = grpc.loadPackageDefinition(loader.loadSync("grpc_service.proto", { ...PROTO_OPTIONS, includeDirs: dirs })) as any;
+  client = new inference.inference.GRPCInferenceService(address, grpc.credentials.createInsecure());
+}, 60_000);
+
+afterAll(async () => {
+  client?.close();
+  expect(await server.stop()).toBe(0);
+  expect(readdirSync("/dev/shm").filter((e) => e.startsWith(`tessera-${server.pid}-`))).toEqual([]);
+}, 60_000);
+
+type Params = Record<string, string | number | boolean>;
+
+function grpcParams(params: Params): Record<string, object> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) =>
+    [k, typeof v === "string" ? { string_param: v } : typeof v === "boolean" ? { bool_param: v } : { int64_param: v }]));
+}
+
+function repeatRequest(id: string, values: number[], params: Params = {}) {
+  return {
+    model_name: "repeat", id, parameters: grpcParams(params),
+    inputs: [{ name: "IN", datatype: "INT32", shape: [values.length], contents: { int_contents: values } }],
+  };
+}
+
+const int32s = (b: Uint8Array) => Array.from(new Int32Array(Uint8Array.from(b).buffer));
+
+/** Writes the requests on one stream, half-closes, and resolves with every message and the status. */
+async function stream(requests: object[]): Promise<{ messages: any[]; status: grpc.StatusObject }> {
+  const call = client.ModelStreamInfer();
+  const messages: any[] = [];
+  call.on("data", (m: any) => messages.push(m));
+  call.on("error", () => {});
+  const status = new Promise<grpc.StatusObject>((r) => call.once("status", r));
+  for (const r of requests) call.write(r);
+  call.end();
+  return { messages, status: await status };
+}
+
+const final = (m: any) => m.infer_response?.parameters?.triton_final_response?.bool_param;
+const out = (m: any) => int32s(m.infer_response.raw_output_contents[0])[0];
+
+/** POSTs to generate_stream and parses the Server-Sent Events. */
+async function events(model: string, body: object): Promise<{ status: number; type: string | null; events: any[] }> {
+  const res = await fetch(`${server.url}/v2/models/${model}/generate_stream`, { method: "POST", body: JSON.stringify(body) });
+  const text = await res.text();
+  const events = text.split("\n\n").filter((e) => e.length > 0).map((e) => {
+    expect(e.startsWith("data: ")).toBe(true);
+    return JSON.parse(e.slice(6));
+  });
+  return { status: res.status, type: res.headers.get("content-type"), events };
+}
+
+describe("gRPC ModelStreamInfer, decoupled", () => {
+  it("streams one response per element after execute() returned, each flagged not final", async () => {
+    const { messages, status } = await stream([repeatRequest("r1", [5, 6, 7])]);
+    expect(status.code).toBe(grpc.status.OK);
+    expect(messages.map((m) => m.error_message)).toEqual(["", "", ""]);
+    expect(messages.map(out)).toEqual([5, 6, 7]);
+    expect(messages.map((m) => int32s(m.infer_response.raw_output_contents[1])[0])).toEqual([0, 1, 2]);
+    expect(messages.map(final)).toEqual([false, false, false]);
+    expect(messages.map((m) => m.infer_response.id)).toEqual(["r1", "r1", "r1"]);
+    expect(messages[0].infer_response.outputs.map((o: any) => o.name)).toEqual(["OUT", "IDX"]);
+  });
+
+  it("sends an empty final response only when asked (triton_enable_empty_final_response)", async () => {
+    const asked = await stream([repeatRequest("e1", [1, 2], { triton_enable_empty_final_response: true })]);
+    expect(asked.messages.map(final)).toEqual([false, false, true]);
+    const last = asked.messages[2].infer_response;
+    expect(last).toMatchObject({ id: "e1", model_name: "repeat", outputs: [], raw_output_contents: [] });
+
+    const flagged = await stream([repeatRequest("e2", [1, 2], { mode: "last_final" })]);
+    expect(flagged.messages.map(final)).toEqual([false, true]);
+
+    const none = await stream([repeatRequest("z1", [], { mode: "none" }), repeatRequest("z2", [], { mode: "none", triton_enable_empty_final_response: true })]);
+    expect(none.status.code).toBe(grpc.status.OK);
+    expect(none.messages.map((m) => [m.infer_response.id, final(m)])).toEqual([["z2", true]]);
+
+    const wrongType = await stream([repeatRequest("w", [1], { triton_enable_empty_final_response: "yes" })]);
+    expect(wrongType.messages.map((m) => m.error_message)).toEqual(
+      ["invalid value type for 'triton_enable_empty_final_response' parameter, expected bool_param."]);
+  });
+
+  it("delivers an error mid-stream as error_message and goes on", async () => {
+    const { messages } = await stream([repeatRequest("m", [5, 6, 7], { mode: "error_mid" })]);
+    expect(messages.map((m) => m.error_message)).toEqual(["", "bad element at 1", ""]);
+    expect(out(messages[0])).toBe(5);
+    expect(out(messages[2])).toBe(7);
+    expect(messages[1].infer_response).toMatchObject({ id: "m", model_name: "repeat" });
+    expect(messages.map(final)).toEqual([false, false, false]);
+  });
+
+  it("ends every open request with the error when execute() throws or returns responses", async () => {
+    const thrown = await stream([repeatRequest("t", [1], { mode: "throw" })]);
+    expect(thrown.messages.map((m) => [m.error_message, final(m)])).toEqual([["execute failed on purpose", true]]);
+    const returned = await stream([repeatRequest("t2", [1], { mode: "return" })]);
+    expect(returned.messages).toHaveLength(1);
+    expect(returned.messages[0].error_message).toBe("Model 'repeat' is using the decoupled mode and the execute function must return None.");
+  });
+
+  it("interleaves the responses of concurrent requests, each from its own inputs", async () => {
+    const requests = Array.from({ length: 8 }, (_, k) => repeatRequest(`c${k}`, [k * 10, k * 10 + 1, k * 10 + 2], { delay_ms: 15 }));
+    const { messages } = await stream(requests);
+    expect(messages).toHaveLength(24);
+    for (let k = 0; k < 8; k++) {
+      expect(messages.filter((m) => m.infer_response.id === `c${k}`).map(out)).toEqual([k * 10, k * 10 + 1, k * 10 + 2]);
+    }
+    // Not one request after the other: the instance took the next call while streams were open.
+    const firstOfLast = messages.findIndex((m) => m.infer_response.id === "c7");
+    const lastOfFirst = messages.map((m) => m.infer_response.id).lastIndexOf("c0");
+    expect(firstOfLast).toBeLessThan(lastOfFirst);
+  });
+
+  it("refuses ModelInfer on a decoupled model with Triton's text (UNIMPLEMENTED)", async () => {
+    const err = await new Promise<grpc.ServiceError>((resolve) => client.ModelInfer(repeatRequest("u", [1]), (e: grpc.ServiceError) => resolve(e)));
+    expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(err.details).toBe("ModelInfer RPC doesn't support models with decoupled transaction policy");
+  });
+
+  it("cancelling the call reaches request.isCancelled() in the stub", async () => {
+    const call = client.ModelStreamInfer();
+    call.on("error", () => {});
+    let seen = 0;
+    const three = new Promise<void>((resolve) => call.on("data", () => ++seen === 3 && resolve()));
+    call.write(repeatRequest("grpc-cancel", [0], { mode: "until_cancelled" }));
+    await three;
+    call.cancel();
+    const line = await server.waitForLog(/request 'grpc-cancel' cancelled after (\d+) responses/, 10_000);
+    expect(Number(/after (\d+)/.exec(line)![1])).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("HTTP generate extension", () => {
+  it("generate_stream: one Server-Sent Event per response, JSON keys as inputs and parameters", async () => {
+    const r = await events("repeat", { IN: [3, 4, 5], parameters: { delay_ms: 1 } });
+    expect(r.status).toBe(200);
+    expect(r.type).toBe("text/event-stream; charset=utf-8");
+    expect(r.events).toEqual([0, 1, 2].map((i) => ({ model_name: "repeat", model_version: "1", OUT: 3 + i, IDX: i })));
+  });
+
+  it("generate_stream: errors mid-stream are events; zero responses is an empty stream", async () => {
+    const mid = await events("repeat", { IN: [5, 6, 7], mode: "error_mid" });
+    expect(mid.status).toBe(200);
+    expect(mid.events).toEqual([
+      { model_name: "repeat", model_version: "1", OUT: 5, IDX: 0 },
+      { error: "bad element at 1" },
+      { model_name: "repeat", model_version: "1", OUT: 7, IDX: 2 },
+    ]);
+    const none = await events("repeat", { IN: [1], mode: "none" });
+    expect(none).toMatchObject({ status: 200, events: [] });
+    // An error first sets the status, as Triton's does.
+    const thrown = await events("repeat", { IN: [1], mode: "throw" });
+    expect(thrown).toMatchObject({ status: 400, events: [{ error: "execute failed on purpose" }] });
+  });
+
+  it("generate: exactly one response, else Triton's error", async () => {
+    const one = await postJson(`${server.url}/v2/models/repeat/generate`, { IN: 9 });
+    expect(one).toEqual({ status: 200, body: { model_name: "repeat", model_version: "1", OUT: 9, IDX: 0 } });
+    const many = await postJson(`${server.url}/v2/models/repeat/generate`, { IN: [1, 2] });
+    expect(many.status).toBe(500);
+    expect(many.body.error).toBe("generate expects model to produce exactly 1 response, use generate stream for model that generates various number of responses");
+    const bad = await postJson(`${server.url}/v2/models/repeat/generate`, { IN: 1, odd: [1, 2] });
+    expect(bad).toEqual({ status: 400, body: { error: "parameter 'odd' has invalid type. It should be either 'int', 'bool', or 'string'." } });
+    const unknown = await postJson(`${server.url}/v2/models/nope/generate`, { IN: 1 });
+    expect(unknown.status).toBe(404);
+  });
+
+  it("/infer on a decoupled model: 400 with Triton's text, before the body is read", async () => {
+    const r = await postJson(`${server.url}/v2/models/repeat/infer`, { not: "even an infer request" });
+    expect(r).toEqual({ status: 400, body: { error: "HTTP end point doesn't support models with decoupled transaction policy" } });
+  });
+
+  it("a client that disconnects cancels the request", async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${server.url}/v2/models/repeat/generate_stream`, {
+      method: "POST", body: JSON.stringify({ IN: [0], mode: "until_cancelled", id: "ignored" }), signal: controller.signal,
+    });
+    const reader = res.body!.getReader();
+    let text = "";
+    while ((text.match(/data: /g) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    await server.waitForLog(/request '' cancelled after \d+ responses/, 10_000);
+  });
+
+  it("a stub that dies mid-stream ends the stream with an error event, and a replacement serves", async () => {
+    const r = await events("repeat", { IN: [1], mode: "crash" });
+    expect(r.events[0]).toEqual({ model_name: "repeat", model_version: "1", OUT: 1, IDX: 0 });
+    expect(r.events).toHaveLength(2);
+    expect(r.events[1].error).toMatch(/Failed to process the request\(s\) for model instance 'repeat_0_0'/);
+    let after;
+    for (let i = 0; i < 50; i++) {
+      after = await events("repeat", { IN: [4, 2] });
+      if (after.events.length === 2 && !after.events[0].error) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(after!.events.map((e: any) => e.OUT)).toEqual([4, 2]);
+  });
+});
+
+describe("response senders", () => {
+  it("refuses a send after the final flag with Triton's text", async () => {
+    const r = await events("repeat", { IN: [1], mode: "after_final" });
+    expect(r.events).toEqual([{ model_name: "repeat", model_version: "1", OUT: 1, IDX: 0 }]);
+    await server.waitForLog(/after final: Unable to send response\. Response sender has been closed\./, 10_000);
+  });
+
+  it("a non-decoupled model may answer through its sender: one response, then final", async () => {
+    const body = { inputs: [{ name: "IN", datatype: "INT32", shape: [3], data: [1, 2, 3] }] };
+    const plain = await postJson(`${server.url}/v2/models/single_sender/infer`, body);
+    expect(plain.status).toBe(200);
+    expect(plain.body.outputs[0].data).toEqual([2, 4, 6]);
+    const two = await postJson(`${server.url}/v2/models/single_sender/infer`, { ...body, parameters: { mode: "two" } });
+    expect(two.body.outputs[0].data).toEqual([2, 4, 6]);
+    await server.waitForLog(/single_sender refused: Unable to send response\. Non-decoupled model cannot send more than one response\./, 10_000);
+    const early = await postJson(`${server.url}/v2/models/single_sender/infer`, { ...body, parameters: { mode: "final_first" } });
+    expect(early.body.outputs[0].data).toEqual([2, 4, 6]);
+    await server.waitForLog(/single_sender refused: Unable to send response\. Non-decoupled model cannot send complete final before sending a response\./, 10_000);
+    // Its one response streams like any model's, flagged final.
+    const s = await events("single_sender", { IN: [5] });
+    expect(s.events).toEqual([{ model_name: "single_sender", model_version: "1", OUT: 10 }]);
+  });
+});
+
+describe("unload", () => {
+  it("waits for open streams to finish before the stub goes", async () => {
+    const open = events("repeat", { IN: [1, 2, 3, 4, 5, 6], delay_ms: 60 });
+    await new Promise((r) => setTimeout(r, 100));
+    const unload = await postJson(`${server.url}/v2/repository/models/repeat/unload`, {});
+    expect(unload.status).toBe(200);
+    const r = await open;
+    expect(r.events.map((e: any) => e.OUT)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+});
