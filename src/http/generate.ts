@@ -84,7 +84,7 @@ export function fitShape(input: TensorMetadata, count: number): number[] {
   }
   const inner = shape.lastIndexOf(-1);
   if (inner < 0) {
-    if (rest !== 1 && count !== 0) throw fail();
+    if (shape.reduce((n, d) => n * d, 1) !== count) throw fail();
     return shape;
   }
   return shape.map((d, i) => (i === inner ? rest : d < 0 ? 1 : d));
