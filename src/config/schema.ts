@@ -212,7 +212,7 @@ export const EnsembleSchema = z.object({
       model_namespace: str(),
     }),
   ),
-  max_inflight_responses: i32(),
+  max_inflight_requests: i32(),
 });
 
 const WarmupSchema = z.object({
