@@ -13,6 +13,8 @@ export interface ModelInstance {
   readonly state: InstanceState;
   /** Calls sent and not yet answered (the instance runs them one at a time, in order). */
   readonly pending: number;
+  /** How long its handler's execute() took lately (ns, a moving average); undefined before any call. */
+  readonly recentExecNs?: number;
   /**
    * Runs one call with these requests; resolves one result per request, in order, once the
    * handler returned. Requests with a sink (decoupled) get their responses there instead, until

@@ -77,6 +77,7 @@ export class StubInstance implements ModelInstance {
   /** When the latest response arrived (nowNs): the stub started its next call right after it. */
   #lastAnswerNs = 0;
   #nextKey = 1;
+  #recentExecNs: number | undefined;
   /** Decoupled requests whose final response has not arrived, by wire key. */
   #streams = new Map<number, { sink: ResponseSink; unwatch(): void }>();
   #streamsClosed: (() => void) | null = null;
@@ -92,6 +93,10 @@ export class StubInstance implements ModelInstance {
 
   get pending(): number {
     return this.#inFlight.size;
+  }
+
+  get recentExecNs(): number | undefined {
+    return this.#recentExecNs;
   }
 
   get pid(): number | undefined {
@@ -194,8 +199,9 @@ export class StubInstance implements ModelInstance {
     return new Promise((resolve, reject) => {
       const call: InFlight = { requests, streamed, unwatch, resolve, reject, startNs, sentNs: 0 };
       this.#inFlight.set(body.id, call);
-      endpoint.send(KIND.EXECUTE, body, blocks);
+      // Stamped before the send: the stub may start the call before this thread runs again.
       call.sentNs = nowNs();
+      endpoint.send(KIND.EXECUTE, body, blocks);
     });
   }
 
@@ -362,14 +368,19 @@ export class StubInstance implements ModelInstance {
     const previousAnswerNs = this.#lastAnswerNs;
     this.#lastAnswerNs = receivedNs;
     if (execNs === undefined) return; // the handler never ran
+    this.#recentExecNs = this.#recentExecNs === undefined ? execNs : 0.8 * this.#recentExecNs + 0.2 * execNs;
     const endNs = nowNs();
+    // The handler ran for execNs before its answer came: it started no later than latestStart,
+    // whatever the two processes' schedulers made of the stamps around it.
+    const latestStart = Math.max(call.startNs, endNs - execNs);
+    const sentNs = Math.min(call.sentNs, latestStart);
     // The stub began this call when it finished the previous one, a little before main heard of
     // it: never place the start later than the handler's own duration allows.
-    const startedNs = Math.max(call.sentNs, Math.min(previousAnswerNs, endNs - execNs));
+    const startedNs = Math.max(sentNs, Math.min(previousAnswerNs, latestStart));
     const timing: CallTiming = {
       requests: call.requests,
-      inputNs: call.sentNs - call.startNs,
-      waitNs: startedNs - call.sentNs,
+      inputNs: sentNs - call.startNs,
+      waitNs: startedNs - sentNs,
       inferNs: execNs,
       outputNs: Math.max(0, endNs - startedNs - execNs),
     };

@@ -25,6 +25,35 @@ describe("DirectScheduler", () => {
     expect(s.pending).toBe(0);
   });
 
+  it("holds up to eight calls in an instance whose handler proved fast, two in a slow one", async () => {
+    const s = new DirectScheduler("m");
+    const fast = new FakeInstance("fast");
+    s.setInstances([fast]);
+    const first = Array.from({ length: 12 }, (_, i) => s.enqueue(req(`f${i}`)));
+    await tick();
+    expect(fast.calls).toHaveLength(2); // nothing measured yet: shallow
+    fast.recentExecNs = 200_000;
+    fast.calls[0].finish();
+    await tick();
+    expect(fast.calls).toHaveLength(8);
+    expect(s.queued).toBe(3);
+    fast.recentExecNs = 5_000_000; // turned slow: refills only below two
+    while (fast.calls.length > 0) {
+      fast.calls[0].finish();
+      await tick();
+      expect(fast.calls.length).toBeLessThanOrEqual(7);
+    }
+    await Promise.all(first);
+    const after = [s.enqueue(req("s1")), s.enqueue(req("s2")), s.enqueue(req("s3"))];
+    await tick();
+    expect(fast.calls).toHaveLength(2);
+    while (fast.calls.length > 0) {
+      fast.calls[0].finish();
+      await tick();
+    }
+    await Promise.all(after);
+  });
+
   it("skips dead instances and waits for a live one", async () => {
     const s = new DirectScheduler("m");
     const a = new FakeInstance("a");

@@ -4,6 +4,8 @@ import type { CoreRequest } from "../../../src/core/types.js";
 /** An instance whose calls finish when the test says so. */
 export class FakeInstance implements ModelInstance {
   state: InstanceState = "ready";
+  /** What the handler's recent calls took; undefined as for an instance that has not run yet. */
+  recentExecNs: number | undefined;
   readonly calls: { ids: string[]; finish(): void; fail(e: Error): void }[] = [];
   constructor(readonly name: string) {}
   get pending(): number {
