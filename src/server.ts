@@ -79,7 +79,8 @@ export class TesseraServer implements ServerApi {
     this.models = new ModelManager({
       repositories: options.modelRepositories,
       strictModelConfig: options.strictModelConfig,
-      stub: { ...DEFAULT_STUB_OPTIONS, ...options.stub },
+      // Handlers' BLS calls: any model, streamed, and still served while the server drains.
+      stub: { ...DEFAULT_STUB_OPTIONS, ...options.stub, bls: (request) => this.#stream(request, true) },
       log: (level, source, message) => log(SEVERITY[level], source, message),
     });
   }
@@ -242,7 +243,11 @@ export class TesseraServer implements ServerApi {
    * request, shutting down) throw here; later ones are items of the stream.
    */
   inferStream(request: CoreRequest): ResponseStream {
-    const v = this.#admit(request);
+    return this.#stream(request, false);
+  }
+
+  #stream(request: CoreRequest, internal: boolean): ResponseStream {
+    const v = this.#admit(request, internal);
     const stream = new ResponseStream();
     if (!v.config.model_transaction_policy.decoupled) {
       this.#run(v, request).then(
@@ -282,9 +287,12 @@ export class TesseraServer implements ServerApi {
     return stream;
   }
 
-  /** Resolves and validates a request; a known model's invalid request counts as its failure. */
-  #admit(request: CoreRequest): LoadedVersion {
-    if (this.#stopping) throw unavailable("Server is shutting down");
+  /**
+   * Resolves and validates a request; a known model's invalid request counts as its failure.
+   * Internal requests (BLS) are taken while the server drains: in-flight requests depend on them.
+   */
+  #admit(request: CoreRequest, internal = false): LoadedVersion {
+    if (this.#stopping && !internal) throw unavailable("Server is shutting down");
     const times: RequestTimes = { startNs: nowNs() };
     const v = this.models.resolve(request.model, request.version);
     request.times = times;

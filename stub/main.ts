@@ -8,14 +8,18 @@ import { pathToFileURL } from "node:url";
 import { setParentDeathSignal, watchParent } from "../src/ipc/addon.js";
 import { Endpoint, type MessageRef } from "../src/ipc/endpoint.js";
 import { readHeader } from "../src/ipc/layout.js";
-import { KIND, PROTOCOL_VERSION, type ExecuteBody, type FromStub, type ToStub } from "../src/ipc/protocol.js";
+import {
+  KIND, PROTOCOL_VERSION, type BlsResponseBody, type ExecuteBody, type FromStub, type ToStub,
+} from "../src/ipc/protocol.js";
 import { openAndUnlink, unlinkPendingSegments } from "../src/ipc/segments.js";
+import { BlsClient } from "./bls.js";
 import { Cancellations } from "./cancellation.js";
 import { errorInfo, runExecute, type ExecuteContext } from "./executor.js";
 import { describeFailure, findModelClass } from "./handler.js";
 import { AutoCompleteConfig } from "./sdk/auto-complete.js";
 import { setLogSink } from "./sdk/logger.js";
 import { setProviderSink } from "./sdk/onnx.js";
+import { setBlsTransport } from "./sdk/request.js";
 import type { TritonModel, TritonModelClass } from "./sdk/index.js";
 
 let endpoint: Endpoint | null = null;
@@ -23,6 +27,7 @@ let ModelClass: TritonModelClass | null = null;
 let model: TritonModel | null = null;
 let attach: Extract<ToStub, { type: "attach" }> | null = null;
 let context: ExecuteContext | null = null;
+let bls: BlsClient | null = null;
 const cancellations = new Cancellations();
 const executions: [ExecuteBody, MessageRef][] = [];
 let executing = false;
@@ -77,6 +82,9 @@ async function handle(m: ToStub): Promise<void> {
         onError: (err) => send({ type: "log", level: "ERROR", message: `stub ipc: ${err.message}` }),
       });
       endpoint.start();
+      const client = new BlsClient(endpoint);
+      bls = client;
+      setBlsTransport((call) => client.call(call));
       let module: Record<string, unknown>;
       try {
         module = await import(pathToFileURL(m.modulePath).href);
@@ -144,6 +152,7 @@ async function handle(m: ToStub): Promise<void> {
 }
 
 function onShmMessage(kind: number, body: unknown, ref: MessageRef): void {
+  if (kind === KIND.BLS_RESPONSE && bls) return bls.onResponse(body as BlsResponseBody, ref);
   if (kind !== KIND.EXECUTE) {
     endpoint!.release(ref);
     return;

@@ -25,6 +25,10 @@ export const KIND = {
   DROP_ARENA: 4,
   /** stub → main: StreamBody, one response of a decoupled model's request (sent any time). */
   STREAM: 5,
+  /** stub → main: BlsRequestBody, a handler's inference request to a model of this server. */
+  BLS_REQUEST: 6,
+  /** main → stub: BlsResponseBody, one response to it. */
+  BLS_RESPONSE: 7,
 } as const;
 
 /** Where tensor bytes are: [arena id of the sender, byte offset in it, byte length]. */
@@ -84,6 +88,28 @@ export interface ResponseBody {
  */
 export interface StreamBody {
   key: number;
+  response?: WireResponse;
+  final: boolean;
+}
+
+/** A BLS call: inputs lie in the stub's arenas until main RELEASEs this message (at its end). */
+export interface BlsRequestBody {
+  /** Unique per stub while the call lives; its responses carry it back. */
+  bls: number;
+  model: string;
+  /** "" picks by the model's version policy. */
+  version: string;
+  id: string;
+  parameters: WireParams;
+  requestedOutputs: string[];
+  inputs: WireTensor[];
+  /** Ends the call with an error when it has not finished by then. */
+  timeoutMs?: number;
+}
+
+/** One response of a BLS call (outputs in main's arenas); `final` marks the last message. */
+export interface BlsResponseBody {
+  bls: number;
   response?: WireResponse;
   final: boolean;
 }

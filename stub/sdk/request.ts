@@ -21,6 +21,16 @@ export interface InferenceRequestOptions {
   timeoutMs?: number;
 }
 
+/** What a BLS call sends: the options of the InferenceRequest a handler made. */
+export type BlsCall = InferenceRequestOptions;
+type BlsTransport = (call: BlsCall) => AsyncGenerator<InferenceResponse>;
+let blsTransport: BlsTransport | null = null;
+
+/** @internal The stub wires BLS calls to main; outside a stub, exec() has nowhere to go. */
+export function setBlsTransport(transport: BlsTransport | null): void {
+  blsTransport = transport;
+}
+
 /**
  * Sends the responses of a decoupled request: any number of responses, at any time (also after
  * execute() returned), the last one (or a bare send(undefined, FINAL)) flagged
@@ -100,14 +110,30 @@ export class InferenceRequest {
     throw new TritonError("this request was not received from the server: it has no response sender", TritonError.UNSUPPORTED);
   }
 
-  /** BLS: runs this request on another model through the server's scheduler. */
+  /**
+   * BLS: runs this request on a model of the server, through its scheduler (batching, instances
+   * and statistics apply), and resolves with its one response. As in pb_utils, a failure comes
+   * back as a response carrying the error, not as an exception.
+   */
   async exec(): Promise<InferenceResponse> {
-    throw new TritonError("BLS calls (InferenceRequest.exec) are not supported yet", TritonError.UNSUPPORTED);
+    const responses: InferenceResponse[] = [];
+    for await (const r of this.streamExec()) responses.push(r);
+    if (responses.length === 1) return responses[0];
+    return new InferenceResponse({
+      error: new TritonError(
+        `model '${this.#o.modelName}' sent ${responses.length} responses to exec(), which takes exactly one: ` +
+        "use streamExec() for a decoupled model",
+        TritonError.INVALID_ARG,
+      ),
+    });
   }
 
-  // eslint-disable-next-line require-yield
+  /** BLS to a decoupled model: its responses as they come (errors as responses that carry them). */
   async *streamExec(): AsyncGenerator<InferenceResponse> {
-    throw new TritonError("BLS calls (InferenceRequest.streamExec) are not supported yet", TritonError.UNSUPPORTED);
+    if (!blsTransport) {
+      throw new TritonError("BLS calls need the server: exec() and streamExec() work in a model that tessera serves", TritonError.UNSUPPORTED);
+    }
+    yield* blsTransport(this.#o);
   }
 }
 

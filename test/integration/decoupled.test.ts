@@ -4,7 +4,8 @@
  * (triton_final_response, triton_enable_empty_final_response) and over HTTP generate and
  * generate_stream (Server-Sent Events); /infer and ModelInfer refused with Triton's texts;
  * cancellation reaching request.isCancelled(); a stub dying mid-stream; unload waiting for open
- * streams; and a non-decoupled model answering through its response sender.
+ * streams; a non-decoupled model answering through its response sender; and BLS calls from a
+ * handler (exec, streamExec, errors, timeout).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readdirSync } from "node:fs";
@@ -21,7 +22,7 @@ let client: any;
 beforeAll(async () => {
   server = await startServer(join(FIXTURES, "decoupled-repo"), {
     args: ["--allow-grpc", "true", "--grpc-port", "0", "--grpc-address", "127.0.0.1",
-      "--model-control-mode", "explicit", "--load-model", "repeat", "--load-model", "single_sender"],
+      "--model-control-mode", "explicit", "--load-model", "repeat", "--load-model", "single_sender", "--load-model", "bls_caller"],
   });
   const line = await server.waitForLog(/Started GRPCInferenceService at (\S+)/);
   const address = /Started GRPCInferenceService at (\S+)/.exec(line)![1]!;
@@ -245,6 +246,42 @@ describe("response senders", () => {
     // Its one response streams like any model's, flagged final.
     const s = await events("single_sender", { IN: [5] });
     expect(s.events).toEqual([{ model_name: "single_sender", model_version: "1", OUT: 10 }]);
+  });
+});
+
+describe("BLS: a handler calling other models", () => {
+  const call = (mode: string, values: number[], id = "") => postJson(`${server.url}/v2/models/bls_caller/infer`, {
+    id, inputs: [{ name: "IN", datatype: "INT32", shape: [values.length], data: values }], parameters: { mode },
+  });
+
+  it("exec() runs another model through the server and returns its response", async () => {
+    const r = await call("exec", [1, 2, 3]);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.outputs[0].data).toEqual([3, 5, 7]);
+    // The target counted it like any request.
+    const stats = await (await fetch(`${server.url}/v2/models/single_sender/stats`)).json();
+    expect(stats.model_stats[0].inference_stats.success.count).toBeGreaterThan(0);
+  });
+
+  it("streamExec() yields a decoupled model's responses as they come", async () => {
+    const r = await call("stream", [7, 8, 9, 10]);
+    expect(r.body.outputs[0].data).toEqual([7, 8, 9, 10]);
+  });
+
+  it("failures come back as responses carrying the error, as in pb_utils", async () => {
+    const missing = await call("missing", [1]);
+    expect(missing).toEqual({ status: 404, body: { error: "Request for unknown model: 'no_such_model' is not found" } });
+    const many = await call("exec_many", [1, 2]);
+    expect(many.status).toBe(400);
+    expect(many.body.error).toBe("model 'repeat' sent 2 responses to exec(), which takes exactly one: use streamExec() for a decoupled model");
+  });
+
+  it("timeoutMs ends the call with Triton's timeout error and cancels it at the target", async () => {
+    const r = await call("timeout", [0], "bls-timeout");
+    expect(r.status).toBe(200);
+    expect(r.body.outputs[0].data[0]).toBeGreaterThan(0);
+    expect(r.body.parameters).toEqual({ error: "Request timeout expired" });
+    await server.waitForLog(/request 'bls-timeout' cancelled after \d+ responses/, 10_000);
   });
 });
 

@@ -6,15 +6,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { ServerError } from "../../errors/index.js";
+import { ServerError, toServerError, unavailable, unsupported } from "../../errors/index.js";
 import { nowNs, type CallTiming } from "../../core/statistics.js";
+import type { ResponseStream, StreamItem } from "../../core/response-stream.js";
 import type { CoreRequest, CoreTensor, RequestResult, ResponseSink } from "../../core/types.js";
 import { PACKAGE_ROOT, closeFd, createEventFd } from "../../ipc/addon.js";
 import { Endpoint, type Block, type MessageRef } from "../../ipc/endpoint.js";
 import { controlLayout, writeHeader } from "../../ipc/layout.js";
 import {
   KIND, PROTOCOL_VERSION, type ExecuteBody, type FromStub, type LogLevel, type ModelArgs,
-  type ResponseBody, type StreamBody, type ToStub, type WireRequest, type WireResponse, type WireTensor,
+  type BlsRequestBody, type BlsResponseBody, type ResponseBody, type StreamBody, type ToStub, type WireRequest, type WireResponse,
+  type WireTensor,
 } from "../../ipc/protocol.js";
 import { createOwnedSegment, forgetSegment, unlinkOwnedSegment } from "../../ipc/segments.js";
 import type { InstanceResult, InstanceState, ModelInstance } from "../backend.js";
@@ -38,6 +40,8 @@ export interface StubOptions {
   log(level: LogLevel, message: string): void;
   /** The handler's onnxruntime session chose this execution provider. */
   onExecutionProvider?(provider: string): void;
+  /** Runs a handler's BLS request through the server, as a client's (any model, streamed). */
+  bls?(request: CoreRequest): ResponseStream;
   /** Called once when the process is gone, whatever the cause. */
   onDeath(instance: StubInstance, reason: string): void;
 }
@@ -118,7 +122,7 @@ export class StubInstance implements ModelInstance {
       serverPid: o.serverPid,
       growthBytes: o.growthBytes,
       doorbells: { in: this.#doorbells[1], out: this.#doorbells[0] },
-      onMessage: (kind, body, ref) => this.#onShmMessage(kind, body as ResponseBody, ref),
+      onMessage: (kind, body, ref) => this.#onShmMessage(kind, body as ResponseBody | StreamBody | BlsRequestBody, ref),
       onError: (err) => o.log("ERROR", `ipc: ${err.message}`),
     });
     const child = spawn(process.execPath, ["--enable-source-maps", STUB_MAIN], {
@@ -275,9 +279,10 @@ export class StubInstance implements ModelInstance {
     });
   }
 
-  #onShmMessage(kind: number, body: ResponseBody | StreamBody, ref: MessageRef): void {
+  #onShmMessage(kind: number, body: ResponseBody | StreamBody | BlsRequestBody, ref: MessageRef): void {
     const endpoint = this.#endpoint!;
     if (kind === KIND.STREAM) return this.#onStream(body as StreamBody, ref);
+    if (kind === KIND.BLS_REQUEST) return void this.#onBls(body as BlsRequestBody, ref);
     if (kind !== KIND.RESPONSE) return endpoint.release(ref);
     const reply = body as ResponseBody;
     const call = this.#inFlight.get(reply.id);
@@ -342,6 +347,84 @@ export class StubInstance implements ModelInstance {
         release();
       },
     };
+  }
+
+  /**
+   * A handler's BLS call: a request like a client's, whose inputs are views over the stub's memory
+   * (released, with the message, once the call ended), and whose responses are copied into this
+   * side's arena for the stub. A call outliving `timeoutMs` ends with Triton's timeout error.
+   */
+  async #onBls(body: BlsRequestBody, ref: MessageRef): Promise<void> {
+    const endpoint = this.#endpoint!;
+    const controller = new AbortController();
+    let ended = false;
+    const reply = (item: StreamItem): void => {
+      if (ended || this.#state === "dead") {
+        item.response?.release();
+        return;
+      }
+      ended = item.final;
+      const blocks: Block[] = [];
+      let response: WireResponse | undefined;
+      try {
+        if (item.response) response = { outputs: this.#copyOut(item.response.outputs, blocks), parameters: item.response.parameters };
+        else if (item.error) response = { outputs: [], error: item.error.toJSON() };
+      } catch (err) {
+        endpoint.freeBlocks(blocks);
+        blocks.length = 0;
+        response = { outputs: [], error: toServerError(err).toJSON() };
+      } finally {
+        item.response?.release();
+      }
+      const answer: BlsResponseBody = { bls: body.bls, response, final: item.final };
+      endpoint.send(KIND.BLS_RESPONSE, answer, blocks);
+    };
+    let stream: ResponseStream;
+    try {
+      if (!this.#o.bls) throw unsupported("BLS calls are not available to this model");
+      stream = this.#o.bls({
+        model: body.model,
+        version: body.version || undefined,
+        id: body.id,
+        inputs: body.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: endpoint.view(t.loc) })),
+        outputs: body.requestedOutputs.length > 0 ? body.requestedOutputs.map((name) => ({ name })) : undefined,
+        parameters: body.parameters,
+        signal: controller.signal,
+      });
+    } catch (err) {
+      reply({ error: toServerError(err), final: true });
+      endpoint.release(ref);
+      return;
+    }
+    const timer = body.timeoutMs === undefined ? undefined : setTimeout(() => {
+      reply({ error: unavailable("Request timeout expired"), final: true });
+      controller.abort(unavailable("Request timeout expired"));
+      stream.close();
+    }, body.timeoutMs);
+    try {
+      for await (const item of stream) {
+        reply(item);
+        if (this.#state === "dead") {
+          controller.abort(new ServerError("CANCELLED", "the calling stub is gone"));
+          break;
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+      stream.close();
+      endpoint.release(ref);
+    }
+  }
+
+  /** Copies outputs into this side's arena (one block each) for the stub to read. */
+  #copyOut(outputs: CoreTensor[], blocks: Block[]): WireTensor[] {
+    const endpoint = this.#endpoint!;
+    return outputs.map((t) => {
+      const block = endpoint.alloc(t.data.byteLength);
+      blocks.push(block);
+      block.bytes.set(t.data);
+      return { name: t.name, datatype: t.datatype, shape: t.shape, loc: [block.arena, block.offset, t.data.byteLength] };
+    });
   }
 
   /** Tells the stub when a request's client goes away (request.isCancelled()); returns the unwatch. */

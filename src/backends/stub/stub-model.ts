@@ -6,6 +6,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ServerError } from "../../errors/index.js";
 import { configToJson, type ModelConfig } from "../../config/schema.js";
+import type { ResponseStream } from "../../core/response-stream.js";
+import type { CoreRequest } from "../../core/types.js";
 import type { LogLevel, ModelArgs } from "../../ipc/protocol.js";
 import type { ModelInstance } from "../backend.js";
 import { prepareBuiltinModule, prepareHandlerModule } from "./handler-module.js";
@@ -17,6 +19,8 @@ export interface StubBackendOptions {
   queueCapacity: number;
   heartbeatMs: number;
   stubTimeoutMs: number;
+  /** Where handlers' BLS calls go (the server); without it they fail as unsupported. */
+  bls?(request: CoreRequest): ResponseStream;
 }
 
 export const DEFAULT_STUB_OPTIONS: StubBackendOptions = {

@@ -1,0 +1,108 @@
+/**
+ * Business-logic scripting: a handler's InferenceRequest.exec() / streamExec() to any model of
+ * the server. The request goes to main over the shared-memory queue (inputs copied into this
+ * stub's arena, read there by main as views), through main's scheduler like any client's, and
+ * its responses come back the same way. Their outputs are copied out of shared memory at once:
+ * a handler may keep them as long as it likes.
+ */
+import type { Block, Endpoint, MessageRef } from "../src/ipc/endpoint.js";
+import { KIND, type BlsRequestBody, type BlsResponseBody, type WireTensor } from "../src/ipc/protocol.js";
+import { bytesElementsSize, encodeBytesElements } from "../src/ipc/datatypes.js";
+import { TritonError } from "./sdk/errors.js";
+import { InferenceResponse, type BlsCall } from "./sdk/request.js";
+import { Tensor } from "./sdk/tensor.js";
+
+type Item = { response: InferenceResponse; final: boolean } | { final: true; response?: undefined };
+
+export class BlsClient {
+  readonly #endpoint: Endpoint;
+  #next = 1;
+  readonly #calls = new Map<number, (item: Item) => void>();
+
+  constructor(endpoint: Endpoint) {
+    this.#endpoint = endpoint;
+  }
+
+  /** Sends the call; its responses come out in order, the iteration ends after the final one. */
+  async *call(call: BlsCall): AsyncGenerator<InferenceResponse> {
+    const id = this.#next++;
+    const items: Item[] = [];
+    let wake: (() => void) | null = null;
+    this.#calls.set(id, (item) => {
+      items.push(item);
+      wake?.();
+      wake = null;
+    });
+    let finished = false;
+    try {
+      this.#send(id, call);
+      for (;;) {
+        const item = items.shift();
+        if (!item) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        finished = item.final;
+        if (item.response) yield item.response;
+        if (finished) return;
+      }
+    } finally {
+      // The handler stopped iterating early: later responses are dropped as they come, and the
+      // entry goes with the final one (onResponse).
+      if (!finished && this.#calls.has(id)) this.#calls.set(id, () => {});
+    }
+  }
+
+  /** A BLS_RESPONSE from main: copied out, then released. */
+  onResponse(body: BlsResponseBody, ref: MessageRef): void {
+    const deliver = this.#calls.get(body.bls);
+    let item: Item;
+    try {
+      const r = body.response;
+      if (!r) item = { final: true };
+      else if (r.error) item = { response: new InferenceResponse({ error: new TritonError(r.error.message, r.error.code) }), final: body.final };
+      else {
+        const outputs = r.outputs.map((t) => Tensor.fromBytes(t.name, t.datatype, t.shape, this.#endpoint.view(t.loc).slice()));
+        item = { response: new InferenceResponse({ outputTensors: outputs, parameters: r.parameters }), final: body.final };
+      }
+    } finally {
+      this.#endpoint.release(ref);
+    }
+    if (body.final) this.#calls.delete(body.bls);
+    deliver?.(item);
+  }
+
+  #send(id: number, call: BlsCall): void {
+    const blocks: Block[] = [];
+    try {
+      const inputs: WireTensor[] = call.inputs.map((t) => {
+        const data = t.data;
+        let block: Block;
+        if (Array.isArray(data)) {
+          block = this.#endpoint.alloc(bytesElementsSize(data));
+          encodeBytesElements(data, block.bytes);
+        } else {
+          block = this.#endpoint.alloc(data.byteLength);
+          block.bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        }
+        blocks.push(block);
+        return { name: t.name(), datatype: t.datatype(), shape: t.shape(), loc: [block.arena, block.offset, block.bytes.byteLength] };
+      });
+      const body: BlsRequestBody = {
+        bls: id,
+        model: call.modelName,
+        version: call.modelVersion === undefined || call.modelVersion < 0 ? "" : String(call.modelVersion),
+        id: call.requestId ?? "",
+        parameters: call.parameters ?? {},
+        requestedOutputs: call.requestedOutputNames ?? [],
+        inputs,
+        ...(call.timeoutMs !== undefined ? { timeoutMs: call.timeoutMs } : {}),
+      };
+      this.#endpoint.send(KIND.BLS_REQUEST, body, blocks);
+    } catch (err) {
+      this.#endpoint.freeBlocks(blocks);
+      this.#calls.delete(id);
+      throw err;
+    }
+  }
+}
