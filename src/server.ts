@@ -257,7 +257,17 @@ export class TesseraServer implements ServerApi {
       return stream;
     }
     this.#inFlight++;
-    let firstError: ServerError | undefined;
+    // Counted once both are known: the final response (an error there fails the request; errors
+    // mid-stream do not), and the call's end, which brings its timing.
+    let ended: { error?: ServerError } | null = null;
+    let callDone = false;
+    let counted = false;
+    const count = () => {
+      if (counted || !ended || !callDone) return;
+      counted = true;
+      this.#account(v, request, ended.error);
+      if (--this.#inFlight === 0 && this.#idle) this.#idle();
+    };
     request.sink = (result, final) => {
       if (stream.finished) {
         if (result && !result.error) result.release();
@@ -273,17 +283,19 @@ export class TesseraServer implements ServerApi {
       }
       if (error) stream.push({ error, final });
       else if (!result) stream.push({ final });
-      firstError ??= error;
       if (final) {
-        this.#account(v, request, firstError);
-        if (--this.#inFlight === 0 && this.#idle) this.#idle();
+        ended = { error };
+        count();
       }
     };
     // The call's own result is empty; a failure before the handler ran ends the stream here.
     v.scheduler.enqueue(request).then(
       (result) => result.error && request.sink!(result, true),
       (err) => request.sink!({ error: toServerError(err) }, true),
-    );
+    ).finally(() => {
+      callDone = true;
+      count();
+    });
     return stream;
   }
 

@@ -131,7 +131,6 @@ async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Execu
   const { endpoint, cancellations } = ctx;
   const blocks: Block[] = [];
   let execNs: number | undefined;
-  for (const r of body.requests) cancellations.begin(r.key);
   // Made only for handlers that ask: they return nothing and send one response each instead.
   const senders: (CollectingSender | undefined)[] = body.requests.map(() => undefined);
   try {
@@ -166,7 +165,6 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
   const inputsDone = new Promise<void>((resolve) => (allClosed = resolve));
   if (open === 0) allClosed();
   const senders = body.requests.map((r) => {
-    cancellations.begin(r.key);
     return new StreamingSender(r.key, r.requestedOutputs, endpoint,
       (response, requested, blocks) => encodeResponse(response, requested, endpoint, blocks),
       () => {

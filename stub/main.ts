@@ -157,7 +157,10 @@ function onShmMessage(kind: number, body: unknown, ref: MessageRef): void {
     endpoint!.release(ref);
     return;
   }
-  executions.push([body as ExecuteBody, ref]);
+  const execute = body as ExecuteBody;
+  // From now on a cancellation of these requests counts, also while the call waits its turn.
+  for (const r of execute.requests) cancellations.begin(r.key);
+  executions.push([execute, ref]);
   if (!executing) void drainExecutions();
 }
 

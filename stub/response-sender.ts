@@ -57,9 +57,27 @@ export class StreamingSender implements ResponseSender {
       this.#endpoint.freeBlocks(blocks);
       throw err;
     }
-    if (final) this.#closed = true;
-    this.#endpoint.send(KIND.STREAM, body, blocks);
-    if (final) this.#onClosed();
+    try {
+      this.#endpoint.send(KIND.STREAM, body, blocks);
+    } catch (err) {
+      this.#endpoint.freeBlocks(blocks);
+      if (!final) throw err;
+      // The final flag must get through, or the request never ends: with the failure instead.
+      const message = `could not send the final response: ${err instanceof Error ? err.message : String(err)}`;
+      const bare: StreamBody = { key: this.#key, response: { outputs: [], error: { code: "INTERNAL", message } }, final: true };
+      try {
+        this.#endpoint.send(KIND.STREAM, bare, []);
+      } finally {
+        this.#close();
+      }
+      throw err;
+    }
+    if (final) this.#close();
+  }
+
+  #close(): void {
+    this.#closed = true;
+    this.#onClosed();
   }
 
   /** Ends the request with an error, unless the handler already sent its final response. */

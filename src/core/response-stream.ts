@@ -10,6 +10,18 @@
 import type { ServerError } from "../errors/index.js";
 import type { CoreResponse } from "./types.js";
 
+/**
+ * Responses held in shared memory while the consumer lags: past this many, later ones are copied
+ * out and their memory given back, so a slow client cannot pin a stub's arena.
+ */
+const MAX_PINNED = 8;
+
+function detach(response: CoreResponse): CoreResponse {
+  const outputs = response.outputs.map((t) => ({ ...t, data: new Uint8Array(t.data) }));
+  response.release();
+  return { ...response, outputs, release() {} };
+}
+
 export interface StreamItem {
   /** Absent on an error, and on a bare final flag. */
   response?: CoreResponse;
@@ -36,6 +48,7 @@ export class ResponseStream implements AsyncIterable<StreamItem> {
       return;
     }
     if (item.final) this.#finished = true;
+    if (item.response && this.#items.length >= MAX_PINNED) item = { ...item, response: detach(item.response) };
     this.#items.push(item);
     const wake = this.#wake;
     this.#wake = null;

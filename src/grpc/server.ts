@@ -3,6 +3,7 @@
  * protocol ⇄ ServerApi and nothing else. Every failure is a ServerError whose gRPC status comes
  * from GRPC_STATUS; texts are the core's, so they match the HTTP front end's word for word.
  */
+import { setMaxListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import type { ServerApi } from "../core/server-api.js";
 import type { StreamItem } from "../core/response-stream.js";
@@ -217,11 +218,15 @@ export class GrpcFrontEnd {
       write(STREAM_ERROR(this.#streamError(err), { id: head.id }));
       return;
     }
+    // A cancelled stream stops waiting at once, not at the next response.
+    const stop = () => results.close();
+    signal.addEventListener("abort", stop, { once: true });
     try {
       for await (const item of results) {
         if (!write(this.#streamItem(item, head, enableEmptyFinal))) break;
       }
     } finally {
+      signal.removeEventListener("abort", stop);
       results.close();
     }
   }
@@ -287,6 +292,8 @@ class StreamState {
   constructor(call: grpc.ServerDuplexStream<InferRequestMessage, Buffer>, front: GrpcFrontEnd) {
     this.#call = call;
     this.#front = front;
+    // Every open request of the stream listens for its cancellation.
+    setMaxListeners(0, this.#controller.signal);
     call.on("data", (msg: InferRequestMessage) => this.#request(msg));
     call.once("end", () => {
       this.#inputDone = true;

@@ -284,8 +284,13 @@ class HttpFrontEnd {
       }
       if (data !== undefined && !res.destroyed && !res.write(`data: ${data}\n\n`)) {
         await new Promise<void>((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          };
+          res.on("drain", done);
+          res.on("close", done);
         });
       }
     }

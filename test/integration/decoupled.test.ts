@@ -166,6 +166,22 @@ describe("HTTP generate extension", () => {
     expect(r.events).toEqual([0, 1, 2].map((i) => ({ model_name: "repeat", model_version: "1", OUT: 3 + i, IDX: i })));
   });
 
+  it("counts each decoupled request once, with its execution, however fast its final response came", async () => {
+    const stats = async () => (await (await fetch(`${server.url}/v2/models/repeat/stats`)).json()).model_stats[0];
+    const before = await stats();
+    await events("repeat", { IN: [1, 2, 3] }); // every response, final included, sent inside execute()
+    await events("repeat", { IN: [1], mode: "none" });
+    await events("repeat", { IN: [1, 2], delay_ms: 20 }); // the final well after execute() returned
+    await events("repeat", { IN: [5, 6, 7], mode: "error_mid" }); // an error mid-stream is not a failure
+    await events("repeat", { IN: [1], mode: "throw" }); // the final carries the error: a failure
+    const after = await stats();
+    const d = (f: (x: any) => number) => f(after) - f(before);
+    expect(d((x) => Number(x.inference_stats.success.count))).toBe(4);
+    expect(d((x) => Number(x.inference_stats.fail.count))).toBe(1);
+    expect(d((x) => Number(x.execution_count))).toBe(5);
+    expect(d((x) => Number(x.inference_stats.compute_infer.count))).toBe(4);
+  });
+
   it("generate_stream: errors mid-stream are events; zero responses is an empty stream", async () => {
     const mid = await events("repeat", { IN: [5, 6, 7], mode: "error_mid" });
     expect(mid.status).toBe(200);

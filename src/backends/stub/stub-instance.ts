@@ -191,8 +191,13 @@ export class StubInstance implements ModelInstance {
       endpoint.freeBlocks(blocks);
       return Promise.reject(new ServerError("INTERNAL", `failed to pass the request to '${this.name}': ${(err as Error).message}`));
     }
+    // A model is decoupled or not: its requests all have sinks (answers stream) or none do.
+    const streamed = requests.some((r) => r.sink);
+    if (streamed && !requests.every((r) => r.sink)) {
+      endpoint.freeBlocks(blocks);
+      return Promise.reject(new ServerError("INTERNAL", `a call to '${this.name}' mixes decoupled and other requests`));
+    }
     this.#state = "busy";
-    const streamed = requests.length > 0 && requests.every((r) => r.sink);
     const unwatch: (() => void)[] = [];
     requests.forEach((r, i) => {
       const key = body.requests[i].key;
@@ -205,7 +210,17 @@ export class StubInstance implements ModelInstance {
       this.#inFlight.set(body.id, call);
       // Stamped before the send: the stub may start the call before this thread runs again.
       call.sentNs = nowNs();
-      endpoint.send(KIND.EXECUTE, body, blocks);
+      try {
+        endpoint.send(KIND.EXECUTE, body, blocks);
+      } catch (err) {
+        // Shared memory ran out: nothing was sent, so undo what this call set up.
+        endpoint.freeBlocks(blocks);
+        this.#inFlight.delete(body.id);
+        for (const stop of unwatch) stop();
+        if (streamed) for (const r of body.requests) this.#endStream(r.key);
+        if (this.#state === "busy" && this.#inFlight.size === 0) this.#state = "ready";
+        reject(new ServerError("INTERNAL", `failed to pass the request to '${this.name}': ${(err as Error).message}`));
+      }
     });
   }
 
@@ -216,7 +231,11 @@ export class StubInstance implements ModelInstance {
   async stop(timeoutMs = 5000): Promise<void> {
     if (this.#state === "dead") return;
     if (this.#streams.size > 0) {
-      const closed = new Promise<void>((r) => (this.#streamsClosed = r));
+      const before = this.#streamsClosed;
+      const closed = new Promise<void>((r) => (this.#streamsClosed = () => {
+        before?.();
+        r();
+      }));
       const waitMs = Math.max(this.#o.stubTimeoutMs, 30_000);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);

@@ -136,3 +136,25 @@ describe("ResponseStream", () => {
     expect([a.releases, b.releases]).toEqual([1, 1]);
   });
 });
+
+describe("ResponseStream: a consumer that lags", () => {
+  it("keeps at most eight responses in shared memory; later ones are copied out and given back", async () => {
+    const s = new ResponseStream();
+    const pushed = Array.from({ length: 12 }, (_, i) => {
+      const r = response(`r${i}`);
+      r.outputs = [{ name: "O", datatype: "UINT8", shape: [1], data: Uint8Array.of(i) }];
+      s.push({ response: r, final: i === 11 });
+      return r;
+    });
+    expect(pushed.map((r) => r.releases)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]);
+    // What was given back is overwritten, as a reused shared-memory slot would be.
+    for (const r of pushed.slice(8)) r.outputs[0].data.fill(255);
+    const seen: number[] = [];
+    for await (const item of s) {
+      seen.push(item.response!.outputs[0].data[0]);
+      item.response!.release();
+    }
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(pushed.map((r) => r.releases)).toEqual(Array(12).fill(1));
+  });
+});

@@ -61,7 +61,7 @@ export default class TextGenerator implements TritonModel {
       const sender = request.getResponseSender();
       let job: Job;
       try {
-        // Inputs are views valid only during this call: read them now, before the loop starts.
+        // Read the inputs up front: the loop below needs only the prompt and the settings.
         job = this.#readJob(request);
       } catch (err) {
         const error = err instanceof ParameterError
