@@ -81,6 +81,8 @@ export class TesseraServer implements ServerApi {
       strictModelConfig: options.strictModelConfig,
       // Handlers' BLS calls: any model, streamed, and still served while the server drains.
       stub: { ...DEFAULT_STUB_OPTIONS, ...options.stub, bls: (request) => this.#stream(request, true) },
+      // An ensemble's steps: one response each, also while the server drains.
+      composingInfer: (request) => this.#inferInternal(request),
       log: (level, source, message) => log(SEVERITY[level], source, message),
     });
   }
@@ -237,6 +239,19 @@ export class TesseraServer implements ServerApi {
     return this.#run(v, request);
   }
 
+  #inferInternal(request: CoreRequest): Promise<CoreResponse> {
+    let v: LoadedVersion;
+    try {
+      v = this.#admit(request, true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (v.config.model_transaction_policy.decoupled) {
+      return Promise.reject(unsupported(`model '${request.model}' is decoupled: an ensemble step takes exactly one response`));
+    }
+    return this.#run(v, request);
+  }
+
   /**
    * Any model, one stream of responses: a decoupled model's as its handler sends them, any other
    * model's one response. Failures before the request is scheduled (unknown model, invalid
@@ -351,7 +366,7 @@ export class TesseraServer implements ServerApi {
       const v = this.models.resolve(e.name, e.version);
       return {
         model: e.name, version: e.version!, stats: v.stats, queued: v.scheduler.queued, loadSeconds: v.loadSeconds,
-        stubsAlive: v.backend.instances.length, stubRestarts: v.backend.restartsTotal,
+        stubsAlive: v.backend?.instances.length ?? 0, stubRestarts: v.backend?.restartsTotal ?? 0,
       };
     });
   }

@@ -9,6 +9,7 @@ import { parseConfigJson } from "../config/parse.js";
 import { isStubBackend, validateModelConfig, type ModelConfig, type ValidateOptions } from "../config/schema.js";
 import { DirectScheduler } from "../scheduler/direct.js";
 import { DynamicBatcher } from "../scheduler/dynamic-batcher.js";
+import { EnsembleScheduler, type ComposingInfer } from "../scheduler/ensemble.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
 import type { ModelInstance } from "../backends/backend.js";
 import { StubModel, type ModelLog, type StubBackendOptions } from "../backends/stub/stub-model.js";
@@ -23,7 +24,8 @@ export interface LoadedVersion {
   version: number;
   modelDir: string;
   config: ModelConfig;
-  backend: StubModel;
+  /** The stubs behind this version; null for an ensemble, whose steps run on other models. */
+  backend: StubModel | null;
   scheduler: Scheduler;
   /** This version's statistics: a reload starts from zero, as in Triton (they live with the model). */
   stats: ModelStatistics;
@@ -54,6 +56,8 @@ export interface ModelManagerOptions {
    * Injected in tests.
    */
   gpus?: GpuDiscovery;
+  /** Runs an ensemble's steps on their composing models (the server's own inference path). */
+  composingInfer?: ComposingInfer;
 }
 
 export class ModelManager {
@@ -235,6 +239,7 @@ export class ModelManager {
     }
     const raw = inferBackendFromFiles(fileRaw, dir.path);
     const config = validateModelConfig(raw, { modelName: name, file, ...kindResolution(name, this.#gpus, this.#o.log) });
+    if (config.platform === "ensemble") return this.#startEnsemble(name, dir.path, config);
     // onnxruntime models run in stubs too, through the built-in handler (stub/builtin/).
     if (!isStubBackend(config) && config.backend !== "onnxruntime") {
       const what = config.platform || config.backend || "(none)";
@@ -271,11 +276,35 @@ export class ModelManager {
         v.scheduler = scheduler;
       }));
     } catch (err) {
-      await Promise.all(started.map((v) => v.backend.stop()));
+      await Promise.all(started.map((v) => v.backend?.stop()));
       if (err instanceof VersionLoadError) throw err;
       throw new ServerError(toServerError(err).code, `failed to load '${name}': ${toServerError(err).message.replace(/^failed to load '[^']*': /, "")}`);
     }
     return started.sort((a, b) => a.version - b.version);
+  }
+
+  /**
+   * An ensemble has no stubs: its scheduler runs the steps on the composing models, which load
+   * first if they are not loaded yet (as Triton loads an ensemble's dependencies).
+   */
+  async #startEnsemble(name: string, modelDir: string, config: ModelConfig): Promise<LoadedVersion[]> {
+    const infer = this.#o.composingInfer;
+    if (!infer) throw new ServerError("UNSUPPORTED", `failed to load '${name}': ensembles need the server's inference path`);
+    for (const model of new Set(config.ensemble_scheduling!.step.map((s) => s.model_name))) {
+      if (model === name) throw new ServerError("INVALID_ARG", `failed to load '${name}': ensemble '${name}' uses itself as a step`);
+      const record = this.#models.get(model);
+      if (record) await record.busy;
+      if (this.isModelReady(model)) continue;
+      try {
+        await this.load(model);
+      } catch (err) {
+        throw new ServerError("INVALID_ARG", `failed to load '${name}': ensemble '${name}' depends on '${model}', which failed to load: ${toServerError(err).message}`);
+      }
+    }
+    const versions = versionsToLoad(config, modelDir, (m) => this.#o.log("WARNING", "model_manager", m));
+    return versions.map((version) => ({
+      version, modelDir, config, backend: null, stats: new ModelStatistics(), scheduler: new EnsembleScheduler(config, infer),
+    }));
   }
 
   async #unload(record: ModelRecord): Promise<void> {
@@ -296,7 +325,7 @@ export class ModelManager {
 
   async #retire(v: LoadedVersion): Promise<void> {
     await v.scheduler?.drain();
-    await v.backend.stop();
+    await v.backend?.stop();
   }
 }
 
