@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import { promisify } from "node:util";
 import * as zlib from "node:zlib";
-import { ServerError, unsupported } from "../errors/index.js";
+import { ServerError, invalidArg, unsupported } from "../errors/index.js";
 
 /** The body exceeds the limit: a transport-level refusal (413), not one of the core's codes. */
 export class BodyTooLargeError extends Error {
@@ -128,4 +128,18 @@ export async function decodeContentEncoding(
     throw new ServerError("INVALID_ARG", `failed to decompress the request body (${encoding}): ${
       (err as Error).message}`);
   }
+}
+
+/** A request body that must be one JSON object (Triton's texts when it is not). */
+export function parseJsonObject(body: Buffer): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString("utf8"));
+  } catch (err) {
+    throw invalidArg(`failed to parse the request JSON buffer: ${(err as Error).message}`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw invalidArg("Unable to parse the request JSON: expected an object");
+  }
+  return json as Record<string, unknown>;
 }

@@ -10,20 +10,13 @@ import { checkParameterKey, invalidParameterType } from "../core/parameters.js";
 import type { CoreRequest, CoreResponse, CoreTensor, ModelMetadata, Parameters, TensorMetadata } from "../core/types.js";
 import { ServerError, invalidArg } from "../errors/index.js";
 import { elementCount } from "../ipc/datatypes.js";
+import { parseJsonObject } from "./body.js";
 import { jsonToTensorData, tensorToJsonData } from "./json-tensor.js";
 
 export function decodeGenerateRequest(
   body: Buffer, model: string, version: string | undefined, metadata: ModelMetadata,
 ): CoreRequest {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString("utf8"));
-  } catch (err) {
-    throw invalidArg(`failed to parse the request JSON buffer: ${(err as Error).message}`);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw invalidArg("Unable to parse the request JSON: expected an object");
-  }
+  const json = parseJsonObject(body);
   const inputs = new Map(metadata.inputs.map((t) => [t.name, t]));
   const request: CoreRequest = { model, version, id: "", inputs: [], parameters: {} };
   for (const [key, value] of Object.entries(json)) {

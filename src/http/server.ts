@@ -13,7 +13,7 @@ import {
   HTTP_STATUS, ServerError, cancelled, internal, invalidArg, toServerError,
 } from "../errors/index.js";
 import { decodeGenerateRequest, encodeGenerateResponse } from "./generate.js";
-import { BodyTooLargeError, ClientGoneError, decodeContentEncoding, readBody } from "./body.js";
+import { BodyTooLargeError, ClientGoneError, decodeContentEncoding, parseJsonObject, readBody } from "./body.js";
 import {
   INFER_HEADER_LENGTH, decodeInferRequest, decodeRawInferRequest, encodeInferResponse,
   inferHeaderLength, type DecodedInfer,
@@ -376,17 +376,7 @@ function send(res: http.ServerResponse, status: number, body: string): void {
 }
 
 function parseOptionalJson(body: Buffer): Record<string, unknown> | undefined {
-  if (body.byteLength === 0) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString("utf8"));
-  } catch (err) {
-    throw invalidArg(`failed to parse the request JSON buffer: ${(err as Error).message}`);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw invalidArg("Unable to parse the request JSON: expected an object");
-  }
-  return json as Record<string, unknown>;
+  return body.byteLength === 0 ? undefined : parseJsonObject(body);
 }
 
 function requestParameters(json: Record<string, unknown> | undefined): Record<string, unknown> {
