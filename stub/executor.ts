@@ -30,6 +30,11 @@ export interface ExecuteContext {
   /** model_transaction_policy.decoupled: requests answer through response senders. */
   decoupled: boolean;
   cancellations: Cancellations;
+  /**
+   * A model that is not decoupled and answers through response senders: how long after execute()
+   * returned the call waits for every final flag before it fails (the instance must not wedge).
+   */
+  senderTimeoutMs: number;
 }
 
 export function decodeRequests(
@@ -98,6 +103,12 @@ export function encodeResponse(
   return Object.keys(parameters).length > 0 ? { outputs, parameters } : { outputs };
 }
 
+function withTimeout<T>(promise: Promise<T>, ms: number, error: () => TritonError): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(error()), ms)));
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
 function noSender(modelName: string): Promise<never> {
   return Promise.reject(new TritonError(`model '${modelName}': execute() returned nothing and sent no response for a request through its response sender`));
 }
@@ -140,7 +151,9 @@ async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Execu
     if ("error" in ran) throw ran.error;
     let result = ran.result;
     if ((result === undefined || result === null) && senders.some((s) => s)) {
-      result = await Promise.all(senders.map((s) => s?.done ?? noSender(ctx.modelName)));
+      result = await withTimeout(Promise.all(senders.map((s) => s?.done ?? noSender(ctx.modelName))), ctx.senderTimeoutMs,
+        () => new TritonError(`model '${ctx.modelName}': execute() returned, and a response sender was not closed with ` +
+          `TRITONSERVER_RESPONSE_COMPLETE_FINAL within ${ctx.senderTimeoutMs} ms`));
     }
     const responses = checkResponses(result, requests.length, ctx.modelName);
     const wire = responses.map((r, i) => encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks));

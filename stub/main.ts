@@ -118,6 +118,7 @@ async function handle(m: ToStub): Promise<void> {
         await model.initialize?.(m.args);
         context = {
           model, endpoint: endpoint!, modelName: attach!.modelName, decoupled: isDecoupled(m.args.model_config), cancellations,
+          senderTimeoutMs: attach!.stubTimeoutMs,
         };
       } catch (err) {
         send({ type: "failed", error: { code: "INTERNAL", message: `initialize failed: ${describeFailure(err, attach!.modulePath)}` } });

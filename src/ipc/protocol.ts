@@ -136,7 +136,9 @@ export type ToStub =
   | { type: "attach"; version: number; segment: string; serverPid: number; growthBytes: number;
       /** The stub's fds of the two doorbells: [rung by main, rung by the stub]. */
       doorbells: [number, number];
-      modulePath: string; modelName: string; modelVersion: string; instanceName: string; heartbeatMs: number }
+      modulePath: string; modelName: string; modelVersion: string; instanceName: string; heartbeatMs: number;
+      /** stub-timeout-seconds: how long a response sender may stay open after execute() returned. */
+      stubTimeoutMs: number }
   /** Run the handler's static autoCompleteConfig on this config (once per load, first instance). */
   | { type: "autocomplete"; config: Record<string, unknown> }
   | { type: "initialize"; args: ModelArgs }

@@ -22,7 +22,9 @@ let client: any;
 beforeAll(async () => {
   server = await startServer(join(FIXTURES, "decoupled-repo"), {
     args: ["--allow-grpc", "true", "--grpc-port", "0", "--grpc-address", "127.0.0.1",
-      "--model-control-mode", "explicit", "--load-model", "repeat", "--load-model", "single_sender", "--load-model", "bls_caller"],
+      "--model-control-mode", "explicit", "--load-model", "repeat", "--load-model", "single_sender", "--load-model", "bls_caller",
+      // A sender left open fails its request after this long (the no_final test).
+      "--backend-config=python,stub-timeout-seconds=2"],
   });
   const line = await server.waitForLog(/Started GRPCInferenceService at (\S+)/);
   const address = /Started GRPCInferenceService at (\S+)/.exec(line)![1]!;
@@ -259,6 +261,11 @@ describe("response senders", () => {
     const early = await postJson(`${server.url}/v2/models/single_sender/infer`, { ...body, parameters: { mode: "final_first" } });
     expect(early.body.outputs[0].data).toEqual([2, 4, 6]);
     await server.waitForLog(/single_sender refused: Unable to send response\. Non-decoupled model cannot send complete final before sending a response\./, 10_000);
+    // A sender never closed fails its request after stub-timeout-seconds; the instance serves on.
+    const open = await postJson(`${server.url}/v2/models/single_sender/infer`, { ...body, parameters: { mode: "no_final" } });
+    expect(open.status).toBe(500);
+    expect(open.body.error).toBe("model 'single_sender': execute() returned, and a response sender was not closed with TRITONSERVER_RESPONSE_COMPLETE_FINAL within 2000 ms");
+    expect((await postJson(`${server.url}/v2/models/single_sender/infer`, body)).body.outputs[0].data).toEqual([2, 4, 6]);
     // Its one response streams like any model's, flagged final.
     const s = await events("single_sender", { IN: [5] });
     expect(s.events).toEqual([{ model_name: "single_sender", model_version: "1", OUT: 10 }]);

@@ -145,7 +145,7 @@ export class StubInstance implements ModelInstance {
       this.#send({ type: "attach", version: PROTOCOL_VERSION, segment: name, serverPid: o.serverPid, growthBytes: o.growthBytes,
         doorbells: STUB_DOORBELL_FDS,
         modulePath: o.modulePath, modelName: o.modelName, modelVersion: o.modelVersion, instanceName: o.instanceName,
-        heartbeatMs: o.heartbeatMs });
+        heartbeatMs: o.heartbeatMs, stubTimeoutMs: o.stubTimeoutMs });
       await this.#expect("attached");
       forgetSegment(name); // the stub opened and unlinked it
       this.#endpoint.start();
