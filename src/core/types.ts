@@ -4,6 +4,7 @@
  * a binary body or gRPC raw contents pass through as views; JSON data is converted by the front end.
  */
 import type { ServerError } from "../errors/index.js";
+import type { RequestSignal } from "./cancellation.js";
 import type { Datatype } from "../ipc/datatypes.js";
 import type { RequestTimes } from "./statistics.js";
 
@@ -35,7 +36,7 @@ export interface CoreRequest {
   outputs?: RequestedOutput[];
   parameters: Parameters;
   /** Aborts when the client went away: the request is cancelled wherever it is. */
-  signal?: AbortSignal;
+  signal?: RequestSignal;
   /** Statistics timestamps, set by the server for the requests it counts (core/statistics.ts). */
   times?: RequestTimes;
   /**

@@ -3,9 +3,9 @@
  * protocol ⇄ ServerApi and nothing else. Every failure is a ServerError whose gRPC status comes
  * from GRPC_STATUS; texts are the core's, so they match the HTTP front end's word for word.
  */
-import { setMaxListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import type { ServerApi } from "../core/server-api.js";
+import { Cancellation, type RequestSignal } from "../core/cancellation.js";
 import type { StreamItem } from "../core/response-stream.js";
 import type { CoreResponse, LoadOptions } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
@@ -157,14 +157,14 @@ export class GrpcFrontEnd {
         return {};
       }),
       ModelInfer: (call: grpc.ServerUnaryCall<InferRequestMessage, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-        const controller = new AbortController();
+        const controller = new Cancellation();
         let answered = false;
         // grpc-js also reports 'cancelled' when the stream closes after the status went out:
         // only a call still unanswered is a cancellation.
         call.once("cancelled", () => {
           if (!answered) controller.abort(cancelled("the client cancelled the request"));
         });
-        this.#infer(call.request, controller.signal).then(
+        this.#infer(call.request, controller).then(
           (encoded) => {
             answered = true;
             callback(null, encoded);
@@ -185,7 +185,7 @@ export class GrpcFrontEnd {
   }
 
   /** One inference, encoded: the response's views are copied into the message, then released. */
-  async #infer(msg: InferRequestMessage, signal: AbortSignal): Promise<Buffer> {
+  async #infer(msg: InferRequestMessage, signal: RequestSignal): Promise<Buffer> {
     if (this.#api.isDecoupled(msg.model_name ?? "", msg.model_version || undefined)) {
       throw unsupported("ModelInfer RPC doesn't support models with decoupled transaction policy");
     }
@@ -204,7 +204,7 @@ export class GrpcFrontEnd {
    * with `triton_final_response`, an error as error_message (the stream goes on), and a bare
    * final flag only when the request asked (triton_enable_empty_final_response).
    */
-  async streamInfer(msg: InferRequestMessage, signal: AbortSignal, write: (encoded: Buffer | null) => boolean): Promise<void> {
+  async streamInfer(msg: InferRequestMessage, signal: RequestSignal, write: (encoded: Buffer | null) => boolean): Promise<void> {
     const head = { id: msg.id ?? "", model_name: msg.model_name ?? "", model_version: msg.model_version ?? "" };
     let results;
     let enableEmptyFinal = false;
@@ -284,7 +284,7 @@ const STREAM_ERROR = (message: string, infer: object) =>
 class StreamState {
   readonly #call: grpc.ServerDuplexStream<InferRequestMessage, Buffer>;
   readonly #front: GrpcFrontEnd;
-  readonly #controller = new AbortController();
+  readonly #controller = new Cancellation();
   #pending = 0;
   #inputDone = false;
   #ended = false;
@@ -292,8 +292,6 @@ class StreamState {
   constructor(call: grpc.ServerDuplexStream<InferRequestMessage, Buffer>, front: GrpcFrontEnd) {
     this.#call = call;
     this.#front = front;
-    // Every open request of the stream listens for its cancellation.
-    setMaxListeners(0, this.#controller.signal);
     call.on("data", (msg: InferRequestMessage) => this.#request(msg));
     call.once("end", () => {
       this.#inputDone = true;
@@ -322,7 +320,7 @@ class StreamState {
       if (encoded) this.#call.write(encoded);
       return true;
     };
-    void this.#front.streamInfer(msg, this.#controller.signal, write).finally(() => {
+    void this.#front.streamInfer(msg, this.#controller, write).finally(() => {
       this.#pending--;
       this.#maybeEnd();
     });

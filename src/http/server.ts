@@ -6,6 +6,7 @@
 import { Buffer } from "node:buffer";
 import * as http from "node:http";
 import type { ServerApi } from "../core/server-api.js";
+import { Cancellation } from "../core/cancellation.js";
 import type { ResponseStream } from "../core/response-stream.js";
 import type { CoreResponse, LoadOptions } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
@@ -124,7 +125,7 @@ class HttpFrontEnd {
   async #infer(
     req: http.IncomingMessage, res: http.ServerResponse, model: string, version: string | undefined,
   ): Promise<void> {
-    const controller = new AbortController();
+    const controller = new Cancellation();
     let closed = false;
     let releaseAfterWrite: (() => void) | null = null;
     // 'close' comes after 'finish' on success, or alone when the socket went away first: the one
@@ -156,7 +157,7 @@ class HttpFrontEnd {
       } else {
         decoded = decodeInferRequest(body, headerLength, model, version, header !== undefined);
       }
-      decoded.request.signal = controller.signal;
+      decoded.request.signal = controller;
       response = await this.#api.infer(decoded.request);
     } catch (err) {
       if (!closed) this.#fail(res, err);
@@ -212,7 +213,7 @@ class HttpFrontEnd {
   async #generate(
     req: http.IncomingMessage, res: http.ServerResponse, model: string, version: string | undefined, stream: boolean,
   ): Promise<void> {
-    const controller = new AbortController();
+    const controller = new Cancellation();
     let results: ResponseStream | null = null;
     res.once("close", () => {
       if (!res.writableFinished) controller.abort(cancelled("the client closed the connection before the response"));
@@ -222,13 +223,13 @@ class HttpFrontEnd {
       const metadata = this.#api.modelMetadata(model, version);
       const body = await this.#body(req, res);
       const request = decodeGenerateRequest(body, model, version, metadata);
-      request.signal = controller.signal;
+      request.signal = controller;
       results = this.#api.inferStream(request);
     } catch (err) {
       if (!res.destroyed) this.#fail(res, err);
       return;
     }
-    if (controller.signal.aborted) {
+    if (controller.aborted) {
       results.close();
       return;
     }

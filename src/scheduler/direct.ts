@@ -63,9 +63,13 @@ export class DirectScheduler implements Scheduler {
     return new Promise((resolve, reject) => {
       const item: Queued = { request, resolve, reject };
       const signal = request.signal;
-      if (signal) {
-        if (signal.aborted) return reject(cancelled(`request for model '${this.#model}' was cancelled`));
-        // Cancelled while still queued: it leaves the queue and never reaches a stub.
+      if (signal?.aborted) return reject(cancelled(`request for model '${this.#model}' was cancelled`));
+      markEnqueued(request);
+      this.#queue.push(item);
+      this.#dispatch();
+      // Still queued (no instance had room): cancelled now, it leaves the queue and never reaches
+      // a stub. (A request dispatched at once needs no listener here: the instance has its own.)
+      if (signal && this.#queue[this.#queue.length - 1] === item) {
         item.onAbort = () => {
           const i = this.#queue.indexOf(item);
           if (i < 0) return;
@@ -75,9 +79,6 @@ export class DirectScheduler implements Scheduler {
         };
         signal.addEventListener("abort", item.onAbort, { once: true });
       }
-      markEnqueued(request);
-      this.#queue.push(item);
-      this.#dispatch();
     });
   }
 
@@ -124,14 +125,23 @@ export class DirectScheduler implements Scheduler {
       this.#executing++;
       markDispatched(item.request);
       instance.execute([item.request]).then(
-        (results) => item.resolve(results[0]),
-        (err) => item.reject(toServerError(err)),
-      ).finally(() => {
-        this.#executing--;
-        this.#dispatch();
-        this.#checkDrained();
-      });
+        (results) => {
+          item.resolve(results[0]);
+          this.#settled();
+        },
+        (err) => {
+          item.reject(toServerError(err));
+          this.#settled();
+        },
+      );
     }
+  }
+
+  /** A call ended: its instance has room again. */
+  #settled(): void {
+    this.#executing--;
+    this.#dispatch();
+    this.#checkDrained();
   }
 
   #checkDrained(): void {

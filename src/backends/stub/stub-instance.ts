@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ServerError, toServerError, unavailable, unsupported } from "../../errors/index.js";
 import { nowNs, type CallTiming } from "../../core/statistics.js";
+import { Cancellation } from "../../core/cancellation.js";
 import type { ResponseStream, StreamItem } from "../../core/response-stream.js";
 import type { CoreRequest, CoreTensor, RequestResult, ResponseSink } from "../../core/types.js";
 import { PACKAGE_ROOT, closeFd, createEventFd } from "../../ipc/addon.js";
@@ -375,7 +376,7 @@ export class StubInstance implements ModelInstance {
    */
   async #onBls(body: BlsRequestBody, ref: MessageRef): Promise<void> {
     const endpoint = this.#endpoint!;
-    const controller = new AbortController();
+    const controller = new Cancellation();
     let ended = false;
     const reply = (item: StreamItem): void => {
       if (ended || this.#state === "dead") {
@@ -408,7 +409,7 @@ export class StubInstance implements ModelInstance {
         inputs: body.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: endpoint.view(t.loc) })),
         outputs: body.requestedOutputs.length > 0 ? body.requestedOutputs.map((name) => ({ name })) : undefined,
         parameters: body.parameters,
-        signal: controller.signal,
+        signal: controller,
       });
     } catch (err) {
       reply({ error: toServerError(err), final: true });
