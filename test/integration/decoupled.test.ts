@@ -22,7 +22,7 @@ let client: any;
 beforeAll(async () => {
   server = await startServer(join(FIXTURES, "decoupled-repo"), {
     args: ["--allow-grpc", "true", "--grpc-port", "0", "--grpc-address", "127.0.0.1",
-      "--model-control-mode", "explicit", "--load-model", "repeat", "--load-model", "single_sender", "--load-model", "bls_caller",
+      "--model-control-mode", "explicit", "--load-model", "repeat", "--load-model", "single_sender", "--load-model", "bls_caller", "--load-model", "repeat_batched",
       // A sender left open fails its request after this long (the no_final test).
       "--backend-config=python,stub-timeout-seconds=2"],
   });
@@ -139,6 +139,21 @@ describe("gRPC ModelStreamInfer, decoupled", () => {
     const firstOfLast = messages.findIndex((m) => m.infer_response.id === "c7");
     const lastOfFirst = messages.map((m) => m.infer_response.id).lastIndexOf("c0");
     expect(firstOfLast).toBeLessThan(lastOfFirst);
+  });
+
+  it("streams each request of a dynamically batched call on its own", async () => {
+    const requests = [0, 1, 2, 3].map((k) => ({
+      model_name: "repeat_batched", id: `b${k}`,
+      inputs: [{ name: "IN", datatype: "INT32", shape: [1, 3], contents: { int_contents: [k, k + 10, k + 20] } }],
+    }));
+    const { messages } = await stream(requests);
+    expect(messages).toHaveLength(12);
+    for (let k = 0; k < 4; k++) {
+      const mine = messages.filter((m) => m.infer_response.id === `b${k}`);
+      expect(mine.map(out)).toEqual([k, k + 10, k + 20]);
+    }
+    // The batcher joined them: at least one call carried more than one request.
+    expect(Math.max(...messages.map((m) => int32s(m.infer_response.raw_output_contents[1])[0]))).toBeGreaterThan(1);
   });
 
   it("refuses ModelInfer on a decoupled model with Triton's text (UNIMPLEMENTED)", async () => {
