@@ -148,6 +148,9 @@ export class TesseraServer implements ServerApi {
         new Promise<void>((r) => setTimeout(r, this.options.exitTimeoutSecs * 1000).unref()),
       ]);
     }
+    // Models go first: whatever is still in flight (a stream that would not end) ends now with an
+    // error its client still receives.
+    await this.models.shutdown();
     if (http) {
       // Answers still being written finish (briefly bounded); idle keep-alive sockets go now.
       const sweep = setInterval(() => http.closeIdleConnections(), 10);
@@ -157,7 +160,6 @@ export class TesseraServer implements ServerApi {
       http.closeAllConnections();
     }
     await grpcDown;
-    await this.models.shutdown();
     logInfo("server", "all models unloaded; exiting");
   }
 

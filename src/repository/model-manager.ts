@@ -181,7 +181,8 @@ export class ModelManager {
   }
 
   async shutdown(): Promise<void> {
-    await Promise.all([...this.#models.values()].map((r) => r.busy.then(() => this.#unload(r)).catch(() => {})));
+    // The server waited its exit timeout for in-flight requests: open streams end now, with an error.
+    await Promise.all([...this.#models.values()].map((r) => r.busy.then(() => this.#unload(r, 0)).catch(() => {})));
     await Promise.all(this.#retiring);
   }
 
@@ -307,7 +308,7 @@ export class ModelManager {
     }));
   }
 
-  async #unload(record: ModelRecord): Promise<void> {
+  async #unload(record: ModelRecord, streamsWaitMs?: number): Promise<void> {
     if (record.versions.size === 0) {
       record.state = "UNAVAILABLE";
       record.reason = "unloaded";
@@ -315,7 +316,7 @@ export class ModelManager {
     }
     record.state = "UNLOADING";
     const old = [...record.versions.values()];
-    await Promise.all(old.map((v) => this.#retire(v)));
+    await Promise.all(old.map((v) => this.#retire(v, streamsWaitMs)));
     record.unloadedVersions = [...new Set([...record.unloadedVersions, ...record.versions.keys()])];
     record.versions = new Map();
     record.state = "UNAVAILABLE";
@@ -323,9 +324,9 @@ export class ModelManager {
     this.#o.log("INFO", "model_manager", `successfully unloaded '${record.name}'`);
   }
 
-  async #retire(v: LoadedVersion): Promise<void> {
+  async #retire(v: LoadedVersion, streamsWaitMs?: number): Promise<void> {
     await v.scheduler?.drain();
-    await v.backend?.stop();
+    await v.backend?.stop(streamsWaitMs);
   }
 }
 

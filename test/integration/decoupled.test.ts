@@ -333,3 +333,28 @@ describe("unload", () => {
     expect(r.events.map((e: any) => e.OUT)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });
+
+describe("shutdown with a stream that does not end", () => {
+  it("waits --exit-timeout-secs, then ends the stream with an error and exits", async () => {
+    const own = await startServer(join(FIXTURES, "decoupled-repo"), {
+      args: ["--model-control-mode", "explicit", "--load-model", "repeat", "--exit-timeout-secs", "1"],
+    });
+    const res = await fetch(`${own.url}/v2/models/repeat/generate_stream`, {
+      method: "POST", body: JSON.stringify({ IN: [0], mode: "until_cancelled" }),
+    });
+    const reader = res.body!.getReader();
+    await reader.read(); // streaming
+    const t0 = Date.now();
+    const exited = own.stop("SIGTERM");
+    let text = "";
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(await exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(text).toMatch(/data: \{"error":"Failed to process the request\(s\) for model instance .repeat_0_0./);
+    expect(readdirSync("/dev/shm").filter((e) => e.startsWith(`tessera-${own.pid}-`))).toEqual([]);
+  }, 30_000);
+});

@@ -229,15 +229,15 @@ export class StubInstance implements ModelInstance {
    * Lets open decoupled requests finish (for a while), then asks the handler to finalize and the
    * process to exit; kills it if it does not in time.
    */
-  async stop(timeoutMs = 5000): Promise<void> {
+  async stop(timeoutMs = 5000, streamsWaitMs = Math.max(this.#o.stubTimeoutMs, 30_000)): Promise<void> {
     if (this.#state === "dead") return;
-    if (this.#streams.size > 0) {
+    if (this.#streams.size > 0 && streamsWaitMs > 0) {
       const before = this.#streamsClosed;
       const closed = new Promise<void>((r) => (this.#streamsClosed = () => {
         before?.();
         r();
       }));
-      const waitMs = Math.max(this.#o.stubTimeoutMs, 30_000);
+      const waitMs = streamsWaitMs;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
       clearTimeout(timer);

@@ -176,11 +176,14 @@ export class StubModel {
     return this.#config;
   }
 
-  /** Finalizes every instance (in parallel) and stops restarting them. */
-  async stop(): Promise<void> {
+  /**
+   * Finalizes every instance (in parallel) and stops restarting them. `streamsWaitMs` bounds the
+   * wait for open decoupled requests (the server's shutdown has already waited its exit timeout).
+   */
+  async stop(streamsWaitMs?: number): Promise<void> {
     this.#stopping = true;
     for (const s of this.#slots) if (s.timer) clearTimeout(s.timer);
-    await Promise.all(this.#slots.map((s) => s.instance?.stop()));
+    await Promise.all(this.#slots.map((s) => s.instance?.stop(undefined, streamsWaitMs)));
     this.#onChange([]);
   }
 
