@@ -177,16 +177,15 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
   let allClosed!: () => void;
   const inputsDone = new Promise<void>((resolve) => (allClosed = resolve));
   if (open === 0) allClosed();
-  const senders = body.requests.map((r) => {
-    return new StreamingSender(r.key, r.requestedOutputs, endpoint,
-      (response, requested, blocks) => encodeResponse(response, requested, endpoint, blocks),
-      () => {
-        cancellations.end(r.key);
-        if (--open === 0) allClosed();
-      });
-  });
+  const senders = body.requests.map((r) => new StreamingSender(r.key, r.requestedOutputs, endpoint,
+    (response, requested, blocks) => encodeResponse(response, requested, endpoint, blocks),
+    () => {
+      cancellations.end(r.key);
+      if (--open === 0) allClosed();
+    }));
   const failAll = (err: unknown) => {
-    const error = err instanceof TritonError ? err : new TritonError(errorInfo(err).message, errorInfo(err).code);
+    const info = errorInfo(err);
+    const error = err instanceof TritonError ? err : new TritonError(info.message, info.code);
     for (const s of senders) {
       try {
         s.fail(error);
