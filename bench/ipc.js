@@ -1,19 +1,41 @@
-// IPC round trip main → stub → main, against the floors measured in the same run:
-//   raw futex ping-pong between two blocking node processes, and a process.send round trip.
+// IPC round trip main → stub → main of a 16-byte tensor through an identity handler, against
+// baselines measured in the same run and at the same placement: a raw futex ping-pong between two
+// blocking processes (the wake-up floor) and a process.send round trip. Each runs twice: both
+// processes pinned to one CPU ("same"), and pinned to two different CPUs ("cross").
 // Bulk: a 64 MiB tensor round trip against a same-process 64 MiB copy.
-import { fork } from "node:child_process";
+import { execFileSync, fork } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createSegment, openSegment, publish, unlinkSegment, waitForTailBlocking } from "../dist/src/ipc/addon.js";
+import { createSegment, publish, unlinkSegment, waitForTailBlocking } from "../dist/src/ipc/addon.js";
 import { prepareHandlerModule } from "../dist/src/backends/stub/handler-module.js";
 import { StubInstance } from "../dist/src/backends/stub/stub-instance.js";
 import { listSegments } from "../dist/src/ipc/segments.js";
 import { nowUs, summarize } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
+const CLK_TCK = 100;
 
-async function futexFloor(rounds) {
+/** Pins every thread of `pid` to `cpu` (taskset); false where taskset is missing. */
+function pin(pid, cpu) {
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** CPU time (µs) a process has used so far, from /proc. */
+function cpuUs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6;
+}
+
+async function futexFloor(rounds, cpu) {
   const child = fork(join(here, "ipc-child.js"));
+  pin(child.pid, cpu);
   const name = `/tessera-${process.pid}-benchfutex`;
   const buf = createSegment(name, 4096);
   const u32 = new Uint32Array(buf);
@@ -32,8 +54,9 @@ async function futexFloor(rounds) {
   return summarize(samples.slice(1000));
 }
 
-async function processSend(rounds) {
+async function processSend(rounds, cpu) {
   const child = fork(join(here, "ipc-child.js"));
+  pin(child.pid, cpu);
   const samples = [];
   for (let i = 0; i < rounds; i++) {
     const t = nowUs();
@@ -64,21 +87,24 @@ function request(data) {
   return { model: "identity", id: "", parameters: {}, inputs: [{ name: "INPUT0", datatype: "FP32", shape: [data.byteLength / 4], data }] };
 }
 
-export async function run(args) {
-  const calls = Number(args[0] ?? 100_000);
+async function tessera(calls, cpu) {
   const stub = await startStub();
+  pin(stub.pid, cpu);
   const small = request(new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer));
   for (let i = 0; i < 2000; i++) (await stub.execute([small]))[0].release();
   const samples = new Float64Array(calls);
+  const cpu0 = cpuUs(process.pid) + cpuUs(stub.pid);
   for (let i = 0; i < calls; i++) {
     const t = nowUs();
     const [r] = await stub.execute([small]);
     r.release();
     samples[i] = nowUs() - t;
   }
-  const served = summarize(samples);
+  const cpuPerRt = (cpuUs(process.pid) + cpuUs(stub.pid) - cpu0) / calls;
+  return { stub, served: summarize(samples), cpuPerRt };
+}
 
-  // Bulk: 64 MiB through the identity handler and back, versus one same-process copy.
+async function bulk(stub) {
   const size = 64 << 20;
   const big = new Uint8Array(size);
   for (let i = 0; i < size; i += 4096) big[i] = i & 0xff;
@@ -96,23 +122,47 @@ export async function run(args) {
     if (out[4096] !== big[4096] || out.byteLength !== size) throw new Error("bulk round trip corrupted the tensor");
     r.release();
   }
-  await stub.stop();
+  return { size, copyMs, rtMs };
+}
 
-  const futex = await futexFloor(50_000);
-  const send = await processSend(20_000);
-  const left = listSegments(process.pid);
+export async function run(args) {
+  const calls = Number(args[0] ?? process.env.BENCH_CALLS ?? 30_000);
+  const canPin = cpus().length >= 2 && pin(process.pid, 0);
+  if (!canPin) console.log("note: taskset unavailable or one CPU: placements are not pinned");
+  const result = { calls };
+  const placements = [["same", 0], ["cross", 1]];
+  let bulkFigures = null;
+  let cpuPerRt = 0;
+  for (const [placement, cpu] of placements) {
+    // Main stays on CPU 0; the other process goes to CPU 0 (same) or 1 (cross).
+    const { stub, served, cpuPerRt: cpuRt } = await tessera(calls, cpu);
+    if (placement === "cross") {
+      cpuPerRt = cpuRt;
+      bulkFigures = await bulk(stub);
+    }
+    await stub.stop();
+    const futex = await futexFloor(Math.min(calls, 30_000), cpu);
+    const send = await processSend(Math.min(calls, 20_000), cpu);
+    const ratio = served.p50 / send.p50;
+    console.log(`${placement} CPU: round trip, 16-byte FP32 via identity handler: p50 ${served.p50} µs, p99 ${served.p99} µs (${served.n} calls, ${cpuRt.toFixed(1)} µs CPU each, both processes)`);
+    console.log(`  floor, blocking futex ping-pong:            p50 ${futex.p50} µs, p99 ${futex.p99} µs   (tessera/floor ${(served.p50 / futex.p50).toFixed(2)}×, goal ≤ 3)`);
+    console.log(`  baseline, process.send round trip:          p50 ${send.p50} µs, p99 ${send.p99} µs   (tessera/process.send ${ratio.toFixed(2)}×, goal ≤ ${placement === "cross" ? "0.3" : "1.0"})`);
+    result[`p50_${placement}_us`] = served.p50;
+    result[`p99_${placement}_us`] = served.p99;
+    result[`floor_${placement}_us`] = futex.p50;
+    result[`send_${placement}_us`] = send.p50;
+    result[`ratio_${placement}`] = +ratio.toFixed(3);
+    result[`floor_ratio_${placement}`] = +(served.p50 / futex.p50).toFixed(3);
+  }
+  if (canPin) pin(process.pid, `0-${cpus().length - 1}`);
+  const { size, copyMs, rtMs } = bulkFigures;
   const mibs = (ms) => +((size / 2 ** 20) / (ms / 1000)).toFixed(0);
-  console.log(`round trip, 16-byte FP32 via identity handler: p50 ${served.p50} µs, p99 ${served.p99} µs (${served.n} calls)`);
-  console.log(`  floor, blocking futex ping-pong:            p50 ${futex.p50} µs, p99 ${futex.p99} µs`);
-  console.log(`  baseline, process.send round trip:          p50 ${send.p50} µs, p99 ${send.p99} µs`);
-  console.log(`  served / process.send (p50): ${(served.p50 / send.p50).toFixed(2)}×   (goal ≤ 0.7×, p50 ≤ 25 µs)`);
-  console.log(`bulk 64 MiB round trip: ${rtMs.toFixed(1)} ms = ${mibs(rtMs)} MiB/s; same-process copy ${copyMs.toFixed(1)} ms = ${mibs(copyMs)} MiB/s; ratio ${(copyMs / rtMs).toFixed(2)} (goal ≥ 0.40)`);
+  console.log(`bulk 64 MiB round trip (cross): ${rtMs.toFixed(1)} ms = ${mibs(rtMs)} MiB/s; same-process copy ${copyMs.toFixed(1)} ms = ${mibs(copyMs)} MiB/s; ratio ${(copyMs / rtMs).toFixed(2)} (goal ≥ 0.5)`);
+  const left = listSegments(process.pid);
   if (left.length > 0) console.log(`WARNING: segments left: ${left.join(", ")}`);
   return {
-    calls, p50_us: served.p50, p99_us: served.p99,
-    futex_p50_us: futex.p50, futex_p99_us: futex.p99,
-    process_send_p50_us: send.p50, process_send_p99_us: send.p99,
-    ratio_vs_process_send: +(served.p50 / send.p50).toFixed(3),
+    ...result, placement: canPin ? "main on CPU 0; other process on CPU 0 (same) or CPU 1 (cross)" : "unpinned",
+    cpu_us_per_rt: +cpuPerRt.toFixed(2),
     bulk_64mib_rt_ms: +rtMs.toFixed(2), copy_64mib_ms: +copyMs.toFixed(2), bulk_ratio: +(copyMs / rtMs).toFixed(3),
     segments_left: left.length,
   };

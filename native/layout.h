@@ -7,6 +7,22 @@
 
 namespace tessera {
 
+constexpr uint32_t kSegmentMagic = 0x54535241;  // "TSRA"
+constexpr uint32_t kPage = 4096;
+
+// The first 64 bytes of a control segment (src/ipc/layout.ts HEADER). Main writes it once before
+// the stub maps the segment; from then on the stub could overwrite it, so readers validate it
+// (queue-read.h) rather than trust it.
+struct SegmentHeader {
+  uint32_t magic;          // kSegmentMagic
+  uint32_t version;        // PROTOCOL_VERSION of layout.ts; compared in the handshake (TypeScript)
+  uint32_t queueCapacity;  // slots per queue, a power of two; equals each queue's `capacity`
+  uint32_t arenaSize;      // bytes of each side's arena, a multiple of kPage
+  uint32_t arena0;         // byte offset of main's arena: the first page after both rings
+  uint32_t arena1;         // byte offset of the stub's arena: arena0 + arenaSize
+  uint32_t reserved[10];
+};
+
 // One direction of a message queue: a ring of fixed-size descriptors that lives right after
 // this header. Indices grow without bound (wrapping at 2^32) and are reduced modulo capacity.
 // head/tail/sleeping sit on their own cache lines so producer and consumer never false-share.
@@ -25,6 +41,13 @@ struct Descriptor {
   uint32_t length;  // body length in bytes
 };
 
+static_assert(offsetof(SegmentHeader, magic) == 0, "magic");
+static_assert(offsetof(SegmentHeader, version) == 4, "version");
+static_assert(offsetof(SegmentHeader, queueCapacity) == 8, "queueCapacity");
+static_assert(offsetof(SegmentHeader, arenaSize) == 12, "arenaSize");
+static_assert(offsetof(SegmentHeader, arena0) == 16, "arena0");
+static_assert(offsetof(SegmentHeader, arena1) == 20, "arena1");
+static_assert(sizeof(SegmentHeader) == 64, "segment header size");
 static_assert(offsetof(QueueHeader, head) == 0, "head");
 static_assert(offsetof(QueueHeader, tail) == 64, "tail");
 static_assert(offsetof(QueueHeader, sleeping) == 128, "sleeping");

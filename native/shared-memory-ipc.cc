@@ -10,6 +10,8 @@
 #include <ctime>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string>
 #include <sys/eventfd.h>
@@ -168,18 +170,6 @@ Napi::Value Publish(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), wake);
 }
 
-// prepareSleep(buffer, queueOffset, seenTail): the consumer announces it is going to sleep and
-// re-checks the tail, both seq_cst, so a concurrent publish either sees `sleeping` or is seen
-// here. Returns true if messages arrived meanwhile (then it stays awake: sleeping is cleared).
-Napi::Value PrepareSleep(const Napi::CallbackInfo& info) {
-  auto* queue = reinterpret_cast<QueueHeader*>(Word(info[0], info[1]));
-  uint32_t seen = info[2].As<Napi::Number>().Uint32Value();
-  __atomic_store_n(&queue->sleeping, 1, __ATOMIC_SEQ_CST);
-  bool arrived = __atomic_load_n(&queue->tail, __ATOMIC_SEQ_CST) != seen;
-  if (arrived) __atomic_store_n(&queue->sleeping, 0, __ATOMIC_SEQ_CST);
-  return Napi::Boolean::New(info.Env(), arrived);
-}
-
 // createEventFd(): a non-blocking eventfd, the doorbell of one queue. The stub inherits it.
 Napi::Value CreateEventFd(const Napi::CallbackInfo& info) {
   int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -192,49 +182,133 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// A Doorbell polls an eventfd on this thread's libuv loop: when another process rings it, the
-// event loop itself wakes (one wake-up per message burst, no helper thread) and `callback` runs.
+// A Doorbell is the consumer side of one queue on this thread's libuv loop. `callback` (the
+// endpoint's reader) runs whenever the queue holds unread descriptors:
+//  - check hook (right after the loop wakes): `sleeping` = 0, so a peer publishing while this
+//    process runs JS need not ring (a busy consumer is never rung);
+//  - prepare hook (right before the loop would block): unread descriptors are delivered; after
+//    traffic, the queue is watched for up to `spinNs` (yielding the CPU each turn) because the
+//    peer's answer usually comes within a wake-up's cost; the watch ends early as soon as the
+//    loop has other I/O or a timer due. Then `sleeping` = 1 and the queue is re-checked (seq_cst
+//    on both sides, so a concurrent publish either sees `sleeping` or is seen here);
+//  - the eventfd poll: the peer rang because we were (about to be) blocked.
+// The spin length is policy and comes from TypeScript; this class only waits and wakes.
 class Doorbell : public Napi::ObjectWrap<Doorbell> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Doorbell", {InstanceMethod("close", &Doorbell::Close)});
   }
 
+  // new Doorbell(fd, buffer, queueOffset, spinUs, callback)
   explicit Doorbell(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<Doorbell>(info), context_(info.Env(), "tessera-doorbell") {
     Napi::Env env = info.Env();
     fd_ = info[0].As<Napi::Number>().Int32Value();
-    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
+    segment_ = Napi::Persistent(info[1].As<Napi::ArrayBuffer>());  // keeps the mapping alive
+    queue_ = reinterpret_cast<QueueHeader*>(Word(info[1], info[2]));
+    spinNs_ = static_cast<int64_t>(info[3].As<Napi::Number>().Uint32Value()) * 1000;
+    callback_ = Napi::Persistent(info[4].As<Napi::Function>());
+    napi_get_uv_event_loop(env, &loop_);
     poll_ = static_cast<uv_poll_t*>(operator new(uv_handle_size(tessera::kUvPoll)));
-    if (uv_poll_init(loop, poll_, fd_) != 0) {
+    if (uv_poll_init(loop_, poll_, fd_) != 0) {
       operator delete(poll_);
       poll_ = nullptr;
       throw Napi::Error::New(env, "uv_poll_init failed on the doorbell fd");
     }
-    tessera::HandleData(poll_) = this;
+    prepare_ = static_cast<uv_prepare_t*>(operator new(uv_handle_size(tessera::kUvPrepare)));
+    check_ = static_cast<uv_check_t*>(operator new(uv_handle_size(tessera::kUvCheck)));
+    uv_prepare_init(loop_, prepare_);
+    uv_check_init(loop_, check_);
+    for (void* h : {static_cast<void*>(poll_), static_cast<void*>(prepare_), static_cast<void*>(check_)}) {
+      tessera::HandleData(h) = this;
+      uv_unref(static_cast<uv_handle_t*>(h));  // a doorbell alone never keeps a process alive
+    }
     uv_poll_start(poll_, tessera::kUvReadable, OnReadable);
-    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));  // a doorbell alone never keeps a process alive
+    uv_prepare_start(prepare_, OnPrepare);
+    uv_check_start(check_, OnCheck);
   }
 
   ~Doorbell() override { Stop(); }
 
  private:
-  static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
+  static void OnReadable(uv_poll_t* handle, int /*status*/, int /*events*/) {
     auto* self = static_cast<Doorbell*>(tessera::HandleData(handle));
     if (self == nullptr) return;
     uint64_t count;
     ssize_t ignored = read(self->fd_, &count, sizeof count);  // reset the counter
     (void)ignored;
-    Napi::Env env = self->Env();
+    self->Deliver();
+  }
+
+  static void OnCheck(uv_check_t* handle) {
+    auto* self = static_cast<Doorbell*>(tessera::HandleData(handle));
+    if (self != nullptr) __atomic_store_n(&self->queue_->sleeping, 0, __ATOMIC_SEQ_CST);
+  }
+
+  static void OnPrepare(uv_prepare_t* handle) {
+    auto* self = static_cast<Doorbell*>(tessera::HandleData(handle));
+    if (self != nullptr) self->BeforeBlocking();
+  }
+
+  bool Unread() const {
+    return __atomic_load_n(&queue_->tail, __ATOMIC_SEQ_CST) != __atomic_load_n(&queue_->head, __ATOMIC_SEQ_CST);
+  }
+
+  // Runs the reader; false if it consumed nothing (closed, or it could not), so callers never loop.
+  bool Deliver() {
+    if (poll_ == nullptr) return false;
+    uint32_t before = __atomic_load_n(&queue_->head, __ATOMIC_SEQ_CST);
+    active_ = true;
+    Napi::Env env = Env();
     Napi::HandleScope scope(env);
     try {
       // MakeCallback: promise continuations queued by the callback run before we return.
-      self->callback_.MakeCallback(env.Global(), {Napi::Boolean::New(env, status == 0)}, self->context_);
+      callback_.MakeCallback(env.Global(), {}, context_);
     } catch (const Napi::Error& e) {
       napi_fatal_exception(env, e.Value());
     }
+    return poll_ != nullptr && __atomic_load_n(&queue_->head, __ATOMIC_SEQ_CST) != before;
+  }
+
+  void BeforeBlocking() {
+    // A few rounds at most: the loop's other handles get their turn in between.
+    for (int round = 0; round < 16 && poll_ != nullptr; round++) {
+      if (Unread()) {
+        if (!Deliver()) break;
+        continue;
+      }
+      if (!active_ || spinNs_ == 0) break;
+      active_ = false;
+      if (!Spin()) break;
+    }
+    if (poll_ == nullptr) return;
+    __atomic_store_n(&queue_->sleeping, 1, __ATOMIC_SEQ_CST);
+    if (Unread()) {
+      // Something arrived after the last look: ring ourselves so the loop does not block.
+      __atomic_store_n(&queue_->sleeping, 0, __ATOMIC_SEQ_CST);
+      uint64_t one = 1;
+      ssize_t ignored = write(fd_, &one, sizeof one);
+      (void)ignored;
+    }
+  }
+
+  // Watches the queue for up to spinNs_; true if descriptors arrived.
+  bool Spin() {
+    if (uv_backend_timeout(loop_) == 0) return false;  // other work is due now
+    struct pollfd loopFd = {uv_backend_fd(loop_), POLLIN, 0};
+    int64_t deadline = NowNs() + spinNs_;
+    for (;;) {
+      if (Unread()) return true;
+      if (poll(&loopFd, 1, 0) > 0) return false;  // the loop has I/O to serve: never starve it
+      if (NowNs() >= deadline) return false;
+      sched_yield();  // spinning without yielding starves a peer on the same CPU
+    }
+  }
+
+  static int64_t NowNs() {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -245,13 +319,27 @@ class Doorbell : public Napi::ObjectWrap<Doorbell> {
   void Stop() {
     if (poll_ == nullptr) return;
     uv_poll_stop(poll_);
-    tessera::HandleData(poll_) = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { operator delete(h); });
+    uv_prepare_stop(prepare_);
+    uv_check_stop(check_);
+    for (void* h : {static_cast<void*>(poll_), static_cast<void*>(prepare_), static_cast<void*>(check_)}) {
+      tessera::HandleData(h) = nullptr;
+      uv_close(static_cast<uv_handle_t*>(h), [](uv_handle_t* closed) { operator delete(closed); });
+    }
     poll_ = nullptr;
+    prepare_ = nullptr;
+    check_ = nullptr;
+    segment_.Reset();
   }
 
   int fd_ = -1;
+  QueueHeader* queue_ = nullptr;
+  int64_t spinNs_ = 0;
+  bool active_ = false;  // descriptors were delivered since the last spin
+  uv_loop_t* loop_ = nullptr;
   uv_poll_t* poll_ = nullptr;
+  uv_prepare_t* prepare_ = nullptr;
+  uv_check_t* check_ = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> segment_;
   Napi::FunctionReference callback_;
   Napi::AsyncContext context_;
 };
@@ -332,7 +420,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Doorbell", Doorbell::Define(env));
   exports.Set("createEventFd", Napi::Function::New(env, CreateEventFd));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
-  exports.Set("prepareSleep", Napi::Function::New(env, PrepareSleep));
   exports.Set("waitBlocking", Napi::Function::New(env, WaitBlocking));
   exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal));
   exports.Set("watchParent", Napi::Function::New(env, WatchParent));

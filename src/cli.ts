@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { configureLogging, logError, logInfo } from "./logging.js";
 import { DEFAULT_STUB_OPTIONS, type StubBackendOptions } from "./backends/stub/stub-model.js";
+import { GRPC_RESTRICTED_HEADER_PREFIX, RESTRICTED_CATEGORIES, RestrictedFeatures } from "./core/restricted.js";
 import { TesseraServer, VERSION, type ServerOptions } from "./server.js";
 
 const STUB_BACKEND_NAMES = new Set(["python", "typescript", "ts"]);
@@ -83,6 +84,11 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     .option("--log-file <path>", "write the log to this file")
     .option("--backend-config <backend,setting=value>", "backend setting (repeatable), e.g. python,shm-default-byte-size=1048576", collect, [])
     .option("--http-max-input-size <bytes>", "largest HTTP request body accepted", int(1), 64 * 1024 * 1024)
+    .option("--http-header-timeout-secs <seconds>", "time a client has to send its request headers (0 = no limit)", int(0), 30)
+    .option("--http-request-timeout-secs <seconds>", "time a client has to send its whole request, body included (0 = no limit)", int(0), 60)
+    .option("--http-restricted-api <apis:key=value>", `serve these APIs only to requests with header key=value (repeatable); APIs: ${RESTRICTED_CATEGORIES.join(", ")}`, collect, [])
+    .option("--grpc-max-input-size <bytes>", "largest gRPC message accepted (default: --http-max-input-size)", int(1))
+    .option("--grpc-restricted-protocol <protocols:key=value>", `serve these protocols only to calls with metadata triton-grpc-protocol-<key>=value (repeatable); protocols: ${RESTRICTED_CATEGORIES.join(", ")}`, collect, [])
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   // tritonserver accepts both --flag=value and --flag value; commander does too.
@@ -91,8 +97,14 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
   // requiredOption is satisfied by the repeatable flag's [] default: check it here, as tritonserver does.
   if (o.modelRepository.length === 0) program.error("error: --model-repository must be specified");
   let stub: Partial<StubBackendOptions> = {};
+  let httpRestrictedApi: RestrictedFeatures;
+  let grpcRestrictedProtocol: RestrictedFeatures;
   try {
     stub = stubOptionsFrom(o.backendConfig);
+    httpRestrictedApi = new RestrictedFeatures(o.httpRestrictedApi, { option: "http-restricted-api", feature: "api" });
+    grpcRestrictedProtocol = new RestrictedFeatures(o.grpcRestrictedProtocol, {
+      option: "grpc-restricted-protocol", feature: "protocol", headerPrefix: GRPC_RESTRICTED_HEADER_PREFIX,
+    });
   } catch (err) {
     // Reported like commander's own errors: printed, then thrown with exitCode 1.
     program.error(`error: ${(err as Error).message}`);
@@ -118,6 +130,11 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     strictReadiness: o.strictReadiness,
     exitTimeoutSecs: o.exitTimeoutSecs,
     httpMaxInputSize: o.httpMaxInputSize,
+    grpcMaxInputSize: o.grpcMaxInputSize ?? o.httpMaxInputSize,
+    httpHeaderTimeoutSecs: o.httpHeaderTimeoutSecs,
+    httpRequestTimeoutSecs: o.httpRequestTimeoutSecs,
+    httpRestrictedApi: httpRestrictedApi!,
+    grpcRestrictedProtocol: grpcRestrictedProtocol!,
     stub: { ...DEFAULT_STUB_OPTIONS, ...stub },
     logVerbose: o.logVerbose,
     logFile: o.logFile ?? null,

@@ -17,6 +17,7 @@ import type {
   CoreRequest, CoreResponse, CoreTensor, LoadOptions, ModelIndexEntry, ModelMetadata, ServerMetadata,
 } from "./core/types.js";
 import { validateRequest } from "./core/validate.js";
+import type { RestrictedFeatures } from "./core/restricted.js";
 import { createHttpServer } from "./http/index.js";
 import { GrpcFrontEnd } from "./grpc/index.js";
 import { MetricsService } from "./metrics/service.js";
@@ -25,10 +26,14 @@ import { PACKAGE_ROOT } from "./ipc/addon.js";
 import { datatypeFromConfig } from "./ipc/datatypes.js";
 import { sweepStaleSegments } from "./ipc/segments.js";
 import { DEFAULT_STUB_OPTIONS, type StubBackendOptions } from "./backends/stub/stub-model.js";
+import { sweepStaleHandlerCaches } from "./backends/stub/handler-module.js";
 import { ModelManager, type LoadedVersion } from "./repository/model-manager.js";
 import { log, logError, logInfo, logWarn } from "./logging.js";
 import type { LogLevel } from "./ipc/protocol.js";
 
+
+/** How long answers still being written at shutdown may take to reach their clients. */
+const ANSWER_FLUSH_MS = 2000;
 export interface ServerOptions {
   modelRepositories: string[];
   httpPort: number;
@@ -54,6 +59,14 @@ export interface ServerOptions {
   strictReadiness: boolean;
   exitTimeoutSecs: number;
   httpMaxInputSize: number;
+  /** --grpc-max-input-size; unset: the HTTP limit. */
+  grpcMaxInputSize?: number;
+  /** --http-header-timeout-secs, --http-request-timeout-secs (0: none); unset: Node's defaults. */
+  httpHeaderTimeoutSecs?: number;
+  httpRequestTimeoutSecs?: number;
+  /** --http-restricted-api, --grpc-restricted-protocol, parsed. */
+  httpRestrictedApi?: RestrictedFeatures;
+  grpcRestrictedProtocol?: RestrictedFeatures;
   stub: StubBackendOptions;
 }
 
@@ -91,6 +104,8 @@ export class TesseraServer implements ServerApi {
   async start(): Promise<void> {
     const swept = sweepStaleSegments();
     if (swept.length > 0) logInfo("server", `removed ${swept.length} shared-memory segment(s) left by a server that is gone`);
+    const caches = sweepStaleHandlerCaches();
+    if (caches.length > 0) logInfo("server", `removed ${caches.length} handler cache folder(s) left by a server that is gone`);
     const o = this.options;
     if (o.modelControlMode === "poll") {
       throw invalidArg("--model-control-mode=poll is not supported yet; use none or explicit");
@@ -104,7 +119,11 @@ export class TesseraServer implements ServerApi {
       throw new ServerError("INTERNAL", "failed to load all models");
     }
     if (o.allowHttp) {
-      this.#http = createHttpServer(this, { maxInputSize: o.httpMaxInputSize });
+      const ms = (secs: number | undefined) => (secs === undefined ? undefined : secs * 1000);
+      this.#http = createHttpServer(this, {
+        maxInputSize: o.httpMaxInputSize, restricted: o.httpRestrictedApi,
+        headersTimeoutMs: ms(o.httpHeaderTimeoutSecs), requestTimeoutMs: ms(o.httpRequestTimeoutSecs),
+      });
       await new Promise<void>((resolve, reject) => {
         this.#http!.once("error", reject);
         this.#http!.listen(o.httpPort, o.httpAddress, () => resolve());
@@ -114,7 +133,10 @@ export class TesseraServer implements ServerApi {
       logInfo("server", `Started HTTPService at ${where}`);
     }
     if (o.allowGrpc) {
-      this.#grpc = new GrpcFrontEnd(this, { log: (line) => logError("grpc", line) });
+      this.#grpc = new GrpcFrontEnd(this, {
+        maxInputSize: o.grpcMaxInputSize ?? o.httpMaxInputSize, restricted: o.grpcRestrictedProtocol,
+        log: (line) => logError("grpc", line),
+      });
       const address = o.grpcAddress ?? "0.0.0.0";
       const port = await this.#grpc.listen(address, o.grpcPort);
       logInfo("server", `Started GRPCInferenceService at ${address}:${port}`);
@@ -138,8 +160,9 @@ export class TesseraServer implements ServerApi {
     this.#live = false;
     const http = this.#http;
     const httpClosed = new Promise<void>((r) => (http ? http.close(() => r()) : r()));
-    // Stops accepting gRPC calls at once; open ones finish within the same exit timeout.
-    const grpcDown = this.#grpc?.shutdown(this.options.exitTimeoutSecs * 1000);
+    // Stops accepting gRPC calls at once; open ones finish within the same exit timeout, plus the
+    // moment it takes to write the errors that end streams still open then (models stop first).
+    const grpcDown = this.#grpc?.shutdown(this.options.exitTimeoutSecs * 1000 + ANSWER_FLUSH_MS);
     this.#metrics?.stop();
     if (this.#inFlight > 0) {
       logInfo("server", `Waiting for ${this.#inFlight} in-flight request(s) to complete`);
@@ -155,7 +178,7 @@ export class TesseraServer implements ServerApi {
       // Answers still being written finish (briefly bounded); idle keep-alive sockets go now.
       const sweep = setInterval(() => http.closeIdleConnections(), 10);
       http.closeIdleConnections();
-      await Promise.race([httpClosed, new Promise<void>((r) => setTimeout(r, 2000).unref())]);
+      await Promise.race([httpClosed, new Promise<void>((r) => setTimeout(r, ANSWER_FLUSH_MS).unref())]);
       clearInterval(sweep);
       http.closeAllConnections();
     }

@@ -73,13 +73,20 @@ async function handle(m: ToStub): Promise<void> {
       const segment = openAndUnlink(m.segment);
       endpoint = new Endpoint({
         segment,
+        segmentName: m.segment,
         layout: readHeader(segment),
         side: 1,
         serverPid: m.serverPid,
         growthBytes: m.growthBytes,
         doorbells: { in: m.doorbells[0], out: m.doorbells[1] },
         onMessage: onShmMessage,
-        onError: (err) => send({ type: "log", level: "ERROR", message: `stub ipc: ${err.message}` }),
+        // A message main sent that this stub cannot read: main must fail what is in flight and
+        // replace this process, so say why and go.
+        onBroken: (err) => {
+          const failed: FromStub = { type: "failed", error: { code: "INTERNAL", message: `the stub could not read its message: ${err.message}` } };
+          if (!process.connected) exitNow(1);
+          process.send!(failed, () => exitNow(1));
+        },
       });
       endpoint.start();
       const client = new BlsClient(endpoint);

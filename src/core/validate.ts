@@ -68,7 +68,11 @@ export function validateRequest(r: CoreRequest, cfg: ModelConfig): number {
       throw invalidArg(`${p}inference request batch-size must be <= ${cfg.max_batch_size} for '${model}'`);
     }
   }
+  // Asked twice, an output would be sent twice: a small request could ask for a huge response.
+  const asked = new Set<string>();
   for (const o of r.outputs ?? []) {
+    if (asked.has(o.name)) throw invalidArg(`${p}output '${o.name}' already exists in request`);
+    asked.add(o.name);
     if (!cfg.output.some((c) => c.name === o.name)) {
       throw invalidArg(`${p}unexpected inference output '${o.name}' for model '${model}'`);
     }

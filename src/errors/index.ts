@@ -39,17 +39,44 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, number>> = {
   CANCELLED: 1,
 };
 
+/**
+ * A restricted API called without its header (core/restricted.ts). Triton answers it outside its
+ * error codes, with a status of the transport's: 403 Forbidden over HTTP, UNAVAILABLE over gRPC.
+ */
+export const RESTRICTED_STATUS = { http: 403, grpc: 14 } as const;
+
 /** The wire form of an error, as it crosses processes and protocols. */
 export interface ErrorInfo {
   code: ErrorCode;
   message: string;
 }
 
+/**
+ * Shared-memory segment names as src/ipc/segments.ts makes them: "/tessera-<server pid>-<random
+ * hex>". A name is a capability (whoever knows it can map the segment until it is unlinked), so it
+ * must never reach a client: naming one in an error text was the first link of Triton's 2025 CVE
+ * chain. At least 16 hex digits, so that a model named like "tessera-1-ab" is left alone.
+ */
+const SEGMENT_NAME = /\/?tessera-\d+-[0-9a-f]{16,}/g;
+
+/** What a text shows in place of each segment name it contained. */
+export const SEGMENT_PLACEHOLDER = "<shared-memory segment>";
+
+/** `text` with every shared-memory segment name replaced by SEGMENT_PLACEHOLDER. */
+export function redactSegmentNames(text: string): string {
+  return text.includes("tessera-") ? text.replace(SEGMENT_NAME, SEGMENT_PLACEHOLDER) : text;
+}
+
+/**
+ * The one error type. Its message is what clients see (front ends send it as is), so segment
+ * names are taken out here, once, whatever produced the text: a native errno message, a stub's
+ * stderr, a handler's own error.
+ */
 export class ServerError extends Error {
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string) {
-    super(message);
+    super(redactSegmentNames(message));
     this.name = "ServerError";
     this.code = code;
   }
@@ -81,6 +108,23 @@ export const unavailable = (message: string) => new ServerError("UNAVAILABLE", m
 export const unsupported = (message: string) => new ServerError("UNSUPPORTED", message);
 export const internal = (message: string) => new ServerError("INTERNAL", message);
 export const cancelled = (message: string) => new ServerError("CANCELLED", message);
+
+/**
+ * Model names a load refuses before any file-system access (Triton's ValidateModelName in
+ * model_repository_manager.cc, texts verbatim): an empty or all-whitespace name, and one that is
+ * ".." or holds a "/" once trimmed. Unload checks neither: Triton unloads whatever it is asked to.
+ */
+export const emptyModelName = () => invalidArg("Model name cannot be empty. Please enter a valid name to deploy.");
+export const traversalModelName = (name: string) =>
+  invalidArg(`invalid model name '${name}', model name must not contain path traversal characters`);
+
+/**
+ * A file a model's config names (default_model_filename, label_filename, a warmup or initial-state
+ * data file) that does not resolve inside the model's folder. `what` names it as the config gave
+ * it, never as resolved: the text says nothing about what exists outside. Triton's wording for
+ * label files (model.cc: "... is outside model directory"), with INVALID_ARG for every kind.
+ */
+export const outsideModelDirectory = (what: string) => invalidArg(`${what} is outside model directory`);
 
 /** Triton's names of its codes, as its Status strings print them ("Internal: ..."). */
 const STATUS_NAME: Readonly<Record<ErrorCode, string>> = {

@@ -9,7 +9,9 @@ import type {
   CoreRequest, CoreResponse, CoreTensor, ParamValue, Parameters, RequestedOutput,
 } from "../core/types.js";
 import { invalidArg, unsupported } from "../errors/index.js";
-import { checkParameterKey, invalidParameterType } from "../core/parameters.js";
+import {
+  invalidParameterType, requestParameter, tensorParameter, type WireParameter,
+} from "../core/parameters.js";
 import {
   bytesElementsSize, decodeBytesElements, elementCount, encodeBytesElements, isDatatype,
   typedArrayFor, type Datatype,
@@ -253,25 +255,33 @@ function int64ToBigInt(v: Int64, unsigned: boolean): bigint {
 
 /** A parameter's value for the core; undefined when no choice is set. */
 export function parameterValue(p: ParameterMessage, key: string): ParamValue | undefined {
+  const wire = wireParameter(p, key);
+  if (wire.kind === "bytes") throw invalidParameterType(key);
+  return wire.kind === "other" ? undefined : wire.value;
+}
+
+/** The choice that was set and its value, for the core's checks (core/parameters.ts). */
+export function wireParameter(p: ParameterMessage, key: string): WireParameter {
   switch (p.parameter_choice) {
     case "bool_param":
-      return Boolean(p.bool_param);
+      return { kind: "bool", value: Boolean(p.bool_param) };
     case "string_param":
-      return p.string_param ?? "";
+      return { kind: "string", value: p.string_param ?? "" };
     case "double_param":
-      return p.double_param ?? 0;
+      return { kind: "double", value: p.double_param ?? 0 };
     case "int64_param":
     case "uint64_param": {
-      const n = int64ToNumber((p.parameter_choice === "int64_param" ? p.int64_param : p.uint64_param)!);
+      const int = p.parameter_choice === "int64_param";
+      const n = int64ToNumber((int ? p.int64_param : p.uint64_param)!);
       if (!Number.isSafeInteger(n)) {
         throw invalidArg(`parameter '${key}' is out of the range this server accepts (±2^53)`);
       }
-      return n;
+      return { kind: int ? "int" : "uint", value: n };
     }
     case "bytes_param":
-      throw invalidParameterType(key);
+      return { kind: "bytes" };
     default:
-      return undefined;
+      return { kind: "other" };
   }
 }
 
@@ -290,19 +300,14 @@ export function takeEnableEmptyFinalResponse(msg: InferRequestMessage): boolean 
   return Boolean(p.bool_param);
 }
 
-/** As the HTTP front end: every parameter goes to the core, `triton_` keys are refused. */
+/** As the HTTP front end: every parameter goes to the core once checked (core/parameters.ts). */
 function decodeRequestParameters(raw: Record<string, ParameterMessage> | undefined): Parameters {
   const parameters: Parameters = {};
   if (!raw) return parameters;
   for (const key of Object.keys(raw)) {
-    checkParameterKey(key);
+    const value = requestParameter("grpc", key, wireParameter(raw[key]!, key));
     // binary_data_output steers the HTTP encoding only; gRPC outputs are always raw.
-    if (key === "binary_data_output") continue;
-    const value = parameterValue(raw[key]!, key);
-    if (value === undefined) {
-      throw invalidParameterType(key);
-    }
-    parameters[key] = value;
+    if (key !== "binary_data_output") parameters[key] = value;
   }
   return parameters;
 }
@@ -317,11 +322,7 @@ function decodeRequestedOutput(
   }
   const cls = params.classification;
   if (cls !== undefined) {
-    const n = parameterValue(cls, "classification");
-    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-      throw invalidArg(`Unable to set 'classification' of output '${name}'`);
-    }
-    if (n > 0) out.classification = n;
+    out.classification = tensorParameter("grpc", "output", "classification", wireParameter(cls, "classification")) as number;
   }
   return out;
 }

@@ -65,9 +65,10 @@ export function encodePlain(type: protobuf.Type, value: object): Buffer {
 }
 
 /**
- * The grpc-js definition of a service. Request deserialization yields protobufjs messages; response
- * serialization accepts an already-encoded Buffer as is, or converts a plain object (enum names,
- * int64 as strings are accepted: fromObject) and encodes it.
+ * The grpc-js definition of a service. Request deserialization yields protobufjs messages (and
+ * throws protobufjs's error for bytes it cannot decode); response serialization accepts an
+ * already-encoded Buffer as is, or converts a plain object (enum names, int64 as strings are
+ * accepted: fromObject) and encodes it.
  */
 export function serviceDefinition(fullName: string): ServiceDefinition {
   const service = grpcRoot().lookupService(fullName);

@@ -9,8 +9,9 @@ import { Cancellation, type RequestSignal } from "../core/cancellation.js";
 import type { StreamItem } from "../core/response-stream.js";
 import type { CoreResponse, LoadOptions } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
+import { RestrictedFeatures, type RestrictedCategory } from "../core/restricted.js";
 import {
-  GRPC_STATUS, ServerError, cancelled, toServerError, unsupported,
+  GRPC_STATUS, RESTRICTED_STATUS, ServerError, cancelled, invalidArg, toServerError, unsupported,
 } from "../errors/index.js";
 import {
   decodeInferRequest, encodeInferResponse, parameterValue, takeEnableEmptyFinalResponse,
@@ -22,8 +23,55 @@ export const SERVICE_NAME = "inference.GRPCInferenceService";
 export const HEALTH_SERVICE_NAME = "grpc.health.v1.Health";
 
 export interface GrpcFrontEndOptions {
+  /**
+   * Largest message received, in bytes, after decompression too (--grpc-max-input-size); larger
+   * ones are refused by grpc-js with RESOURCE_EXHAUSTED before they are buffered. Unset: no limit.
+   */
+  maxInputSize?: number;
+  /** --grpc-restricted-protocol: categories served only with their metadata key. */
+  restricted?: RestrictedFeatures;
   log?: (line: string) => void;
 }
+
+/**
+ * What a request that protobufjs cannot decode deserializes to. grpc-js answers a deserializer
+ * that throws with INTERNAL, which blames the server: the handlers answer this with INVALID_ARG.
+ */
+class UndecodableRequest {
+  readonly error: ServerError;
+
+  constructor(cause: unknown) {
+    this.error = invalidArg(`Error deserializing request: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+/** `definition` whose request deserializers hand an UndecodableRequest over instead of throwing. */
+function answeringUndecodable(definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.ServiceDefinition[string]> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          return new UndecodableRequest(err);
+        }
+      },
+    };
+  }
+  return out;
+}
+
+/** The restricted-protocol category of each RPC, as Triton's grpc_server.cc registers them. */
+const CATEGORY: Readonly<Record<string, RestrictedCategory>> = {
+  ServerLive: "health", ServerReady: "health", ModelReady: "health", Check: "health",
+  ServerMetadata: "metadata", ModelMetadata: "metadata",
+  ModelConfig: "model-config",
+  ModelStatistics: "statistics",
+  RepositoryIndex: "model-repository", RepositoryModelLoad: "model-repository", RepositoryModelUnload: "model-repository",
+  ModelInfer: "inference", ModelStreamInfer: "inference",
+};
 
 type Unary = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => void;
 
@@ -40,6 +88,7 @@ interface StatisticsApi {
 export class GrpcFrontEnd {
   readonly #api: ServerApi;
   readonly #log: (line: string) => void;
+  readonly #restricted: RestrictedFeatures;
   readonly #server: grpc.Server;
   readonly #streams = new Set<StreamState>();
   #closing = false;
@@ -47,15 +96,17 @@ export class GrpcFrontEnd {
   constructor(api: ServerApi, options: GrpcFrontEndOptions = {}) {
     this.#api = api;
     this.#log = options.log ?? (() => {});
-    // Triton accepts messages of any size (up to INT32_MAX); grpc-js defaults to 4 MiB in.
+    this.#restricted = options.restricted ?? RestrictedFeatures.NONE;
+    // Triton accepts messages up to INT32_MAX; grpc-js defaults to 4 MiB in. What the server
+    // receives is bounded by --grpc-max-input-size; what it sends is the model's to decide.
     this.#server = new grpc.Server({
-      "grpc.max_receive_message_length": -1,
+      "grpc.max_receive_message_length": options.maxInputSize ?? -1,
       "grpc.max_send_message_length": -1,
     });
-    this.#server.addService(serviceDefinition(SERVICE_NAME), this.#handlers());
-    this.#server.addService(serviceDefinition(HEALTH_SERVICE_NAME), {
+    this.#server.addService(answeringUndecodable(serviceDefinition(SERVICE_NAME)), this.#guarded(this.#handlers()));
+    this.#server.addService(answeringUndecodable(serviceDefinition(HEALTH_SERVICE_NAME)), this.#guarded({
       Check: this.#unary(() => ({ status: this.#ready() ? 1 : 2 })), // SERVING : NOT_SERVING
-    });
+    }));
   }
 
   /** Binds `address:port` (port 0: any free port) and resolves with the port bound. */
@@ -94,6 +145,33 @@ export class GrpcFrontEnd {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Every handler behind the two checks that come before a request is looked at: the restricted
+   * protocol's metadata (Triton: UNAVAILABLE, its text) and, for unary calls, a request that could
+   * not be decoded (INVALID_ARG). A stream's messages are checked one by one (streamInfer).
+   */
+  #guarded(handlers: grpc.UntypedServiceImplementation): grpc.UntypedServiceImplementation {
+    const out: grpc.UntypedServiceImplementation = {};
+    for (const [name, handler] of Object.entries(handlers)) {
+      const category = CATEGORY[name];
+      if (category === undefined) throw new Error(`gRPC method ${name} has no restricted-protocol category`);
+      const stream = name === "ModelStreamInfer";
+      out[name] = ((call: any, callback?: grpc.sendUnaryData<unknown>) => {
+        const refusal = this.#restricted.refusal(category, (key) => {
+          const value = (call.metadata as grpc.Metadata).get(key)[0];
+          return typeof value === "string" ? value : undefined;
+        });
+        let status: Partial<grpc.StatusObject> | null = null;
+        if (refusal !== null) status = { code: RESTRICTED_STATUS.grpc, details: refusal };
+        else if (!stream && call.request instanceof UndecodableRequest) status = this.#status(call.request.error);
+        if (status === null) (handler as (call: any, callback?: unknown) => void)(call, callback);
+        else if (stream) call.emit("error", status); // ends the call with this status
+        else callback!(status);
+      }) as grpc.UntypedHandleCall;
+    }
+    return out;
   }
 
   /** A unary handler whose result (or thrown ServerError) becomes the reply. */
@@ -205,6 +283,11 @@ export class GrpcFrontEnd {
    * final flag only when the request asked (triton_enable_empty_final_response).
    */
   async streamInfer(msg: InferRequestMessage, signal: RequestSignal, write: (encoded: Buffer | null) => boolean): Promise<void> {
+    if ((msg as unknown) instanceof UndecodableRequest) {
+      // A message of the stream that could not be decoded: its error, and the stream goes on.
+      write(STREAM_ERROR((msg as unknown as UndecodableRequest).error.message, { id: "" }));
+      return;
+    }
     const head = { id: msg.id ?? "", model_name: msg.model_name ?? "", model_version: msg.model_version ?? "" };
     let results;
     let enableEmptyFinal = false;

@@ -6,7 +6,7 @@
  * as a bare value, any other as a flat array. Texts are Triton's http_server.cc's.
  */
 import type { Buffer } from "node:buffer";
-import { checkParameterKey, invalidParameterType } from "../core/parameters.js";
+import { jsonParameter, requestParameter } from "../core/parameters.js";
 import type { CoreRequest, CoreResponse, CoreTensor, ModelMetadata, Parameters, TensorMetadata } from "../core/types.js";
 import { ServerError, invalidArg } from "../errors/index.js";
 import { elementCount } from "../ipc/datatypes.js";
@@ -46,12 +46,8 @@ function addKey(request: CoreRequest, inputs: Map<string, TensorMetadata>, key: 
     request.inputs.push(toTensor(input, value));
     return;
   }
-  checkParameterKey(key);
-  if (typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))) {
-    (request.parameters as Parameters)[key] = value;
-    return;
-  }
-  throw invalidParameterType(key);
+  // Reserved keys (priority, timeout, ...) steer the core here too: checked as /infer checks them.
+  (request.parameters as Parameters)[key] = requestParameter("http", key, jsonParameter(value));
 }
 
 /** A scalar or a flat array, as the input's datatype, in the input's shape with its -1s filled. */

@@ -9,9 +9,9 @@ import type {
   CoreRequest, CoreResponse, CoreTensor, ModelMetadata, Parameters, RequestedOutput,
 } from "../core/types.js";
 import { invalidArg, unsupported } from "../errors/index.js";
-import { checkParameterKey, invalidParameterType } from "../core/parameters.js";
+import { jsonParameter, requestParameter, tensorParameter } from "../core/parameters.js";
 import { datatypeSize, elementCount, isDatatype, type Datatype } from "../ipc/datatypes.js";
-import { countBytesElements, jsonToTensorData, tensorToJsonData } from "./json-tensor.js";
+import { countBytesElements, jsonToTensorData, showValue, tensorToJsonData } from "./json-tensor.js";
 
 export const INFER_HEADER_LENGTH = "inference-header-content-length";
 
@@ -73,16 +73,16 @@ export function decodeInferRequest(
     if (typeof name !== "string") throw invalidArg(`Unable to parse 'name' of input ${i}`);
     const datatype = input.datatype;
     if (!isDatatype(datatype)) {
-      throw invalidArg(`invalid datatype ${JSON.stringify(datatype)} for input '${name}'`);
+      throw invalidArg(`invalid datatype ${showValue(datatype)} for input '${name}'`);
     }
     const shape = decodeShape(input.shape, name);
     const params = input.parameters;
     if (params !== undefined && !isObject(params)) {
       throw invalidArg(`Unable to parse 'parameters' of input '${name}': expected an object`);
     }
-    const binarySize = params?.binary_data_size;
+    const rawSize = params?.binary_data_size;
     const hasData = input.data !== undefined;
-    const hasBinary = binarySize !== undefined;
+    const hasBinary = rawSize !== undefined;
     if (params?.shared_memory_region !== undefined) {
       throw unsupported(`input '${name}': shared memory is not supported by this server`);
     }
@@ -95,9 +95,7 @@ export function decodeInferRequest(
 
     let data: Uint8Array;
     if (hasBinary) {
-      if (typeof binarySize !== "number" || !Number.isSafeInteger(binarySize) || binarySize < 0) {
-        throw invalidArg(`Unable to parse 'binary_data_size' of input '${name}'`);
-      }
+      const binarySize = tensorParameter("http", "input", "binary_data_size", jsonParameter(rawSize)) as number;
       if (binarySize > 0 && !headerGiven) {
         throw invalidArg(
           `input '${name}' sets 'binary_data_size' but the request has no ` +
@@ -155,7 +153,7 @@ function decodeShape(shape: unknown, name: string): number[] {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
       throw invalidArg(
         `Unable to parse 'shape' of input '${name}': dimensions must be non-negative integers, ` +
-        `got ${JSON.stringify(shape)}`,
+        `got ${showValue(shape)}`,
       );
     }
   }
@@ -192,8 +190,8 @@ function checkBinarySize(
 }
 
 /**
- * Request parameters go to the core as they are, except the ones that only steer this front end.
- * Triton reserves the `triton_` prefix and refuses it from clients.
+ * Request parameters go to the core as they are, once checked (core/parameters.ts), except
+ * binary_data_output, which only steers this front end.
  */
 function decodeRequestParameters(
   raw: unknown,
@@ -203,21 +201,9 @@ function decodeRequestParameters(
   if (raw === undefined) return { parameters, binaryDataOutput };
   if (!isObject(raw)) throw invalidArg("Unable to parse 'parameters': expected an object");
   for (const key of Object.keys(raw)) {
-    const value = raw[key];
-    if (key === "binary_data_output") {
-      if (typeof value !== "boolean") throw invalidArg("Unable to parse 'binary_data_output'");
-      binaryDataOutput = value;
-      continue;
-    }
-    checkParameterKey(key);
-    if (
-      typeof value === "string" || typeof value === "boolean" ||
-      (typeof value === "number" && Number.isFinite(value))
-    ) {
-      parameters[key] = value;
-    } else {
-      throw invalidParameterType(key);
-    }
+    const value = requestParameter("http", key, jsonParameter(raw[key]));
+    if (key === "binary_data_output") binaryDataOutput = value as boolean;
+    else parameters[key] = value;
   }
   return { parameters, binaryDataOutput };
 }
@@ -236,16 +222,11 @@ function decodeRequestedOutput(raw: unknown, index: number, format: OutputFormat
     throw unsupported(`output '${name}': shared memory is not supported by this server`);
   }
   if (params.binary_data !== undefined) {
-    if (typeof params.binary_data !== "boolean") {
-      throw invalidArg(`Unable to parse 'binary_data' of output '${name}'`);
-    }
-    format.binary.set(name, params.binary_data);
+    format.binary.set(name, tensorParameter("http", "output", "binary_data", jsonParameter(params.binary_data)) as boolean);
   }
-  const cls = params.classification;
-  if (cls !== undefined) {
-    if (typeof cls !== "number" || !Number.isSafeInteger(cls) || cls < 0) {
-      throw invalidArg(`Unable to set 'classification' of output '${name}'`);
-    }
+  if (params.classification !== undefined) {
+    // 0, as in Triton, asks for no classification.
+    const cls = tensorParameter("http", "output", "classification", jsonParameter(params.classification)) as number;
     if (cls > 0) out.classification = cls;
   }
   return out;

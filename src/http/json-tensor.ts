@@ -94,21 +94,39 @@ function flatten(data: unknown[]): unknown[] {
     }
   }
   if (!nested) return data;
+  // An explicit stack, not recursion: the client picks the depth, and JSON.parse accepts
+  // arrays nested far deeper than the call stack.
   const out: unknown[] = [];
-  const walk = (a: unknown[]): void => {
-    for (const v of a) {
-      if (Array.isArray(v)) walk(v);
-      else out.push(v);
+  const stack: [unknown[], number][] = [[data, 0]];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top[1] === top[0].length) {
+      stack.pop();
+      continue;
     }
-  };
-  walk(data);
+    const v = top[0][top[1]++];
+    if (Array.isArray(v)) stack.push([v, 0]);
+    else out.push(v);
+  }
   return out;
 }
 
+/**
+ * A client's JSON value for an error text. Neither JSON.stringify (it recurses: a value nested
+ * some thousands deep overflows the stack) nor String() (it calls a `toString` key the client
+ * sent) may see client values unguarded: either would turn bad input into a 500.
+ */
+export function showValue(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? typeof value;
+  } catch {
+    return Array.isArray(value) ? "a deeply nested array" : "a deeply nested object";
+  }
+}
+
 function badElement(name: string, datatype: Datatype, index: number, value: unknown) {
-  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
   return invalidArg(
-    `Unable to parse 'data' for input '${name}': element ${index} (${shown}) is not a valid ` +
+    `Unable to parse 'data' for input '${name}': element ${index} (${showValue(value)}) is not a valid ` +
     `${datatype} value`,
   );
 }

@@ -5,6 +5,7 @@
  * Matching follows Triton's http_server.cc: a version is digits only, empty segments (`//`, a
  * trailing `/`) match nothing, and a known path with the wrong method is 405, not 404.
  */
+import type { RestrictedCategory } from "../core/restricted.js";
 
 export type Route =
   | { kind: "server-metadata" }
@@ -21,9 +22,10 @@ export type Route =
   | { kind: "repository-index"; repository?: string }
   | { kind: "repository-load" | "repository-unload"; model: string; repository?: string };
 
+/** `route` is set for a wrong method too: Triton checks a restriction before the method. */
 export type RouteMatch =
   | { kind: "found"; route: Route }
-  | { kind: "method-not-allowed"; allow: "GET" | "POST" }
+  | { kind: "method-not-allowed"; allow: "GET" | "POST"; route: Route }
   | { kind: "not-found" };
 
 const NOT_FOUND: RouteMatch = { kind: "not-found" };
@@ -32,8 +34,31 @@ export function matchRoute(method: string | undefined, url: string | undefined):
   const route = parsePath(url ?? "");
   if (route === null) return NOT_FOUND;
   const allow = methodFor(route);
-  if (method !== allow) return { kind: "method-not-allowed", allow };
+  if (method !== allow) return { kind: "method-not-allowed", allow, route };
   return { kind: "found", route };
+}
+
+/** The restricted-API category of each route, as Triton's handlers name them (http_server.cc). */
+export function routeCategory(route: Route): RestrictedCategory {
+  switch (route.kind) {
+    case "health":
+    case "model-ready":
+      return "health";
+    case "server-metadata":
+    case "model-metadata":
+      return "metadata";
+    case "model-config":
+      return "model-config";
+    case "infer":
+    case "generate":
+      return "inference";
+    case "model-stats":
+      return "statistics";
+    case "repository-index":
+    case "repository-load":
+    case "repository-unload":
+      return "model-repository";
+  }
 }
 
 function methodFor(route: Route): "GET" | "POST" {

@@ -1,7 +1,8 @@
 /**
  * The KServe v2 HTTP/REST front end: protocol ⇄ ServerApi and nothing else. Every failure is a
  * ServerError mapped to a status by HTTP_STATUS; the only statuses chosen here are the transport's
- * own (404 unknown path, 405 wrong method, 413 body too large) and the health probes' 200/400.
+ * own (404 unknown path, 405 wrong method, 413 body too large, 403 restricted API; 408 is Node's,
+ * past the request timeout) and the health probes' 200/400.
  */
 import { Buffer } from "node:buffer";
 import * as http from "node:http";
@@ -10,8 +11,9 @@ import { Cancellation } from "../core/cancellation.js";
 import type { ResponseStream } from "../core/response-stream.js";
 import type { CoreResponse, LoadOptions } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
+import { RestrictedFeatures } from "../core/restricted.js";
 import {
-  HTTP_STATUS, ServerError, cancelled, internal, invalidArg, toServerError,
+  HTTP_STATUS, RESTRICTED_STATUS, ServerError, cancelled, internal, invalidArg, toServerError,
 } from "../errors/index.js";
 import { decodeGenerateRequest, encodeGenerateResponse } from "./generate.js";
 import { BodyTooLargeError, ClientGoneError, decodeContentEncoding, parseJsonObject, readBody } from "./body.js";
@@ -19,13 +21,25 @@ import {
   INFER_HEADER_LENGTH, decodeInferRequest, decodeRawInferRequest, encodeInferResponse,
   inferHeaderLength, type DecodedInfer,
 } from "./infer-codec.js";
-import { matchRoute, type Route } from "./router.js";
+import { matchRoute, routeCategory, type Route } from "./router.js";
 
 export interface HttpServerOptions {
   /** Largest request body accepted, in bytes, after decompression too (--http-max-input-size). */
   maxInputSize: number;
+  /** --http-restricted-api: categories served only with their header. */
+  restricted?: RestrictedFeatures;
+  /**
+   * How long a client may take to send its headers, and its whole request (body included), in
+   * ms; 0: no limit. Past it the socket is answered 408 and closed, so a slow or stalled client
+   * cannot hold a socket and a part-read body. Node's defaults when unset (60 s and 300 s).
+   */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
   log?: (line: string) => void;
 }
+
+/** How often Node looks for requests past those timeouts (its default, 30 s, would add up to that). */
+const TIMEOUT_CHECK_MS = 1000;
 
 const JSON_TYPE = "application/json";
 const NOT_FOUND_BODY = JSON.stringify({ error: "Not Found" });
@@ -34,18 +48,28 @@ const METHOD_NOT_ALLOWED_BODY = JSON.stringify({ error: "Method Not Allowed" });
 /** An http.Server serving the v2 protocol over `api`; the caller listens and closes it. */
 export function createHttpServer(api: ServerApi, options: HttpServerOptions): http.Server {
   const front = new HttpFrontEnd(api, options);
-  return http.createServer((req, res) => front.handle(req, res));
+  const serverOptions: http.ServerOptions = { connectionsCheckingInterval: TIMEOUT_CHECK_MS };
+  const request = options.requestTimeoutMs;
+  if (request !== undefined) serverOptions.requestTimeout = request;
+  if (options.headersTimeoutMs !== undefined) {
+    // Node refuses a headers timeout past a (non-zero) request timeout: the request's bounds both.
+    const headers = options.headersTimeoutMs;
+    serverOptions.headersTimeout = request !== undefined && request > 0 && (headers === 0 || headers > request) ? request : headers;
+  }
+  return http.createServer(serverOptions, (req, res) => front.handle(req, res));
 }
 
 class HttpFrontEnd {
   readonly #api: ServerApi;
   readonly #maxInputSize: number;
+  readonly #restricted: RestrictedFeatures;
   readonly #log: (line: string) => void;
 
   constructor(api: ServerApi, options: HttpServerOptions) {
     if (!(options.maxInputSize > 0)) throw new RangeError("maxInputSize must be positive");
     this.#api = api;
     this.#maxInputSize = options.maxInputSize;
+    this.#restricted = options.restricted ?? RestrictedFeatures.NONE;
     this.#log = options.log ?? (() => {});
   }
 
@@ -53,6 +77,13 @@ class HttpFrontEnd {
     const match = matchRoute(req.method, req.url);
     if (match.kind === "not-found") {
       send(res, 404, NOT_FOUND_BODY);
+      return;
+    }
+    const refusal = this.#restricted.refusal(routeCategory(match.route), (key) => headerValue(req.headers[key]));
+    if (refusal !== null) {
+      // The body is left unread: close rather than drain it for a client that is not allowed in.
+      res.setHeader("Connection", "close");
+      send(res, RESTRICTED_STATUS.http, JSON.stringify({ error: refusal }));
       return;
     }
     if (match.kind === "method-not-allowed") {
@@ -374,6 +405,10 @@ function send(res: http.ServerResponse, status: number, body: string): void {
     "Content-Length": Buffer.byteLength(body, "utf8"),
   });
   res.end(body);
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function parseOptionalJson(body: Buffer): Record<string, unknown> | undefined {

@@ -13,10 +13,9 @@ interface NativeAddon {
   unlink(name: string): boolean;
   unmap(buffer: ArrayBuffer): boolean;
   publish(buffer: ArrayBuffer, queueOffset: number, tail: number, doorbellFd: number): boolean;
-  prepareSleep(buffer: ArrayBuffer, queueOffset: number, seenTail: number): boolean;
   createEventFd(): number;
   closeFd(fd: number): void;
-  Doorbell: new (fd: number, callback: () => void) => { close(): void };
+  Doorbell: new (fd: number, buffer: ArrayBuffer, queueOffset: number, spinUs: number, callback: () => void) => { close(): void };
   waitBlocking(buffer: ArrayBuffer, queueOffset: number, seenTail: number, timeoutMs: number): boolean;
   setParentDeathSignal(signal: number, parentPid: number): boolean;
   watchParent(parentPid: number, pollMs: number, graceMs: number): void;
@@ -103,16 +102,6 @@ export function publish(buffer: ArrayBuffer, queueOffset: number, tail: number, 
   return native.publish(buffer, queueOffset, tail, doorbellFd);
 }
 
-/**
- * The consumer goes to sleep: marks the queue so the next publish rings the doorbell, and
- * re-checks the tail. True means messages arrived meanwhile (stay awake and read them).
- */
-export function prepareSleep(buffer: ArrayBuffer, queueOffset: number, seenTail: number): boolean {
-  checkWord(buffer, queueOffset, layout.queueHeaderSize);
-  checkU32(seenTail, "seenTail");
-  return native.prepareSleep(buffer, queueOffset, seenTail);
-}
-
 /** A new eventfd, to be a queue's doorbell; the stub inherits it through spawn's stdio. */
 export function createEventFd(): number {
   return native.createEventFd();
@@ -124,15 +113,20 @@ export function closeFd(fd: number): void {
 }
 
 /**
- * Polls a doorbell eventfd on this thread's event loop: `onRing` runs on the JS thread when the
- * peer rings it. One wake-up per burst, no helper thread. It never keeps the process alive.
+ * The consumer of one queue on this thread's event loop: `onUnread` runs on the JS thread whenever
+ * the queue (at `queueOffset` in `buffer`) holds unread descriptors, found right before the loop
+ * would block, or when the peer rings the eventfd `fd` because this side was asleep. After
+ * traffic it watches the queue for up to `spinUs` before sleeping (yielding the CPU, and stopping
+ * as soon as the loop has other work). It never keeps the process alive.
  */
 export class Doorbell {
   #native: { close(): void } | null;
 
-  constructor(fd: number, onRing: () => void) {
+  constructor(fd: number, buffer: ArrayBuffer, queueOffset: number, spinUs: number, onUnread: () => void) {
     if (!Number.isInteger(fd) || fd < 0) throw new RangeError("invalid doorbell fd");
-    this.#native = new native.Doorbell(fd, onRing);
+    checkWord(buffer, queueOffset, layout.queueHeaderSize);
+    if (!Number.isInteger(spinUs) || spinUs < 0 || spinUs > 1_000_000) throw new RangeError("spinUs must be 0..1e6");
+    this.#native = new native.Doorbell(fd, buffer, queueOffset, spinUs, onUnread);
   }
 
   close(): void {

@@ -114,11 +114,6 @@ export interface BlsResponseBody {
   final: boolean;
 }
 
-/** Every body may name the sender's extra arenas it references, for the receiver to map. */
-export interface SegmentTable {
-  $seg?: [id: number, name: string][];
-}
-
 // ---- control messages (Node IPC channel) ----
 
 export interface ModelArgs {

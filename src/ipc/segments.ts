@@ -1,8 +1,11 @@
 /**
- * Shared-memory segment names and their owners. Names carry the server's pid and an unguessable
- * random part. A name only lives until the peer has opened it (the opener unlinks it); until then
- * the creator owns it and unlinks it on exit, on the peer's death, or when the server next starts
- * and finds the creating server gone (sweepStaleSegments).
+ * Shared-memory segment names and their owners. A stub's control segment is named
+ * `/tessera-<server pid>-<unguessable hex>`; each side's extra segments are that name plus
+ * `-m<id>` (main's) or `-s<id>` (the stub's), so a peer can map an arena it has never seen by its
+ * id alone. A name only lives until the peer has opened it (the opener unlinks it); until then
+ * the creator owns it and unlinks it on exit, when the arena is destroyed, on the peer's death
+ * (main sweeps the stub's names by prefix), or when the server next starts and finds the creating
+ * server gone (sweepStaleSegments).
  */
 import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
@@ -26,13 +29,33 @@ export function segmentName(serverPid: number): string {
   return `/${PREFIX}${serverPid}-${randomBytes(12).toString("hex")}`;
 }
 
+/** The name of extra arena `id` of one side (0 = main, 1 = the stub) of a control segment. */
+export function extraSegmentName(controlName: string, side: 0 | 1, id: number): string {
+  return `${controlName}-${side === 0 ? "m" : "s"}${id}`;
+}
+
 /** Creates and maps a new segment whose name this process owns until the peer opens it. */
-export function createOwnedSegment(serverPid: number, size: number): { name: string; buffer: ArrayBuffer } {
+export function createOwnedSegment(serverPid: number, size: number, name = segmentName(serverPid)): { name: string; buffer: ArrayBuffer } {
   installExitHook();
-  const name = segmentName(serverPid);
   const buffer = createSegment(name, size);
   pending.add(name);
   return { name, buffer };
+}
+
+/** Unlinks every segment still named `<prefix>...` (the extras of a stub that died). */
+export function unlinkSegmentsWithPrefix(prefix: string): string[] {
+  const removed: string[] = [];
+  const base = prefix.slice(1);
+  for (const entry of listSegments()) {
+    if (!entry.startsWith(base)) continue;
+    try {
+      if (unlinkSegment(`/${entry}`)) removed.push(entry);
+    } catch {
+      // gone meanwhile
+    }
+    pending.delete(`/${entry}`);
+  }
+  return removed;
 }
 
 /** Maps a segment the peer created, then removes its name: from now on only mappings keep it. */
@@ -81,7 +104,7 @@ export function sweepStaleSegments(): string[] {
   }
   const removed: string[] = [];
   for (const entry of entries) {
-    const m = /^tessera-(\d+)-[0-9a-f]+$/.exec(entry);
+    const m = /^tessera-(\d+)-[0-9a-f]+(?:-[ms]\d+)?$/.exec(entry);
     if (!m || alive(Number(m[1]))) continue;
     try {
       if (unlinkSegment(`/${entry}`)) removed.push(entry);

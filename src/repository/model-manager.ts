@@ -17,6 +17,9 @@ import { systemGpus, type GpuDiscovery } from "../backends/gpus.js";
 import { ModelStatistics } from "../core/statistics.js";
 import type { ModelIndexEntry } from "../core/types.js";
 import { findModelDir, inferBackendFromFiles, listModelDirs, readRawModelConfig, versionsToLoad } from "./scan.js";
+import { ClientPaths } from "./client-paths.js";
+import { checkModelFiles } from "./model-files.js";
+import { checkLoadModelName } from "./model-name.js";
 
 export type ModelState = "LOADING" | "READY" | "UNLOADING" | "UNAVAILABLE";
 
@@ -31,6 +34,11 @@ export interface LoadedVersion {
   stats: ModelStatistics;
   /** How long the load that brought this version up took (nv_model_load_duration_secs). */
   loadSeconds?: number;
+}
+
+/** An ensemble (no stubs) can serve when it is loaded; a stub-backed version needs a live instance. */
+function canServe(v: LoadedVersion): boolean {
+  return v.backend === null || v.backend.instances.length > 0;
 }
 
 interface ModelRecord {
@@ -66,11 +74,13 @@ export class ModelManager {
   /** Old versions finishing their requests after a swap (shutdown waits for them). */
   readonly #retiring = new Set<Promise<unknown>>();
   readonly #gpus: GpuDiscovery;
+  readonly #clientPaths: ClientPaths;
 
   constructor(options: ModelManagerOptions) {
     // Absolute paths: stubs run elsewhere, and handlers receive the model folder in ModelArgs.
     this.#o = { ...options, repositories: options.repositories.map((r) => resolve(r)) };
     this.#gpus = options.gpus ?? systemGpus();
+    this.#clientPaths = new ClientPaths(this.#o.repositories);
   }
 
   /**
@@ -86,11 +96,14 @@ export class ModelManager {
     return [...names].sort();
   }
 
-  /** Loads models at start-up; failures are recorded (UNAVAILABLE), not thrown. */
+  /**
+   * Loads models at start-up; failures are recorded (UNAVAILABLE), not thrown. The errors returned
+   * are the full ones, for the server log (absolute paths included); the index shows client texts.
+   */
   async loadMany(names: readonly string[]): Promise<{ name: string; error?: ServerError }[]> {
     return Promise.all(names.map(async (name) => {
       try {
-        await this.load(name);
+        await this.#loadNamed(name);
         return { name };
       } catch (err) {
         return { name, error: toServerError(err) };
@@ -98,15 +111,49 @@ export class ModelManager {
     }));
   }
 
+  /**
+   * Loads (or reloads) a model, for a client: a failure is logged in full, and thrown as the
+   * client sees it, its paths relative to the repository (a VersionLoadError stays one).
+   */
   load(name: string, configOverride?: string): Promise<void> {
-    if (!this.#models.has(name) && !this.available().includes(name)) {
-      // Triton's text and code; a name in no repository gets no index entry either.
-      return Promise.reject(internal(`failed to load '${name}', failed to poll from model repository`));
+    try {
+      // Before anything touches the file system: the name becomes a folder path. A refused name
+      // is the client's mistake, not news for the log.
+      checkLoadModelName(name);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#loadNamed(name, configOverride).catch((err: unknown) => {
+      const e = toServerError(err);
+      this.#o.log("ERROR", "model_manager", e.message);
+      throw this.#forClient(e);
+    });
+  }
+
+  /** A load with the full error (start-up logs it so); the model's index reason is the client text. */
+  #loadNamed(name: string, configOverride?: string): Promise<void> {
+    try {
+      checkLoadModelName(name);
+      if (!this.#models.has(name) && !this.available().includes(name)) {
+        // Triton's text and code; a name in no repository gets no index entry either.
+        throw internal(`failed to load '${name}', failed to poll from model repository`);
+      }
+    } catch (err) {
+      return Promise.reject(err);
     }
     const record = this.#record(name);
     const run = record.busy.then(() => this.#load(record, configOverride));
     record.busy = run.catch(() => {});
     return run;
+  }
+
+  /** `e` as a client may see it: paths relative to the repository, the error's kind kept. */
+  #forClient(e: ServerError): ServerError {
+    if (e instanceof VersionLoadError) {
+      return new VersionLoadError(e.model, e.version, new ServerError(e.reason.code, this.#clientPaths.text(e.reason.message)));
+    }
+    const text = this.#clientPaths.text(e.message);
+    return text === e.message ? e : new ServerError(e.code, text);
   }
 
   unload(name: string): Promise<void> {
@@ -141,22 +188,29 @@ export class ModelManager {
     return record.versions.get(Math.max(...record.versions.keys()))!;
   }
 
+  /** Loaded, and able to serve now: a version whose every instance is dead (restarting) is not. */
   isModelReady(name: string, version?: string): boolean {
     try {
-      this.resolve(name, version);
-      return true;
+      return canServe(this.resolve(name, version));
     } catch {
       return false;
     }
   }
 
-  /** All models that were asked to load are READY. */
+  /** All models that were asked to load are READY, with a live instance. */
   allReady(): boolean {
-    return [...this.#models.values()].every((r) => r.state === "READY" || (r.state === "UNAVAILABLE" && r.reason === "unloaded"));
+    return [...this.#models.values()].every((r) =>
+      (r.state === "READY" && [...r.versions.values()].every(canServe)) || (r.state === "UNAVAILABLE" && r.reason === "unloaded"));
   }
 
   index(readyOnly: boolean): ModelIndexEntry[] {
-    const names = new Set([...this.available(), ...this.#models.keys()]);
+    let available: string[];
+    try {
+      available = this.available();
+    } catch (err) {
+      throw this.#forClient(toServerError(err)); // a repository gone since start names its path
+    }
+    const names = new Set([...available, ...this.#models.keys()]);
     const out: ModelIndexEntry[] = [];
     for (const name of [...names].sort()) {
       const r = this.#models.get(name);
@@ -211,7 +265,7 @@ export class ModelManager {
       // A failed reload leaves the versions that were serving in place, as Triton does.
       if (!hadVersions) {
         record.state = "UNAVAILABLE";
-        record.reason = e.message;
+        record.reason = this.#forClient(e).message; // the index is client-visible
       }
       throw e;
     }
@@ -247,10 +301,15 @@ export class ModelManager {
       throw new ServerError("UNSUPPORTED", `failed to load '${name}': backend/platform '${what}' is not supported by this server yet`);
     }
     const versions = versionsToLoad(config, dir.path, (m) => this.#o.log("WARNING", "model_manager", m));
+    // A config may come from the client: the files it names must be this model's (model-files.ts).
+    checkModelFiles(config, dir.path, versions);
     const autoComplete = this.#o.strictModelConfig
       ? undefined
-      : (completed: Record<string, unknown>) =>
-        validateModelConfig(withDefaultBatching(completed), { modelName: name, file, gpus: kindResolution(name, this.#gpus, this.#o.log).gpus });
+      : (completed: Record<string, unknown>) => {
+        const final = validateModelConfig(withDefaultBatching(completed), { modelName: name, file, gpus: kindResolution(name, this.#gpus, this.#o.log).gpus });
+        checkModelFiles(final, dir.path, versions); // a handler may add label files
+        return final;
+      };
     const started: LoadedVersion[] = [];
     try {
       await Promise.all(versions.map(async (version) => {
@@ -303,6 +362,7 @@ export class ModelManager {
       }
     }
     const versions = versionsToLoad(config, modelDir, (m) => this.#o.log("WARNING", "model_manager", m));
+    checkModelFiles(config, modelDir, versions);
     return versions.map((version) => ({
       version, modelDir, config, backend: null, stats: new ModelStatistics(), scheduler: new EnsembleScheduler(config, infer),
     }));

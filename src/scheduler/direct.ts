@@ -4,25 +4,24 @@
  *
  * An instance may hold several calls: it still executes them one at a time, but the next ones
  * already wait in its shared memory, so the stub never idles through an IPC round trip. How many
- * depends on the handler's speed: a fast one (under FAST_CALL_NS) gets DEEP calls, since then the
- * wake-ups saved are most of the cost (+35–45% throughput for add_sub over HTTP at c=64); a slow one
- * gets SHALLOW, so that requests wait here, where a cancellation removes them and a crash of the
- * stub cannot take them down with it.
+ * depends on the handler's speed: a fast one (isFast, instance-ring.ts) gets DEEP calls, since then
+ * the wake-ups saved are most of the cost (+35–45% throughput for add_sub over HTTP at c=64); a slow
+ * one gets SHALLOW, so that requests wait here, where a cancellation removes them and a crash of the
+ * stub cannot take them down with it. Which instance: the least busy, round robin among equals.
  */
 import { cancelled, toServerError, unavailable } from "../errors/index.js";
 import type { InstanceResult, ModelInstance } from "../backends/backend.js";
 import { markDispatched, markEnqueued } from "../core/statistics.js";
 import type { CoreRequest } from "../core/types.js";
+import { InstanceRing, isFast } from "./instance-ring.js";
 import type { Scheduler } from "./scheduler.js";
 
 const SHALLOW = 2;
 const DEEP = 8;
-const FAST_CALL_NS = 1_000_000;
 
 /** Calls an instance may hold: DEEP once its handler proved fast, else SHALLOW. */
 export function pipelineDepth(instance: ModelInstance): number {
-  const ns = instance.recentExecNs;
-  return ns !== undefined && ns < FAST_CALL_NS ? DEEP : SHALLOW;
+  return isFast(instance) ? DEEP : SHALLOW;
 }
 
 interface Queued {
@@ -34,10 +33,9 @@ interface Queued {
 
 export class DirectScheduler implements Scheduler {
   readonly #model: string;
-  #instances: ModelInstance[] = [];
+  readonly #ring = new InstanceRing();
   readonly #queue: Queued[] = [];
   #executing = 0;
-  #next = 0;
   #draining: (() => void) | null = null;
   #closed = false;
 
@@ -54,7 +52,7 @@ export class DirectScheduler implements Scheduler {
   }
 
   setInstances(instances: readonly ModelInstance[]): void {
-    this.#instances = [...instances];
+    this.#ring.set(instances);
     this.#dispatch();
   }
 
@@ -98,28 +96,11 @@ export class DirectScheduler implements Scheduler {
     });
   }
 
-  /** The live instance with the fewest calls in flight (round-robin among equals), if any has room. */
-  #leastBusy(): ModelInstance | undefined {
-    const n = this.#instances.length;
-    let best: ModelInstance | undefined;
-    let bestAt = 0;
-    for (let k = 0; k < n; k++) {
-      const at = (this.#next + k) % n;
-      const inst = this.#instances[at];
-      if (inst.state === "dead" || inst.state === "starting" || inst.pending >= pipelineDepth(inst)) continue;
-      if (!best || inst.pending < best.pending) {
-        best = inst;
-        bestAt = at;
-      }
-    }
-    if (best) this.#next = (bestAt + 1) % n;
-    return best;
-  }
-
   #dispatch(): void {
     while (this.#queue.length > 0) {
-      const instance = this.#leastBusy();
+      const instance = this.#ring.find(pipelineDepth);
       if (!instance) return;
+      this.#ring.took(instance);
       const item = this.#queue.shift()!;
       if (item.onAbort) item.request.signal!.removeEventListener("abort", item.onAbort);
       this.#executing++;

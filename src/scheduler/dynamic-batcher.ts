@@ -8,12 +8,27 @@
  * Queue policy per priority level: max_queue_size (UNAVAILABLE when full) and a timeout
  * (default_timeout_microseconds, or the request's "timeout" parameter where allowed) whose expiry
  * REJECTs the request or DELAYs it behind every request still in time.
+ *
+ * Calls go round robin: the least busy instance, and among equals the one after the instance
+ * that took the last call (instance-ring.ts). An instance whose handler proved fast may hold one
+ * call ahead, but only a batch that waiting could not grow (full, or at the largest preferred
+ * size): it waits in the stub's memory instead of here, so the stub does not idle through a round
+ * trip, and no batch is sent smaller than it would have been.
+ *
+ * Costs per request, whatever the queue's length: each level keeps two linked FIFOs (in time,
+ * then delayed), so a batch is always taken from their fronts and a cancellation or timeout
+ * removes its request in O(1); forming a batch walks only the requests it takes. One timer serves
+ * the whole batcher, armed to the earliest deadline (the oldest request's max_queue_delay, or the
+ * first queue timeout, kept in a heap) and re-armed only when that deadline moves earlier.
  */
 import { cancelled, toServerError, unavailable } from "../errors/index.js";
 import type { InstanceResult, ModelInstance } from "../backends/backend.js";
 import type { ModelConfig, ModelQueuePolicy } from "../config/schema.js";
 import { markDispatched, markEnqueued, markRejected } from "../core/statistics.js";
 import type { CoreRequest } from "../core/types.js";
+import { DeadlineHeap } from "./deadline-heap.js";
+import { InstanceRing, isFast, type Room } from "./instance-ring.js";
+import { LinkedQueue } from "./linked-queue.js";
 import type { Scheduler } from "./scheduler.js";
 
 interface Pending {
@@ -23,9 +38,17 @@ interface Pending {
   shapeKey: string;
   level: number;
   enqueuedMs: number;
+  /** Its queue timeout expired with action DELAY: it now waits in its level's delayed queue. */
   delayed: boolean;
   seq: number;
-  timer?: NodeJS.Timeout;
+  /** When its queue timeout expires (performance.now() ms); Infinity without one. */
+  deadline: number;
+  /** Its slot in the timeout heap, -1 when not there. */
+  heapAt: number;
+  /** The queue it waits in (null once it left: sent, cancelled, timed out, failed). */
+  queue: LinkedQueue<Pending> | null;
+  prev: Pending | null;
+  next: Pending | null;
   onAbort?: () => void;
   resolve(r: InstanceResult): void;
   reject(e: Error): void;
@@ -36,6 +59,14 @@ interface LevelPolicy {
   allowOverride: boolean;
   action: "REJECT" | "DELAY";
   maxQueueSize: number;
+}
+
+/** One priority level's requests, in the order they are served: in time, then delayed. */
+interface Level {
+  policy: LevelPolicy;
+  inTime: LinkedQueue<Pending>;
+  /** By arrival (seq), as the in-time queue: expiry order may differ when timeouts differ. */
+  delayed: LinkedQueue<Pending>;
 }
 
 /** Observes each call the batcher sends (statistics). */
@@ -50,21 +81,31 @@ function policyOf(p: ModelQueuePolicy | undefined): LevelPolicy {
   };
 }
 
+/** An idle instance takes any batch that is ready. */
+const IDLE: Room = () => 1;
+/** A fast instance may hold one batch ahead (only a complete one: see the top of the file). */
+const AHEAD: Room = (instance) => (isFast(instance) ? 2 : 1);
+
 export class DynamicBatcher implements Scheduler {
   readonly #model: string;
   readonly #maxRows: number;
-  readonly #preferred: number[];
+  readonly #maxPreferred: number;
   readonly #delayMs: number;
   readonly #preserveOrdering: boolean;
   readonly #ragged: boolean;
   readonly #defaultLevel: number;
-  readonly #policies: LevelPolicy[];
   /** Index l holds priority level l + 1 (1 = highest). */
-  readonly #queues: Pending[][];
-  #instances: ModelInstance[] = [];
+  readonly #levels: Level[];
+  /** Queued requests with a queue timeout, earliest first. */
+  readonly #timeouts = new DeadlineHeap<Pending>();
+  readonly #ring = new InstanceRing();
+  /** Requests in the levels' queues. */
+  #queued = 0;
   #executing = 0;
   #seq = 0;
-  #delayTimer: NodeJS.Timeout | null = null;
+  /** The one timer, and the deadline it is armed to (Infinity when none is armed). */
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = Infinity;
   #draining: (() => void) | null = null;
   #closed = false;
   /** preserve_ordering: results held until every earlier request has its answer. */
@@ -77,65 +118,77 @@ export class DynamicBatcher implements Scheduler {
     this.#model = cfg.name;
     this.#maxRows = Math.max(1, cfg.max_batch_size);
     const preferred = (db.preferred_batch_size ?? []).filter((n) => n > 0 && n <= this.#maxRows);
-    this.#preferred = preferred.length > 0 ? [...preferred].sort((a, b) => a - b) : [this.#maxRows];
+    this.#maxPreferred = preferred.length > 0 ? Math.max(...preferred) : this.#maxRows;
     this.#delayMs = (db.max_queue_delay_microseconds ?? 0) / 1000;
     this.#preserveOrdering = db.preserve_ordering ?? false;
     this.#ragged = cfg.input.length > 0 && cfg.input.every((i) => i.allow_ragged_batch);
     const levels = Math.max(1, db.priority_levels ?? 0);
     this.#defaultLevel = Math.min(levels, Math.max(1, db.default_priority_level || levels));
     const overrides = (db.priority_queue_policy ?? {}) as Record<string, ModelQueuePolicy>;
-    this.#policies = Array.from({ length: levels }, (_, l) => policyOf(overrides[String(l + 1)] ?? db.default_queue_policy));
-    this.#queues = Array.from({ length: levels }, () => []);
+    this.#levels = Array.from({ length: levels }, (_, l) => ({
+      policy: policyOf(overrides[String(l + 1)] ?? db.default_queue_policy),
+      inTime: new LinkedQueue<Pending>(),
+      delayed: new LinkedQueue<Pending>(),
+    }));
   }
 
   get pending(): number {
-    return this.#queued() + this.#executing;
+    return this.#queued + this.#executing;
   }
 
   get queued(): number {
-    return this.#queued();
+    return this.#queued;
   }
 
   setInstances(instances: readonly ModelInstance[]): void {
-    this.#instances = [...instances];
+    this.#ring.set(instances);
     this.#schedule();
   }
 
   enqueue(request: CoreRequest): Promise<InstanceResult> {
     if (this.#closed) return Promise.reject(unavailable(`model '${this.#model}' is unloading`));
     const level = this.#levelOf(request);
-    const policy = this.#policies[level - 1];
-    const queue = this.#queues[level - 1];
-    if (policy.maxQueueSize > 0 && queue.length >= policy.maxQueueSize) {
+    const lv = this.#levels[level - 1];
+    const policy = lv.policy;
+    if (policy.maxQueueSize > 0 && lv.inTime.size + lv.delayed.size >= policy.maxQueueSize) {
       markRejected(request);
       return Promise.reject(unavailable("Exceeds maximum queue size"));
     }
     const seq = this.#seq++;
     const settled = new Promise<InstanceResult>((resolve, reject) => {
-      const p: Pending = {
-        request, rows: this.#rowsOf(request), shapeKey: this.#ragged ? "" : shapeKey(request),
-        level, enqueuedMs: performance.now(), delayed: false, seq, resolve, reject,
-      };
       const signal = request.signal;
       if (signal?.aborted) return reject(cancelled(`request for model '${this.#model}' was cancelled`));
+      const p: Pending = {
+        request, rows: this.#rowsOf(request), shapeKey: this.#ragged ? "" : shapeKey(request),
+        level, enqueuedMs: performance.now(), delayed: false, seq, deadline: Infinity, heapAt: -1,
+        queue: null, prev: null, next: null, resolve, reject,
+      };
       if (signal) {
         p.onAbort = () => this.#remove(p) && p.reject(cancelled(`request for model '${this.#model}' was cancelled`));
         signal.addEventListener("abort", p.onAbort, { once: true });
       }
       const timeoutUs = this.#timeoutOf(request, policy);
       if (timeoutUs > 0) {
-        p.timer = setTimeout(() => this.#expire(p, policy), timeoutUs / 1000);
-        p.timer.unref();
+        p.deadline = p.enqueuedMs + timeoutUs / 1000;
+        this.#timeouts.push(p);
       }
       markEnqueued(request);
-      queue.push(p);
+      lv.inTime.push(p);
+      this.#queued++;
     });
     this.#schedule();
     return this.#preserveOrdering ? this.#inOrder(seq, settled) : settled;
   }
 
   failQueued(error: Error): void {
-    for (const q of this.#queues) for (const p of q.splice(0)) this.#settle(p, () => p.reject(error));
+    for (const lv of this.#levels) {
+      for (const p of [...lv.inTime.clear(), ...lv.delayed.clear()]) {
+        this.#queued--;
+        this.#detach(p);
+        p.reject(error);
+      }
+    }
+    this.#disarm();
     this.#checkDrained();
   }
 
@@ -148,7 +201,7 @@ export class DynamicBatcher implements Scheduler {
   // A request's priority parameter: 1 is highest; 0, absent or out of range takes the default.
   #levelOf(r: CoreRequest): number {
     const p = Number(r.parameters.priority ?? 0);
-    return Number.isInteger(p) && p >= 1 && p <= this.#queues.length ? p : this.#defaultLevel;
+    return Number.isInteger(p) && p >= 1 && p <= this.#levels.length ? p : this.#defaultLevel;
   }
 
   // The request's "timeout" (µs) may only shorten the level's default, and only where allowed.
@@ -163,123 +216,107 @@ export class DynamicBatcher implements Scheduler {
     return first && first.shape.length > 0 ? first.shape[0] : 1;
   }
 
-  #queued(): number {
-    let n = 0;
-    for (const q of this.#queues) n += q.length;
-    return n;
+  /** Queue timeouts due by `now`: REJECT fails the request, DELAY moves it behind the in-time ones. */
+  #expireDue(now: number): void {
+    for (let p = this.#timeouts.peek(); p && p.deadline <= now; p = this.#timeouts.peek()) {
+      this.#timeouts.pop();
+      const lv = this.#levels[p.level - 1];
+      if (lv.policy.action === "DELAY") {
+        lv.inTime.remove(p);
+        p.delayed = true;
+        let at = lv.delayed.last; // usually the last: requests mostly expire in arrival order
+        while (at && at.seq > p.seq) at = at.prev;
+        lv.delayed.insertAfter(at, p);
+      } else if (this.#remove(p)) {
+        markRejected(p.request);
+        p.reject(unavailable("Request timeout expired"));
+      }
+    }
   }
 
-  #expire(p: Pending, policy: LevelPolicy): void {
-    if (policy.action === "DELAY") {
-      p.delayed = true; // served after everything still in time
-      this.#schedule();
-      return;
-    }
-    if (this.#remove(p)) {
-      markRejected(p.request);
-      p.reject(unavailable("Request timeout expired"));
-    }
-  }
-
+  /** Takes a queued request out (cancelled, timed out); false when it already left. */
   #remove(p: Pending): boolean {
-    const q = this.#queues[p.level - 1];
-    const i = q.indexOf(p);
-    if (i < 0) return false;
-    q.splice(i, 1);
+    if (!p.queue?.remove(p)) return false;
+    this.#queued--;
     this.#detach(p);
+    if (this.#queued === 0) this.#disarm();
     this.#checkDrained();
     return true;
   }
 
   #detach(p: Pending): void {
-    if (p.timer) clearTimeout(p.timer);
+    this.#timeouts.remove(p);
     if (p.onAbort) p.request.signal!.removeEventListener("abort", p.onAbort);
   }
 
-  #settle(p: Pending, finish: () => void): void {
-    this.#detach(p);
-    finish();
-  }
-
-  /** Requests in the order they are served: by level, in-time before delayed, then arrival. */
-  #ordered(): Pending[] {
-    const out: Pending[] = [];
-    for (const q of this.#queues) {
-      for (const p of q) if (!p.delayed) out.push(p);
-      for (const p of q) if (p.delayed) out.push(p);
-    }
-    return out;
-  }
-
-  #freeInstance(): ModelInstance | undefined {
-    let best: ModelInstance | undefined;
-    for (const inst of this.#instances) {
-      if (inst.state === "dead" || inst.state === "starting" || inst.pending > 0) continue;
-      if (!best) best = inst;
-    }
-    return best;
-  }
-
   #schedule(): void {
-    if (this.#delayTimer) {
-      clearTimeout(this.#delayTimer);
-      this.#delayTimer = null;
-    }
-    for (;;) {
-      if (this.#queued() === 0) return;
-      const instance = this.#freeInstance();
-      if (!instance) return; // a call finishing calls #schedule again
-      const { batch, rows, full } = this.#candidate();
-      const maxPreferred = this.#preferred[this.#preferred.length - 1];
-      const oldest = Math.min(...batch.map((p) => p.enqueuedMs));
-      const waited = performance.now() - oldest;
-      if (!full && rows < maxPreferred && waited < this.#delayMs) {
-        // Wait for more requests, at most until the oldest has waited the configured delay.
-        this.#delayTimer = setTimeout(() => this.#schedule(), Math.max(0, this.#delayMs - waited));
-        return;
+    let wakeAt = Infinity;
+    while (this.#queued > 0) {
+      let instance = this.#ring.find(IDLE);
+      const ahead = !instance;
+      if (ahead) {
+        instance = this.#ring.find(AHEAD);
+        if (!instance) break; // a call finishing calls #schedule again
+      }
+      const { batch, rows, full, oldestMs } = this.#candidate();
+      const complete = full || rows >= this.#maxPreferred;
+      if (!complete) {
+        if (ahead) break; // it can still grow while it waits here for an idle instance
+        if (performance.now() - oldestMs < this.#delayMs) {
+          // Wait for more requests, at most until the oldest has waited the configured delay.
+          wakeAt = oldestMs + this.#delayMs;
+          break;
+        }
       }
       // After the delay, prefer a preferred size when one fits exactly; else send what is there.
       let take = batch;
-      if (!full && rows >= maxPreferred) {
+      if (!full && rows >= this.#maxPreferred) {
         let acc = 0;
         take = [];
         for (const p of batch) {
-          if (acc + p.rows > maxPreferred) break;
+          // The first request goes even when it alone is past the size: else nothing would ever
+          // take it (an empty call, again after each call ends).
+          if (take.length > 0 && acc + p.rows > this.#maxPreferred) break;
           take.push(p);
           acc += p.rows;
         }
       }
-      this.#send(instance, take);
+      this.#ring.took(instance!);
+      this.#send(instance!, take);
     }
+    this.#arm(Math.min(wakeAt, this.#timeouts.peek()?.deadline ?? Infinity));
   }
 
-  /** The oldest compatible requests that fit in one call; full: nothing more could join. */
-  #candidate(): { batch: Pending[]; rows: number; full: boolean } {
-    const ordered = this.#ordered();
+  /**
+   * The oldest compatible requests that fit in one call, in serving order (by level, in time
+   * before delayed, then arrival); full: nothing more could join. Walks only what it takes.
+   */
+  #candidate(): { batch: Pending[]; rows: number; full: boolean; oldestMs: number } {
     const batch: Pending[] = [];
     let rows = 0;
-    let full = false;
-    for (const p of ordered) {
-      if (batch.length > 0 && p.shapeKey !== batch[0].shapeKey) {
-        full = true; // the next request cannot join: what we have is all this batch will get
-        break;
+    let oldestMs = Infinity;
+    for (const lv of this.#levels) {
+      for (const queue of [lv.inTime, lv.delayed]) {
+        for (let p = queue.first; p; p = p.next) {
+          // The next request cannot join: what we have is all this batch will get. (A request
+          // larger than max_batch_size, which validation refuses, would still go alone.)
+          if (batch.length > 0 && (p.shapeKey !== batch[0].shapeKey || rows + p.rows > this.#maxRows)) {
+            return { batch, rows, full: true, oldestMs };
+          }
+          batch.push(p);
+          rows += p.rows;
+          if (p.enqueuedMs < oldestMs) oldestMs = p.enqueuedMs;
+        }
       }
-      if (rows + p.rows > this.#maxRows) {
-        full = true;
-        break;
-      }
-      batch.push(p);
-      rows += p.rows;
     }
-    if (rows >= this.#maxRows) full = true;
-    return { batch, rows, full };
+    return { batch, rows, full: rows >= this.#maxRows, oldestMs };
   }
 
   #send(instance: ModelInstance, batch: Pending[]): void {
     const now = performance.now();
     for (const p of batch) {
-      const q = this.#queues[p.level - 1];
-      q.splice(q.indexOf(p), 1);
+      p.queue!.remove(p);
+      this.#queued--;
       this.#detach(p);
       markDispatched(p.request);
     }
@@ -297,6 +334,36 @@ export class DynamicBatcher implements Scheduler {
       this.#checkDrained();
     });
   }
+
+  /**
+   * Keeps the one timer armed to `at` or earlier. An armed timer that fires earlier than needed
+   * only re-evaluates, so it is replaced only when the deadline moves earlier (never per enqueue).
+   */
+  #arm(at: number): void {
+    if (at === Infinity) {
+      if (this.#queued === 0) this.#disarm();
+      return;
+    }
+    if (this.#timer && this.#timerAt <= at) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#wake, Math.max(0, at - performance.now()));
+    // The queue holds no socket or process: what it waits for (clients, stubs) keeps the process alive.
+    this.#timer.unref();
+  }
+
+  #disarm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = Infinity;
+  }
+
+  readonly #wake = (): void => {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    this.#expireDue(performance.now());
+    this.#schedule();
+  };
 
   #inOrder(seq: number, settled: Promise<InstanceResult>): Promise<InstanceResult> {
     return new Promise((resolve, reject) => {

@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { AutoCompleteConfig } from "../sdk/auto-complete.js";
 import { batchInputs, splitOutputs } from "../sdk/batching.js";
 import { TritonError } from "../sdk/errors.js";
-import { createSession } from "../sdk/onnx.js";
+import { createSession, withSpinningDefault } from "../sdk/onnx.js";
 import { InferenceResponse, getInputTensorByName, type InferenceRequest } from "../sdk/request.js";
 import { Tensor } from "../sdk/tensor.js";
 import type { ModelArgs, TritonModel, TritonModelClass } from "../sdk/index.js";
@@ -32,20 +32,19 @@ function requireFile(file: string): void {
 
 /**
  * Session options from the config's parameters, with Triton's onnxruntime backend names
- * (intra_op_thread_count, inter_op_thread_count), plus allow_spinning ("0" stops intra-op
- * threads spinning after a run: on a machine with few cores they take the core main needs to
- * answer; onnxruntime's default, spinning, measured faster on 2 cores all the same).
+ * (intra_op_thread_count, inter_op_thread_count), and thread spinning as spinningEntries reads
+ * it: by default intra-op threads stop spinning when a run returns (on a machine with few cores
+ * they would take the core main needs to answer); allow_spinning "1" (or the onnxruntime keys
+ * session.intra_op.allow_spinning / session.force_spinning_stop) brings spinning back.
  */
 export function sessionOptions(config: Record<string, unknown>): import("onnxruntime-node").InferenceSession.SessionOptions {
   const params = (config.parameters ?? {}) as Record<string, { string_value?: string }>;
   const value = (key: string) => params[key]?.string_value;
-  const options: import("onnxruntime-node").InferenceSession.SessionOptions = {};
   const intra = Number(value("intra_op_thread_count") ?? 0);
   const inter = Number(value("inter_op_thread_count") ?? 0);
+  const options: import("onnxruntime-node").InferenceSession.SessionOptions = withSpinningDefault({}, config);
   if (intra > 0) options.intraOpNumThreads = intra;
   if (inter > 0) options.interOpNumThreads = inter;
-  const spin = value("allow_spinning");
-  if (spin !== undefined) options.extra = { session: { intra_op: { allow_spinning: spin === "1" || spin === "true" ? "1" : "0" } } };
   return options;
 }
 

@@ -39,6 +39,8 @@ describe("--help", () => {
       "--model-repository", "--http-port", "--grpc-port", "--metrics-port", "--allow-http", "--allow-grpc",
       "--allow-metrics", "--model-control-mode", "--load-model", "--strict-model-config", "--exit-on-error",
       "--strict-readiness", "--log-verbose", "--log-file", "--backend-config", "--http-max-input-size",
+      "--grpc-max-input-size", "--http-header-timeout-secs", "--http-request-timeout-secs", "--http-restricted-api",
+      "--grpc-restricted-protocol",
     ]) {
       expect(stdout, flag).toMatch(new RegExp(`^\\s+${flag}[ =<]`, "m"));
     }
@@ -54,6 +56,8 @@ describe("bad flags", () => {
     ["a negative size", ["--model-repository", EXAMPLES, "--http-max-input-size=-5"], /--http-max-input-size/],
     ["an unknown backend setting", ["--model-repository", EXAMPLES, "--backend-config", "python,no-such-setting=1"], /unknown setting 'no-such-setting'/],
     ["a malformed backend setting", ["--model-repository", EXAMPLES, "--backend-config", "garbage"], /--backend-config expects/],
+    ["an unknown restricted API", ["--model-repository", EXAMPLES, "--http-restricted-api", "everything:k=v"], /unknown restricted api 'everything'/],
+    ["a malformed restricted protocol", ["--model-repository", EXAMPLES, "--grpc-restricted-protocol", "health"], /--grpc-restricted-protocol option format is/],
     ["no --model-repository", ["--http-port", "0"], /--model-repository must be specified/],
   ];
   for (const [what, args, message] of cases) {

@@ -6,7 +6,7 @@
  * repository anywhere on disk needs no node_modules of its own.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -16,8 +16,54 @@ import { PACKAGE_ROOT } from "../../ipc/addon.js";
 import { ServerError } from "../../errors/index.js";
 
 export const SDK_ENTRY = join(PACKAGE_ROOT, "dist", "stub", "sdk", "index.js");
-const CACHE_DIR = join(tmpdir(), `tessera-${process.pid}`);
+/** Folder name of a server's handler cache: "tessera-<server pid>" (no dash after the pid, unlike segment names). */
+const CACHE_NAME = /^tessera-(\d+)$/;
+/**
+ * This server's private cache of prepared handler modules. Removed on every normal exit; a server
+ * killed with SIGKILL cannot, so the next one to start removes it (sweepStaleHandlerCaches).
+ */
+export const HANDLER_CACHE_DIR = join(tmpdir(), `tessera-${process.pid}`);
 let cleanupInstalled = false;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the handler caches (`<dir>/tessera-<pid>/`) of tessera servers that are no longer
+ * running, as sweepStaleSegments does for /dev/shm: a folder whose pid is alive, or that is not a
+ * real folder owned by this user, is left alone. Returns the names removed.
+ */
+export function sweepStaleHandlerCaches(dir: string = tmpdir()): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  const uid = process.getuid?.();
+  for (const entry of entries) {
+    const m = CACHE_NAME.exec(entry);
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    const path = join(dir, entry);
+    try {
+      const st = lstatSync(path);
+      // Not through a symlink, and never another user's folder in a shared /tmp.
+      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
+      rmSync(path, { recursive: true, force: true });
+      removed.push(entry);
+    } catch {
+      // another server may be sweeping too
+    }
+  }
+  return removed;
+}
 
 function resolvingPlugin(modelDir: string): Plugin {
   const fromModel = createRequire(join(modelDir, "noop.js"));
@@ -45,7 +91,7 @@ function resolvingPlugin(modelDir: string): Plugin {
 export async function prepareHandlerModule(file: string, cacheKey: string): Promise<string> {
   if (!cleanupInstalled) {
     cleanupInstalled = true;
-    process.on("exit", () => rmSync(CACHE_DIR, { recursive: true, force: true }));
+    process.on("exit", () => rmSync(HANDLER_CACHE_DIR, { recursive: true, force: true }));
   }
   let code: string;
   try {
@@ -56,7 +102,7 @@ export async function prepareHandlerModule(file: string, cacheKey: string): Prom
       platform: "node",
       target: "node20",
       write: false,
-      outfile: join(CACHE_DIR, "out.mjs"),
+      outfile: join(HANDLER_CACHE_DIR, "out.mjs"),
       sourcemap: "inline",
       logLevel: "silent",
       plugins: [resolvingPlugin(dirname(file))],
@@ -68,9 +114,9 @@ export async function prepareHandlerModule(file: string, cacheKey: string): Prom
     const where = first?.location ? `${join(dirname(file), first.location.file.split("/").pop()!)}:${first.location.line}:${first.location.column}: ` : "";
     throw new ServerError("INVALID_ARG", `failed to compile ${file}: ${where}${first?.text ?? String(err)}`);
   }
-  mkdirSync(CACHE_DIR, { recursive: true, mode: 0o700 });
+  mkdirSync(HANDLER_CACHE_DIR, { recursive: true, mode: 0o700 });
   const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
-  const out = join(CACHE_DIR, `${cacheKey.replace(/[^A-Za-z0-9_.-]/g, "_")}-${hash}.mjs`);
+  const out = join(HANDLER_CACHE_DIR, `${cacheKey.replace(/[^A-Za-z0-9_.-]/g, "_")}-${hash}.mjs`);
   writeFileSync(out, code);
   return out;
 }
@@ -85,13 +131,13 @@ export const BUILTIN_DIR = join(PACKAGE_ROOT, "dist", "stub", "builtin");
 export function prepareBuiltinModule(backend: "onnxruntime", modelFile: string, cacheKey: string): string {
   if (!cleanupInstalled) {
     cleanupInstalled = true;
-    process.on("exit", () => rmSync(CACHE_DIR, { recursive: true, force: true }));
+    process.on("exit", () => rmSync(HANDLER_CACHE_DIR, { recursive: true, force: true }));
   }
   const entry = pathToFileURL(join(BUILTIN_DIR, `${backend}.js`)).href;
   const code = `import { onnxruntimeModel } from ${JSON.stringify(entry)};\nexport default onnxruntimeModel(${JSON.stringify(modelFile)});\n`;
-  mkdirSync(CACHE_DIR, { recursive: true, mode: 0o700 });
+  mkdirSync(HANDLER_CACHE_DIR, { recursive: true, mode: 0o700 });
   const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
-  const out = join(CACHE_DIR, `${cacheKey.replace(/[^A-Za-z0-9_.-]/g, "_")}-${hash}.mjs`);
+  const out = join(HANDLER_CACHE_DIR, `${cacheKey.replace(/[^A-Za-z0-9_.-]/g, "_")}-${hash}.mjs`);
   writeFileSync(out, code);
   return out;
 }

@@ -19,7 +19,7 @@ import {
   type BlsRequestBody, type BlsResponseBody, type ResponseBody, type StreamBody, type ToStub, type WireRequest, type WireResponse,
   type WireTensor,
 } from "../../ipc/protocol.js";
-import { createOwnedSegment, forgetSegment, unlinkOwnedSegment } from "../../ipc/segments.js";
+import { createOwnedSegment, forgetSegment, unlinkOwnedSegment, unlinkSegmentsWithPrefix } from "../../ipc/segments.js";
 import type { InstanceResult, InstanceState, ModelInstance } from "../backend.js";
 
 export const STUB_MAIN = join(PACKAGE_ROOT, "dist", "stub", "main.js");
@@ -118,13 +118,14 @@ export class StubInstance implements ModelInstance {
     this.#doorbells = [createEventFd(), createEventFd()];
     this.#endpoint = new Endpoint({
       segment: buffer,
+      segmentName: name,
       layout,
       side: 0,
       serverPid: o.serverPid,
       growthBytes: o.growthBytes,
       doorbells: { in: this.#doorbells[1], out: this.#doorbells[0] },
       onMessage: (kind, body, ref) => this.#onShmMessage(kind, body as ResponseBody | StreamBody | BlsRequestBody, ref),
-      onError: (err) => o.log("ERROR", `ipc: ${err.message}`),
+      onBroken: (err) => this.#broken(`main could not read its message: ${err.message}`),
     });
     const child = spawn(process.execPath, ["--enable-source-maps", STUB_MAIN], {
       stdio: ["ignore", "pipe", "pipe", "ipc", this.#doorbells[0], this.#doorbells[1]],
@@ -133,7 +134,12 @@ export class StubInstance implements ModelInstance {
     this.#child = child;
     child.on("message", (m: FromStub) => this.#onControl(m));
     child.on("exit", (code, signal) => this.#die(signal ? `killed by ${signal}` : `exited with code ${code}`));
-    child.on("error", (err) => this.#die(`failed to start: ${err.message}`));
+    // 'error' also reports a failed write to a child that is dying: only a spawn failure (no pid)
+    // is a death of its own; otherwise 'exit' follows with the real cause.
+    child.on("error", (err) => {
+      if (child.pid === undefined) this.#die(`failed to start: ${err.message}`);
+      else o.log("WARNING", `stub '${this.name}': ${err.message}`);
+    });
     // Handlers that print to stdout/stderr: whole lines into the server log.
     createInterface({ input: child.stdout! }).on("line", (l) => o.log("INFO", l));
     createInterface({ input: child.stderr! }).on("line", (l) => {
@@ -499,6 +505,8 @@ export class StubInstance implements ModelInstance {
     }
     if (m.type === "failed") {
       const err = ServerError.from(m.error);
+      // After start-up a failure report means the stub cannot go on (e.g. it could not read a message).
+      if (this.#state === "ready" || this.#state === "busy") return this.#broken(m.error.message);
       for (const w of this.#waiters.splice(0)) {
         clearTimeout(w.timer);
         w.reject(err);
@@ -539,6 +547,15 @@ export class StubInstance implements ModelInstance {
     this.#child.send({ type: "ping", seq: ++this.#pingSeq } satisfies ToStub);
   }
 
+  /** The channel is unusable: the stub is declared broken and killed (then replaced by its model). */
+  #broken(reason: string): void {
+    this.#o.log("ERROR", `stub '${this.name}' is broken: ${reason}`);
+    this.#deathReason ||= `broken: ${reason}`;
+    this.kill();
+    // Fail in-flight work now rather than when the exit arrives.
+    this.#die(this.#deathReason);
+  }
+
   #deadError(): ServerError {
     const detail = this.#stderrTail.length > 0 ? `: ${this.#stderrTail.slice(-5).join(" | ")}` : "";
     return new ServerError("INTERNAL", `Stub process '${this.name}' is not healthy (${this.#deathReason || "exited"})${detail}`);
@@ -551,6 +568,8 @@ export class StubInstance implements ModelInstance {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     unlinkOwnedSegment(this.#segmentName); // if the stub died before opening it
     this.#endpoint?.close();
+    // The stub's extra segments that main had not opened yet are named after the control segment.
+    if (this.#segmentName) unlinkSegmentsWithPrefix(`${this.#segmentName}-s`);
     // The doorbell's poll handle closes on the next loop turn; only then may its fd go.
     const fds = this.#doorbells;
     setImmediate(() => fds.forEach((fd) => fd >= 0 && closeFd(fd)));

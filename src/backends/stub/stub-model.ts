@@ -32,9 +32,13 @@ export const DEFAULT_STUB_OPTIONS: StubBackendOptions = {
 };
 
 const HANDLER_FILES = ["model.ts", "model.mts", "model.js", "model.mjs"];
+// A dead instance is replaced after 100 ms, doubling with each consecutive death up to 10 s; an
+// instance that stayed up 30 s starts again from 100 ms.
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 10_000;
-const STABLE_MS = 30_000; // an instance up this long resets its back-off
+const STABLE_MS = 30_000;
+/** While no instance lives, queued requests wait this long for a replacement, then fail. */
+export const NO_INSTANCE_GRACE_MS = 1000;
 
 interface Slot {
   name: string;
@@ -104,6 +108,8 @@ export class StubModel {
   #modulePath = "";
   #slots: Slot[] = [];
   #stopping = false;
+  /** Runs while no instance lives: fails what waits in the queue, every grace period. */
+  #noInstanceTimer: NodeJS.Timeout | null = null;
   /** Replacements started after a stub died, since load; never reset (a metrics counter). */
   #restartsTotal = 0;
 
@@ -129,10 +135,6 @@ export class StubModel {
 
   get instances(): StubInstance[] {
     return this.#slots.flatMap((s) => (s.instance && s.instance.state !== "dead" ? [s.instance] : []));
-  }
-
-  get restarts(): number {
-    return this.#slots.reduce((n, s) => n + s.failures, 0);
   }
 
   get restartsTotal(): number {
@@ -182,6 +184,7 @@ export class StubModel {
    */
   async stop(streamsWaitMs?: number): Promise<void> {
     this.#stopping = true;
+    this.#instancesBack();
     for (const s of this.#slots) if (s.timer) clearTimeout(s.timer);
     await Promise.all(this.#slots.map((s) => s.instance?.stop(undefined, streamsWaitMs)));
     this.#onChange([]);
@@ -231,6 +234,7 @@ export class StubModel {
     if (this.#stopping || slot.instance !== instance || slot.timer) return;
     this.#onChange(this.instances);
     if (slot.startedAt === 0) return; // failed during start(): start() or #replace() reports it
+    if (this.instances.length === 0) this.#noInstances();
     if (Date.now() - slot.startedAt > STABLE_MS) slot.failures = 0;
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** slot.failures);
     slot.failures++;
@@ -264,6 +268,27 @@ export class StubModel {
     slot.startedAt = Date.now();
     this.#reportExecutionProviders();
     this.#log("INFO", `${this.#name}:${this.#version}:${slot.name}`, `replacement stub ready (pid ${instance.pid})`);
+    this.#instancesBack();
     this.#onChange(this.instances);
+  }
+
+  /**
+   * No instance can serve (the model reports not ready meanwhile): requests that have waited a
+   * grace period fail with UNAVAILABLE instead of waiting out the back-off.
+   */
+  #noInstances(): void {
+    if (this.#noInstanceTimer) return;
+    this.#noInstanceTimer = setInterval(() => {
+      if (this.instances.length > 0) return this.#instancesBack();
+      const next = Math.min(...this.#slots.map((s) => s.failures));
+      this.#onRestartFailed(new ServerError("UNAVAILABLE",
+        `model '${this.#name}' version ${this.#version} has no live instance: its instances are restarting after ${next} consecutive failure(s)`));
+    }, NO_INSTANCE_GRACE_MS);
+    this.#noInstanceTimer.unref();
+  }
+
+  #instancesBack(): void {
+    if (this.#noInstanceTimer) clearInterval(this.#noInstanceTimer);
+    this.#noInstanceTimer = null;
   }
 }

@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { parseArgs, stubOptionsFrom } from "../../../src/cli.js";
 
+/** Runs `fn` with stderr silenced: commander prints the errors it throws. */
+function quietly<T>(fn: () => T): T {
+  const write = process.stderr.write;
+  process.stderr.write = () => true;
+  try {
+    return fn();
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
 describe("CLI", () => {
   it("takes tritonserver's flags and defaults", () => {
     const o = parseArgs(["--model-repository", "/a", "--model-repository=/b", "--http-port=0", "--allow-grpc=false",
@@ -9,6 +20,28 @@ describe("CLI", () => {
     expect(o).toMatchObject({ httpPort: 0, grpcPort: 8001, metricsPort: 8002, allowGrpc: false, allowHttp: true,
       modelControlMode: "explicit", loadModels: ["x", "y"], exitOnError: false, strictReadiness: true,
       httpMaxInputSize: 64 * 1024 * 1024 });
+  });
+
+  it("bounds gRPC messages by the HTTP limit unless told, and sets HTTP timeouts by default", () => {
+    const o = parseArgs(["--model-repository", "/a", "--http-max-input-size", "1000"]);
+    expect(o).toMatchObject({ httpMaxInputSize: 1000, grpcMaxInputSize: 1000, httpHeaderTimeoutSecs: 30, httpRequestTimeoutSecs: 60 });
+    expect(o.httpRestrictedApi?.empty).toBe(true);
+    expect(o.grpcRestrictedProtocol?.empty).toBe(true);
+    const set = parseArgs(["--model-repository", "/a", "--grpc-max-input-size=5", "--http-header-timeout-secs", "0",
+      "--http-request-timeout-secs=2"]);
+    expect(set).toMatchObject({ grpcMaxInputSize: 5, httpHeaderTimeoutSecs: 0, httpRequestTimeoutSecs: 2 });
+    expect(() => quietly(() => parseArgs(["--model-repository", "/a", "--grpc-max-input-size", "0"]))).toThrow(/--grpc-max-input-size/);
+  });
+
+  it("reads --http-restricted-api and --grpc-restricted-protocol (repeatable)", () => {
+    const o = parseArgs(["--model-repository", "/a", "--http-restricted-api", "model-repository:k=v",
+      "--http-restricted-api=statistics,health:k2=v2", "--grpc-restricted-protocol", "inference:key=x"]);
+    expect(o.httpRestrictedApi!.refusal("statistics", (h) => (h === "k2" ? "v2" : undefined))).toBeNull();
+    expect(o.httpRestrictedApi!.refusal("model-repository", () => undefined)).toBe("This API is restricted, expecting header 'k'");
+    expect(o.grpcRestrictedProtocol!.refusal("inference", () => undefined))
+      .toBe("This protocol is restricted, expecting header 'triton-grpc-protocol-key'");
+    expect(() => quietly(() => parseArgs(["--model-repository", "/a", "--http-restricted-api", "nope:k=v"])))
+      .toThrow(/unknown restricted api 'nope'/);
   });
 
   it("reads the stub backend's --backend-config settings and ignores other backends'", () => {

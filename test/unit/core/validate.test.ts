@@ -64,3 +64,15 @@ describe("classify", () => {
     expect(decodeBytesElements(out.data)!.map((e) => new TextDecoder().decode(e))).toEqual(["9:1"]) // integers print exactly;
   });
 });
+
+describe("validateRequest: requested outputs", () => {
+  it("refuses an output asked for twice, with Triton's text", () => {
+    const c = cfg();
+    const inputs = [t("A", "FP32", [4], 16), t("B", "INT64", [3], 24)];
+    expect(validateRequest(req(inputs, { outputs: [{ name: "Y" }] }), c)).toBe(1);
+    expect(() => validateRequest(req(inputs, { outputs: [{ name: "Y" }, { name: "Y" }] }), c))
+      .toThrow("[request id: <id_unknown>] output 'Y' already exists in request");
+    expect(() => validateRequest(req(inputs, { id: "r1", outputs: [{ name: "Y" }, { name: "Y", classification: 1 }] }), c))
+      .toThrow("[request id: r1] output 'Y' already exists in request");
+  });
+});

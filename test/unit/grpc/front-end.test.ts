@@ -12,6 +12,8 @@ import type { ServerApi } from "../../../src/core/server-api.js";
 import type { CoreRequest, CoreResponse } from "../../../src/core/types.js";
 import { ERROR_CODES, GRPC_STATUS, ServerError, toServerError, type ErrorCode } from "../../../src/errors/index.js";
 import { ResponseStream } from "../../../src/core/response-stream.js";
+import { GRPC_RESTRICTED_HEADER_PREFIX, RestrictedFeatures } from "../../../src/core/restricted.js";
+import { messageType, serviceDefinition } from "../../../src/grpc/proto.js";
 
 const SRC = join(import.meta.dirname, "..", "..", "..", "src");
 const OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [join(SRC, "grpc"), join(SRC, "config")] };
@@ -163,5 +165,99 @@ describe("GrpcFrontEnd", () => {
     const stats = await call(client, "ModelStatistics", { name: "m" });
     expect(stats.err?.code).toBe(grpc.status.UNIMPLEMENTED);
     expect(stats.err?.details).toBe("model statistics are not available in this server yet");
+  });
+});
+
+describe("GrpcFrontEnd guards", () => {
+  let guarded: GrpcFrontEnd;
+  let address = "";
+  let typed: any;
+  let raw: grpc.Client;
+  const LIMIT = 64 * 1024;
+  const noop = (b: Buffer) => b;
+
+  beforeAll(async () => {
+    guarded = new GrpcFrontEnd(api as unknown as ServerApi, {
+      maxInputSize: LIMIT,
+      restricted: new RestrictedFeatures(["model-repository,inference:admin=yes"], {
+        option: "grpc-restricted-protocol", feature: "protocol", headerPrefix: GRPC_RESTRICTED_HEADER_PREFIX,
+      }),
+    });
+    address = `127.0.0.1:${await guarded.listen("127.0.0.1", 0)}`;
+    const inference = grpc.loadPackageDefinition(loader.loadSync("grpc_service.proto", OPTIONS)) as any;
+    typed = new inference.inference.GRPCInferenceService(address, grpc.credentials.createInsecure(), { "grpc.max_send_message_length": -1 });
+    raw = new grpc.Client(address, grpc.credentials.createInsecure());
+  });
+
+  afterAll(async () => {
+    typed.close();
+    raw.close();
+    await guarded.shutdown(1000);
+  });
+
+  const admin = () => {
+    const m = new grpc.Metadata();
+    m.set("triton-grpc-protocol-admin", "yes");
+    return m;
+  };
+  const unary = (method: string, req: object, metadata = new grpc.Metadata()) =>
+    new Promise<{ err: grpc.ServiceError | null; res: any }>((resolve) =>
+      typed[method](req, metadata, (err: any, res: any) => resolve({ err, res })));
+  const rawUnary = (method: string, bytes: Buffer, metadata = new grpc.Metadata()) =>
+    new Promise<grpc.ServiceError | null>((resolve) =>
+      raw.makeUnaryRequest(`/inference.GRPCInferenceService/${method}`, noop, noop, bytes, metadata, (err) => resolve(err)));
+  // Field 1 (a string) that claims 255 bytes and has none: protobufjs cannot decode it.
+  const GARBAGE = Buffer.from([0x0a, 0xff, 0x01]);
+
+  it("answers a request it cannot decode with INVALID_ARGUMENT, not INTERNAL", async () => {
+    const err = await rawUnary("ServerLive", GARBAGE);
+    expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err?.details).toMatch(/^Error deserializing request: /);
+    const infer = await rawUnary("ModelInfer", GARBAGE, admin());
+    expect(infer?.code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it("answers an undecodable stream message with its error, and the stream goes on", async () => {
+    api.onInfer = async (r) => api.response(r);
+    const stream = raw.makeBidiStreamRequest("/inference.GRPCInferenceService/ModelStreamInfer", noop, noop, admin());
+    const got: Buffer[] = [];
+    stream.on("data", (b: Buffer) => got.push(b));
+    const status = new Promise<grpc.StatusObject>((r) => stream.once("status", r));
+    stream.write(GARBAGE);
+    stream.write(serviceDefinition("inference.GRPCInferenceService").ModelInfer!.requestSerialize({ ...inferRequest, id: "after" }));
+    stream.end();
+    expect((await status).code).toBe(grpc.status.OK);
+    const type = messageType("inference.ModelStreamInferResponse");
+    const messages = got.map((b) => type.toObject(type.decode(b)) as any);
+    expect(messages.map((m) => m.error_message ?? "").filter((e: string) => e !== "")).toHaveLength(1);
+    expect(messages.find((m) => m.error_message)!.error_message).toMatch(/^Error deserializing request: /);
+    expect(messages.find((m) => !m.error_message)!.infer_response.id).toBe("after");
+  });
+
+  it("refuses a message past maxInputSize with RESOURCE_EXHAUSTED", async () => {
+    const big = { ...inferRequest, inputs: [{ name: "I", datatype: "FP32", shape: [LIMIT], contents: { fp32_contents: new Array(LIMIT).fill(1) } }] };
+    const { err } = await unary("ModelInfer", big, admin());
+    expect(err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(err?.details).toMatch(/Received message larger than max/);
+    expect((await unary("ModelInfer", inferRequest, admin())).err).toBeNull();
+  });
+
+  it("serves a restricted protocol only with its metadata, with Triton's status and text", async () => {
+    const text = "This protocol is restricted, expecting header 'triton-grpc-protocol-admin'";
+    expect(await unary("ServerLive", {})).toMatchObject({ err: null, res: { live: true } });
+    const refused = await unary("RepositoryIndex", {});
+    expect([refused.err?.code, refused.err?.details]).toEqual([grpc.status.UNAVAILABLE, text]);
+    const wrong = new grpc.Metadata();
+    wrong.set("triton-grpc-protocol-admin", "no");
+    expect((await unary("ModelInfer", inferRequest, wrong)).err?.details).toBe(text);
+    expect((await unary("RepositoryIndex", {}, admin())).err).toBeNull();
+    // Restricted before the request is looked at: garbage from a stranger is still "restricted".
+    expect((await rawUnary("ModelInfer", GARBAGE))?.code).toBe(grpc.status.UNAVAILABLE);
+
+    const stream = typed.ModelStreamInfer(new grpc.Metadata());
+    stream.on("data", () => {});
+    stream.on("error", () => {});
+    const status = await new Promise<grpc.StatusObject>((r) => stream.once("status", r));
+    expect([status.code, status.details]).toEqual([grpc.status.UNAVAILABLE, text]);
   });
 });

@@ -140,10 +140,25 @@ describe("decodeInferRequest", () => {
         s: { string_param: "x" }, binary_data_output: { bool_param: true },
       },
       outputs: [{ name: "A" }, { name: "B", parameters: { classification: { int64_param: 3 } } },
-        { name: "C", parameters: { classification: { int64_param: 0 }, binary_data: { bool_param: true } } }],
+        { name: "C", parameters: { binary_data: { bool_param: true } } }],
     }).msg);
     expect(r.parameters).toEqual({ b: true, i: -5, u: 6, d: 0.25, s: "x" });
     expect(r.outputs).toEqual([{ name: "A" }, { name: "B", classification: 3 }, { name: "C" }]);
+  });
+
+  it("checks the reserved parameters with Triton's gRPC texts", () => {
+    const ok = decodeInferRequest(received({
+      model_name: "m", inputs: [],
+      parameters: { priority: { uint64_param: 2 }, timeout: { int64_param: 50 }, sequence_id: { string_param: "s" }, sequence_start: { bool_param: true } },
+    }).msg);
+    expect(ok.parameters).toEqual({ priority: 2, timeout: 50, sequence_id: "s", sequence_start: true });
+    const bad = (parameters: object, message: string) => fails({ model_name: "m", inputs: [], parameters }, "INVALID_ARG", message);
+    bad({ priority: { string_param: "1" } }, "invalid value type for 'priority' parameter, expected int64_param or uint64_param.");
+    bad({ priority: { int64_param: -1 } }, "invalid value for 'priority', expected value >= 0.");
+    bad({ timeout: { int64_param: -1 } }, "invalid value for 'timeout', expected value >= 0.");
+    bad({ timeout: { string_param: "5" } }, "invalid value type for 'timeout' parameter, expected int64_param.");
+    bad({ sequence_id: { bool_param: true } }, "invalid value type for 'sequence_id' parameter, expected int64_param or string_param.");
+    bad({ sequence_end: { int64_param: 1 } }, "invalid value type for 'sequence_end' parameter, expected bool_param.");
   });
 
   it("checks the layout of raw BYTES data", () => {
@@ -181,7 +196,10 @@ describe("decodeInferRequest", () => {
     fails({ model_name: "m", inputs: [], outputs: [{ name: "O", parameters: { shared_memory_region: { string_param: "r" } } }] },
       "UNSUPPORTED", "output 'O': shared memory is not supported by this server");
     fails({ model_name: "m", inputs: [], outputs: [{ name: "O", parameters: { classification: { string_param: "2" } } }] },
-      "INVALID_ARG", "Unable to set 'classification' of output 'O'");
+      "INVALID_ARG", "invalid value type for 'classification' parameter, expected int64_param");
+    // Triton refuses 0 too, with a text that says ">= 0" (grpc_utils.cc).
+    fails({ model_name: "m", inputs: [], outputs: [{ name: "O", parameters: { classification: { int64_param: 0 } } }] },
+      "INVALID_ARG", "invalid value for 'classification' parameter, expected >= 0");
   });
 
   it("leaves a missing input's data empty, for the core to report the size mismatch", () => {

@@ -13,7 +13,7 @@ import type {
 } from "../../../src/core/types.js";
 import { ServerError, isErrorCode, notFound, toServerError } from "../../../src/errors/index.js";
 import { ResponseStream } from "../../../src/core/response-stream.js";
-import { createHttpServer } from "../../../src/http/index.js";
+import { createHttpServer, type HttpServerOptions } from "../../../src/http/index.js";
 
 export interface FakeModel {
   metadata: ModelMetadata;
@@ -149,9 +149,11 @@ export interface Running {
   close(): Promise<void>;
 }
 
-export async function start(api: ServerApi, maxInputSize = 1 << 20): Promise<Running> {
+export async function start(
+  api: ServerApi, maxInputSize = 1 << 20, options: Omit<HttpServerOptions, "maxInputSize" | "log"> = {},
+): Promise<Running> {
   const logs: string[] = [];
-  const server = createHttpServer(api, { maxInputSize, log: (l) => logs.push(l) });
+  const server = createHttpServer(api, { ...options, maxInputSize, log: (l) => logs.push(l) });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
   return {

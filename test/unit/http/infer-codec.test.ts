@@ -47,6 +47,14 @@ describe("decodeInferRequest", () => {
     expect(request).toMatchObject({ model: "m", version: "2", id: "", parameters: {} });
   });
 
+  it("accepts the reserved parameters Triton accepts, string sequence ids included", () => {
+    const { request } = decode({
+      parameters: { priority: 0, timeout: 100, sequence_id: "corr", sequence_start: true, sequence_end: false },
+      inputs: [],
+    });
+    expect(request.parameters).toEqual({ priority: 0, timeout: 100, sequence_id: "corr", sequence_start: true, sequence_end: false });
+  });
+
   it("takes the id, forwards parameters but keeps binary_data_output for itself", () => {
     const { request, format } = decode({
       id: "req-1",
@@ -74,7 +82,7 @@ describe("decodeInferRequest", () => {
     expect(format.defaultBinary).toBe(false);
   });
 
-  it.each<[string, unknown, Uint8Array[], RegExp]>([
+  it.each<[string, unknown, Uint8Array[], RegExp | string]>([
     ["a byte size that does not match the shape", {
       inputs: [{ name: "x", datatype: "FP32", shape: [3], parameters: { binary_data_size: 8 } }],
     }, [new Uint8Array(8)], /input byte size mismatch for input 'x' for model 'm'\. Expected 12, got 8/],
@@ -107,12 +115,30 @@ describe("decodeInferRequest", () => {
     ["a triton_ parameter", { parameters: { triton_x: 1 }, inputs: [] }, [], /reserved for Triton usage/],
     ["a parameter of an object type", { parameters: { p: {} }, inputs: [] }, [], /parameter 'p' has invalid type/],
     ["binary_data_output that is not a boolean", { parameters: { binary_data_output: 1 }, inputs: [] }, [],
-      /Unable to parse 'binary_data_output'/],
+      "Unable to parse 'binary_data_output': attempt to access JSON non-boolean as boolean"],
     ["a negative classification", { inputs: [], outputs: [{ name: "o", parameters: { classification: -1 } }] }, [],
-      /Unable to set 'classification' of output 'o'/],
+      "Unable to set 'classification': attempt to access JSON non-unsigned-integer as unsigned-integer"],
     ["shared memory", {
       inputs: [{ name: "x", datatype: "UINT8", shape: [1], parameters: { shared_memory_region: "r" } }],
     }, [], /shared memory is not supported/],
+    ["a string priority", { parameters: { priority: "x" }, inputs: [] }, [],
+      "Unable to parse 'priority': attempt to access JSON non-unsigned-integer as unsigned-integer"],
+    ["a negative priority", { parameters: { priority: -1 }, inputs: [] }, [], /Unable to parse 'priority'/],
+    ["a fractional priority", { parameters: { priority: 1.5 }, inputs: [] }, [], /Unable to parse 'priority'/],
+    ["a string timeout", { parameters: { timeout: "x" }, inputs: [] }, [],
+      "Unable to parse 'timeout': attempt to access JSON non-unsigned-integer as unsigned-integer"],
+    ["a negative timeout", { parameters: { timeout: -1 }, inputs: [] }, [], /Unable to parse 'timeout'/],
+    ["a boolean sequence_id", { parameters: { sequence_id: true }, inputs: [] }, [],
+      "Unable to parse 'sequence_id': attempt to access JSON non-string as string"],
+    ["a numeric sequence_start", { parameters: { sequence_start: 1 }, inputs: [] }, [],
+      "Unable to parse 'sequence_start': attempt to access JSON non-boolean as boolean"],
+    ["a string sequence_end", { parameters: { sequence_end: "true" }, inputs: [] }, [],
+      "Unable to parse 'sequence_end': attempt to access JSON non-boolean as boolean"],
+    ["a string binary_data", { inputs: [], outputs: [{ name: "o", parameters: { binary_data: "yes" } }] }, [],
+      "Unable to parse 'binary_data': attempt to access JSON non-boolean as boolean"],
+    ["a string binary_data_size", {
+      inputs: [{ name: "x", datatype: "UINT8", shape: [1], parameters: { binary_data_size: "1" } }],
+    }, [new Uint8Array(1)], "Unable to parse 'binary_data_size': attempt to access JSON non-unsigned-integer as unsigned-integer"],
   ])("refuses %s", (_what, header, parts, message) => {
     expect(() => decode(header, ...parts)).toThrow(message);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { matchRoute, parsePath } from "../../../src/http/router.js";
+import { matchRoute, parsePath, routeCategory } from "../../../src/http/router.js";
 
 describe("parsePath", () => {
   it("names the server routes", () => {
@@ -44,11 +44,31 @@ describe("parsePath", () => {
 describe("matchRoute", () => {
   it("accepts the route's method only", () => {
     expect(matchRoute("POST", "/v2/models/m/infer")).toMatchObject({ kind: "found" });
-    expect(matchRoute("GET", "/v2/models/m/infer")).toEqual({ kind: "method-not-allowed", allow: "POST" });
+    expect(matchRoute("GET", "/v2/models/m/infer")).toEqual({ kind: "method-not-allowed", allow: "POST", route: { kind: "infer", model: "m" } });
     expect(matchRoute("GET", "/v2/health/live")).toMatchObject({ kind: "found" });
-    expect(matchRoute("POST", "/v2/health/live")).toEqual({ kind: "method-not-allowed", allow: "GET" });
-    expect(matchRoute("GET", "/v2/repository/index")).toEqual({ kind: "method-not-allowed", allow: "POST" });
+    expect(matchRoute("POST", "/v2/health/live")).toMatchObject({ kind: "method-not-allowed", allow: "GET" });
+    expect(matchRoute("GET", "/v2/repository/index")).toMatchObject({ kind: "method-not-allowed", allow: "POST" });
     expect(matchRoute("GET", "/nothing")).toEqual({ kind: "not-found" });
     expect(matchRoute(undefined, undefined)).toEqual({ kind: "not-found" });
+  });
+});
+
+describe("routeCategory", () => {
+  it("puts each route in Triton's restricted-API category", () => {
+    const category = (method: string, url: string) => {
+      const m = matchRoute(method, url);
+      return m.kind === "not-found" ? null : routeCategory(m.route);
+    };
+    expect(category("GET", "/v2/health/live")).toBe("health");
+    expect(category("GET", "/v2/models/m/ready")).toBe("health");
+    expect(category("GET", "/v2")).toBe("metadata");
+    expect(category("GET", "/v2/models/m/versions/1")).toBe("metadata");
+    expect(category("GET", "/v2/models/m/config")).toBe("model-config");
+    expect(category("POST", "/v2/models/m/infer")).toBe("inference");
+    expect(category("GET", "/v2/models/m/infer")).toBe("inference"); // the method is checked after
+    expect(category("POST", "/v2/models/m/generate_stream")).toBe("inference");
+    expect(category("GET", "/v2/models/stats")).toBe("statistics");
+    expect(category("POST", "/v2/repository/index")).toBe("model-repository");
+    expect(category("POST", "/v2/repository/models/m/unload")).toBe("model-repository");
   });
 });

@@ -22,13 +22,13 @@ function pair(arenaBytes = 64 * 1024, queueCapacity = 16) {
   fds.push(...bells);
   const make = (side: 0 | 1, segment: ArrayBuffer) =>
     new Endpoint({
-      segment, layout: l, side, serverPid: process.pid, growthBytes: 4096, idleExtraMs: 20,
+      segment, segmentName: name, layout: l, side, serverPid: process.pid, growthBytes: 4096, idleExtraMs: 20,
       doorbells: side === 0 ? { in: bells[1], out: bells[0] } : { in: bells[0], out: bells[1] },
       onMessage: (kind, body, ref) => {
         inbox[side].push({ kind, body, ref });
         waiters[side]?.();
       },
-      onError: (e) => {
+      onBroken: (e) => {
         throw e;
       },
     });
@@ -47,7 +47,7 @@ function pair(arenaBytes = 64 * 1024, queueCapacity = 16) {
       waiters[side] = take;
       take();
     });
-  return { main, stub, next };
+  return { main, stub, next, name };
 }
 
 const open: Endpoint[] = [];
@@ -84,7 +84,7 @@ describe("Endpoint", () => {
   });
 
   it("grows with an extra segment for a tensor larger than the arena, then drops it", async () => {
-    const { main, stub, next } = pair(16 * 1024);
+    const { main, stub, next, name } = pair(16 * 1024);
     open.push(main, stub);
     const big = main.alloc(1 << 20);
     expect(big.arena).not.toBe(0);
@@ -94,7 +94,7 @@ describe("Endpoint", () => {
     const got = await next(1);
     expect(stub.view(got.body.loc)[123_456]).toBe(42);
     // The receiver unlinked the name on opening: nothing of it is left in /dev/shm.
-    expect(listSegments(process.pid).filter((n) => got.body.$seg[0][1].endsWith(n))).toEqual([]);
+    expect(listSegments(process.pid).filter((n) => n.startsWith(name.slice(1)))).toEqual([]);
     stub.release(got.ref);
     stub.send(KIND.RESPONSE, {}, []);
     await next(0);
