@@ -2,7 +2,7 @@
 import { openSegment, publish, waitForTailBlocking } from "../dist/src/ipc/addon.js";
 
 process.on("message", (m) => {
-  if (m.type === "echo") return process.send(m);
+  if (m.type === "echo") return process.send(m); // data, if any, comes back as it went
   if (m.type !== "futex") return;
   const buf = openSegment(m.segment);
   const u32 = new Uint32Array(buf);

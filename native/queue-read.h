@@ -122,20 +122,42 @@ inline ReadStatus ReadLayout(const uint8_t* seg, size_t size, Layout* out) {
   return ReadStatus::kOk;
 }
 
-// Reads queue q's indices once: tail with acquire (the descriptors before it are then visible),
-// head relaxed. Both sides need it: the consumer for what to read (tail is the peer's), the
-// producer for how much room is left (head is the peer's). Corrupt when tail - head > capacity.
-inline ReadStatus ReadIndices(const uint8_t* seg, size_t size, const Layout& l, int q, QueueState* out) {
+namespace detail {
+
+inline ReadStatus Indices(const uint8_t* seg, size_t size, const Layout& l, int q, QueueState* out,
+                          const uint32_t* ownHead, const uint32_t* ownTail) {
   if (q != 0 && q != 1) return ReadStatus::kBadQueue;
   if (l.queue[q] + sizeof(QueueHeader) > size) return ReadStatus::kTooSmall;
   const uint8_t* queue = seg + l.queue[q];
   QueueState s;
-  s.tail = detail::LoadShared(queue + offsetof(QueueHeader, tail), __ATOMIC_ACQUIRE);
-  s.head = detail::LoadShared(queue + offsetof(QueueHeader, head), __ATOMIC_RELAXED);
+  s.tail = ownTail ? *ownTail : LoadShared(queue + offsetof(QueueHeader, tail), __ATOMIC_ACQUIRE);
+  s.head = ownHead ? *ownHead : LoadShared(queue + offsetof(QueueHeader, head), __ATOMIC_ACQUIRE);
   s.unread = s.tail - s.head;  // u32: indices wrap at 2^32 by design
   if (s.unread > l.capacity) return ReadStatus::kIndicesCorrupt;
   *out = s;
   return ReadStatus::kOk;
+}
+
+}  // namespace detail
+
+// The consumer's view of queue q: its own head, which it keeps privately (shared memory holds only
+// a copy for the producer: a peer could rewrite that one), and the producer's tail, read with
+// acquire so the descriptors before it are visible. Corrupt when tail - head > capacity.
+inline ReadStatus ConsumerState(const uint8_t* seg, size_t size, const Layout& l, int q, uint32_t ownHead,
+                                QueueState* out) {
+  return detail::Indices(seg, size, l, q, out, &ownHead, nullptr);
+}
+
+// The producer's view of queue q: its own tail and the consumer's head; the room left is
+// capacity - unread. Corrupt when the head claims more was read than was ever written.
+inline ReadStatus ProducerState(const uint8_t* seg, size_t size, const Layout& l, int q, uint32_t ownTail,
+                                QueueState* out) {
+  return detail::Indices(seg, size, l, q, out, nullptr, &ownTail);
+}
+
+// Both indices as shared memory holds them (for diagnostics, and for a side that keeps no copy).
+inline ReadStatus ReadIndices(const uint8_t* seg, size_t size, const Layout& l, int q, QueueState* out) {
+  return detail::Indices(seg, size, l, q, out, nullptr, nullptr);
 }
 
 // Copies the descriptor in slot `index` of queue q's ring (any index: it is reduced modulo the
@@ -156,11 +178,11 @@ inline ReadStatus ReadDescriptor(const uint8_t* seg, size_t size, const Layout& 
   return ReadStatus::kOk;
 }
 
-// The consumer's next descriptor: indices validated, then the slot at `head` copied out.
-// kEmpty when there is nothing to read.
-inline ReadStatus ReadNext(const uint8_t* seg, size_t size, const Layout& l, int q, QueueState* state,
-                           Descriptor* out) {
-  ReadStatus s = ReadIndices(seg, size, l, q, state);
+// The consumer's next descriptor: indices validated (ConsumerState), then the slot at its head
+// copied out. kEmpty when there is nothing to read.
+inline ReadStatus ReadNext(const uint8_t* seg, size_t size, const Layout& l, int q, uint32_t ownHead,
+                           QueueState* state, Descriptor* out) {
+  ReadStatus s = ConsumerState(seg, size, l, q, ownHead, state);
   if (s != ReadStatus::kOk) return s;
   if (state->unread == 0) return ReadStatus::kEmpty;
   return ReadDescriptor(seg, size, l, q, state->head, out);

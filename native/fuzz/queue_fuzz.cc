@@ -12,7 +12,8 @@
 //         selector >= 128 is ring word selector - 128 (4 words a descriptor, ring 0 first).
 // For every segment the reader accepts, both queues are drained (up to 64 descriptors each) and
 // every body it accepts is touched at its first and last byte, so ASan sees any range that is
-// not inside the segment. Broken invariants trap.
+// not inside the segment; each side's private index is checked against the peer's. Broken
+// invariants trap.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -97,11 +98,31 @@ void Drain(const Segment& seg, const Layout& l, int q) {
   // ReadNext agrees with the pieces it is made of.
   Descriptor first;
   QueueState again;
-  s = tessera::ReadNext(seg.bytes, seg.size, l, q, &again, &first);
+  s = tessera::ReadNext(seg.bytes, seg.size, l, q, state.head, &again, &first);
   INVARIANT(s == (state.unread == 0 ? ReadStatus::kEmpty : ReadStatus::kOk));
 }
 
-void Check(const Segment& seg) {
+// Each side's private index against the peer's shared one: whatever the peer wrote, a state that
+// is accepted never claims more unread slots than the ring has.
+void Views(const Segment& seg, const Layout& l, int q, uint32_t own) {
+  QueueState state;
+  for (bool consumer : {true, false}) {
+    ReadStatus s = consumer ? tessera::ConsumerState(seg.bytes, seg.size, l, q, own, &state)
+                            : tessera::ProducerState(seg.bytes, seg.size, l, q, own, &state);
+    if (s != ReadStatus::kOk) {
+      INVARIANT(s == ReadStatus::kIndicesCorrupt);
+      continue;
+    }
+    INVARIANT(state.unread <= l.capacity && (consumer ? state.head : state.tail) == own);
+    Descriptor d;
+    if (consumer) {
+      s = tessera::ReadNext(seg.bytes, seg.size, l, q, own, &state, &d);
+      INVARIANT(s == (state.unread == 0 ? ReadStatus::kEmpty : ReadStatus::kOk));
+    }
+  }
+}
+
+void Check(const Segment& seg, uint32_t own) {
   Layout l;
   ReadStatus s = tessera::ReadLayout(seg.bytes, seg.size, &l);
   if (s != ReadStatus::kOk) return;
@@ -109,7 +130,10 @@ void Check(const Segment& seg) {
   INVARIANT(l.totalSize <= seg.size);
   INVARIANT(l.ring[1] + uint64_t{l.capacity} * sizeof(Descriptor) <= l.arena[0]);
   INVARIANT(l.arena[0] % tessera::kPage == 0 && l.arenaSize % tessera::kPage == 0);
-  for (int q = 0; q < 2; q++) Drain(seg, l, q);
+  for (int q = 0; q < 2; q++) {
+    Drain(seg, l, q);
+    Views(seg, l, q, own);
+  }
   // Queue numbers the reader must refuse, whatever the segment.
   QueueState state;
   INVARIANT(tessera::ReadIndices(seg.bytes, seg.size, l, 2, &state) == ReadStatus::kBadQueue);
@@ -165,7 +189,10 @@ void Structured(const uint8_t* data, size_t size) {
                                          : 112 + (selector - 128) % (words - 112);
     Put(seg.bytes + word * 4, value);
   }
-  Check(seg);
+  // The private index of Views: the last record's value, or 0.
+  uint32_t own = 0;
+  if (size >= 7) std::memcpy(&own, data + size - 4, sizeof own);
+  Check(seg, own);
 }
 
 }  // namespace
@@ -177,7 +204,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     Segment seg(size - 1);
     if (size > 1) std::memcpy(seg.bytes, data + 1, size - 1);
-    Check(seg);
+    Check(seg, 0);
   }
   return 0;
 }

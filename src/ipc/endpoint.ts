@@ -92,7 +92,8 @@ export class Endpoint {
   readonly #out: { queue: number; ring: number };
   readonly #mask: number;
   readonly #own = new Map<number, OwnArena>();
-  readonly #peer = new Map<number, { buffer: ArrayBuffer; base: number }>();
+  /** The peer's arenas this side has mapped; `size` bounds every location read in one. */
+  readonly #peer = new Map<number, { buffer: ArrayBuffer; base: number; size: number }>();
   /** Messages sent and not yet released: arena·2^32 + offset of the body → every block it used. */
   readonly #sent = new Map<number, Block[]>();
   readonly #backlog: [number, number, number, number][] = [];
@@ -103,6 +104,8 @@ export class Endpoint {
   #flushTimer: NodeJS.Timeout | null = null;
   #closed = false;
   #reading = false;
+  /** Our read index of the incoming queue, kept here: the peer could overwrite the shared copy. */
+  #head = 0;
 
   constructor(options: EndpointOptions) {
     this.#o = options;
@@ -114,7 +117,8 @@ export class Endpoint {
     this.#out = { queue: layout.queue[outQ], ring: layout.ring[outQ] };
     this.#in = { queue: layout.queue[inQ], ring: layout.ring[inQ] };
     this.#own.set(0, { id: 0, buffer: segment, base: layout.arena[side], allocator: new Arena(layout.arenaSize) });
-    this.#peer.set(0, { buffer: segment, base: layout.arena[1 - side] });
+    this.#peer.set(0, { buffer: segment, base: layout.arena[1 - side], size: layout.arenaSize });
+    this.#head = this.#u32[(this.#in.queue + QUEUE.head) >>> 2];
   }
 
   /** Starts reading the peer's queue. */
@@ -175,7 +179,7 @@ export class Endpoint {
   view(loc: Loc): Uint8Array {
     const [id, offset, length] = loc;
     const arena = this.#peerArena(id);
-    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || arena.base + offset + length > arena.buffer.byteLength) {
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > arena.size) {
       throw new RangeError(`location [${id}, ${offset}, ${length}] lies outside the peer's arena`);
     }
     return new Uint8Array(arena.buffer, arena.base + offset, length);
@@ -230,12 +234,15 @@ export class Endpoint {
     if (this.#closed) return;
     const u32 = this.#u32;
     const headIndex = (this.#in.queue + QUEUE.head) >>> 2;
-    let head = u32[headIndex];
+    let head = this.#head;
     const tail = Atomics.load(u32, (this.#in.queue + QUEUE.tail) >>> 2);
+    // A peer can only have published up to a ring's worth past what we read.
+    if (((tail - head) >>> 0) > this.#mask + 1) return this.#broken(`the peer's queue indices are corrupt (head ${head}, tail ${tail})`);
     while (head !== tail) {
       const slot = (this.#in.ring + (head & this.#mask) * DESCRIPTOR.size) >>> 2;
       const kind = u32[slot], arena = u32[slot + 1], offset = u32[slot + 2], length = u32[slot + 3];
       head = (head + 1) >>> 0;
+      this.#head = head;
       Atomics.store(u32, headIndex, head);
       if (kind === KIND.RELEASE) this.#onRelease(arena, offset);
       else if (kind === KIND.DROP_ARENA) this.#onDrop(arena);
@@ -263,12 +270,13 @@ export class Endpoint {
   }
 
   /** A peer arena by id, mapped by its name the first time it is met (see the invariant above). */
-  #peerArena(id: number): { buffer: ArrayBuffer; base: number } {
+  #peerArena(id: number): { buffer: ArrayBuffer; base: number; size: number } {
     let arena = this.#peer.get(id);
     if (arena) return arena;
     if (this.#closed) throw new Error("endpoint closed");
     if (!Number.isInteger(id) || id <= 0) throw new RangeError(`invalid peer arena ${id}`);
-    arena = { buffer: openAndUnlink(extraSegmentName(this.#o.segmentName, (1 - this.#o.side) as Side, id)), base: 0 };
+    const buffer = openAndUnlink(extraSegmentName(this.#o.segmentName, (1 - this.#o.side) as Side, id));
+    arena = { buffer, base: 0, size: buffer.byteLength };
     this.#peer.set(id, arena);
     return arena;
   }

@@ -36,8 +36,8 @@ describe("a model with no live instance", () => {
     const before = replacements();
     expect((await call({ action: "sigkill" })).status).toBe(500);
     expect(await ready()).toBe(400);
-    const ready2 = await fetch(`${server.url}/v2/health/ready`);
-    expect(ready2.status).toBe(200); // the server is up; only this model cannot serve (non-strict readiness)
+    // --strict-readiness (Triton's default): the server is not ready while a model cannot serve.
+    expect((await fetch(`${server.url}/v2/health/ready`)).status).toBe(400);
     const t0 = Date.now();
     const queued = await call();
     const waited = Date.now() - t0;
@@ -46,6 +46,7 @@ describe("a model with no live instance", () => {
     expect(waited).toBeLessThan(1500);
     await waitUntil(() => replacements() > before || undefined, 10_000, () => "the last replacement");
     expect(await ready()).toBe(200);
+    expect((await fetch(`${server.url}/v2/health/ready`)).status).toBe(200);
     const ok = await call();
     expect(ok.status, ok.json?.error).toBe(200);
   }, 60_000);
@@ -54,7 +55,7 @@ describe("a model with no live instance", () => {
     const before = replacements();
     const r = await call({ action: "break_channel" });
     expect(r.status).toBe(500);
-    expect(r.json.error).toMatch(/model instance 'solo_0'.*broken: the stub could not read its message: corrupt on purpose/);
+    expect(r.json.error).toMatch(/model instance 'solo_0_0'.*broken: the stub could not read its message: corrupt on purpose/);
     await waitUntil(() => replacements() > before || undefined, 20_000, () => "a replacement");
     const ok = await call();
     expect(ok.status, ok.json?.error).toBe(200);

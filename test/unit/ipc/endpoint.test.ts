@@ -17,6 +17,7 @@ function pair(arenaBytes = 64 * 1024, queueCapacity = 16) {
   const peerBuffer = openAndUnlink(name);
   unlinkOwnedSegment(name);
   const inbox: [Got[], Got[]] = [[], [], ];
+  const broken: [string[], string[]] = [[], []];
   const waiters: [(() => void) | null, (() => void) | null] = [null, null];
   const bells = [createEventFd(), createEventFd()]; // [rung by main, rung by the stub]
   fds.push(...bells);
@@ -28,9 +29,7 @@ function pair(arenaBytes = 64 * 1024, queueCapacity = 16) {
         inbox[side].push({ kind, body, ref });
         waiters[side]?.();
       },
-      onBroken: (e) => {
-        throw e;
-      },
+      onBroken: (e) => broken[side].push(e.message),
     });
   const main = make(0, buffer);
   const stub = make(1, peerBuffer);
@@ -47,7 +46,7 @@ function pair(arenaBytes = 64 * 1024, queueCapacity = 16) {
       waiters[side] = take;
       take();
     });
-  return { main, stub, next, name };
+  return { main, stub, next, name, broken, buffer, layout: l };
 }
 
 const open: Endpoint[] = [];
@@ -113,6 +112,53 @@ describe("Endpoint", () => {
       stub.release(m.ref);
     }
     expect(seen).toEqual([...Array(50).keys()]);
+  });
+});
+
+describe("Endpoint against a corrupt peer", () => {
+  /** Writes one descriptor into the main → stub ring as a hostile main would, and publishes it. */
+  function inject(buffer: ArrayBuffer, l: ReturnType<typeof controlLayout>, d: [number, number, number, number], tail?: number) {
+    const u32 = new Uint32Array(buffer);
+    const q = l.queue[0] >>> 2;
+    const at = u32[q + 64 / 4];
+    u32.set(d, (l.ring[0] >>> 2) + (at & (l.queueCapacity - 1)) * 4);
+    Atomics.store(u32, q + 64 / 4, tail ?? (at + 1) >>> 0);
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  it("a body that is not a message breaks the channel: reported, never dropped silently", async () => {
+    const { main, stub, broken, buffer, layout } = pair();
+    open.push(main, stub);
+    const block = main.alloc(8);
+    block.bytes.set([0xff, 0xfe, 1, 2, 3, 4, 5, 6]);
+    inject(buffer, layout, [KIND.EXECUTE, block.arena, block.offset, 8]);
+    await settle();
+    expect(broken[1]).toEqual([expect.stringMatching(/message 1 at \[0, \d+, 8\] could not be decoded/)]);
+    expect(stub.closed).toBe(true);
+  });
+
+  it("a location outside the sender's arena breaks the channel (no read of other memory)", async () => {
+    const { main, stub, broken, buffer, layout } = pair(16 * 1024);
+    open.push(main, stub);
+    inject(buffer, layout, [KIND.EXECUTE, 0, 16 * 1024 - 4, 64]);
+    await settle();
+    expect(broken[1]).toEqual([expect.stringMatching(/lies outside the peer's arena/)]);
+  });
+
+  it("an arena id that names no segment breaks the channel", async () => {
+    const { main, stub, broken, buffer, layout } = pair();
+    open.push(main, stub);
+    inject(buffer, layout, [KIND.EXECUTE, 77, 0, 16]);
+    await settle();
+    expect(broken[1]).toEqual([expect.stringMatching(/shm_open/)]);
+  });
+
+  it("queue indices a peer corrupted break the channel instead of reading 4 billion descriptors", async () => {
+    const { main, stub, broken, buffer, layout } = pair();
+    open.push(main, stub);
+    inject(buffer, layout, [KIND.EXECUTE, 0, 0, 0], 0xfffffff0);
+    await settle();
+    expect(broken[1]).toEqual([expect.stringMatching(/queue indices are corrupt/)]);
   });
 });
 
