@@ -31,17 +31,22 @@ export async function run() {
 
   const rows = [];
   for (const c of [1, 16, 64]) {
-    const json = await load(tessera.port, "/v2/models/add_sub/infer", jsonBody, { "content-type": "application/json" }, c);
-    const binary = await load(tessera.port, "/v2/models/add_sub/infer", binBody,
-      { "inference-header-content-length": binHeader.length, "content-type": "application/octet-stream" }, c);
-    const base = await load(barePort, "/", jsonBody, { "content-type": "application/json" }, c);
+    // Each side runs twice, alternating, and the better run counts: this VM's noise comes in bursts.
+    const best = (a, b) => (b && b.rps > a.rps ? b : a);
+    let json, binary, base;
+    for (let k = 0; k < 2; k++) {
+      json = best(await load(tessera.port, "/v2/models/add_sub/infer", jsonBody, { "content-type": "application/json" }, c), json);
+      binary = best(await load(tessera.port, "/v2/models/add_sub/infer", binBody,
+        { "inference-header-content-length": binHeader.length, "content-type": "application/octet-stream" }, c), binary);
+      base = best(await load(barePort, "/", jsonBody, { "content-type": "application/json" }, c), base);
+    }
     rows.push({ c, json, binary, bare: base });
     console.log(`c=${String(c).padEnd(3)} add_sub JSON ${json.rps} req/s (p50 ${json.p50_us} µs) | binary ${binary.rps} req/s (p50 ${binary.p50_us} µs) | bare node:http ${base.rps} req/s (p50 ${base.p50_us} µs) | JSON/bare ${(json.rps / base.rps).toFixed(2)}, binary/bare ${(binary.rps / base.rps).toFixed(2)}`);
   }
   bare.kill();
   await tessera.stop();
   const at64 = rows.find((r) => r.c === 64);
-  console.log(`goal at c=64: ≥ 0.50 of the bare server; JSON ${(at64.json.rps / at64.bare.rps).toFixed(2)}, binary ${(at64.binary.rps / at64.bare.rps).toFixed(2)}`);
+  console.log(`goal at c=64: ≥ 0.70 of the bare server; JSON ${(at64.json.rps / at64.bare.rps).toFixed(2)}, binary ${(at64.binary.rps / at64.bare.rps).toFixed(2)}`);
   return {
     seconds_per_run: Number(process.env.BENCH_SECONDS ?? 3),
     results: rows,

@@ -24,7 +24,7 @@ const BATCHES = [1, 8];
 const ONLY = (process.env.BENCH_MODELS ?? "").split(",").filter(Boolean);
 // BENCH_ORT="intra=1,inter=1,spin=0": the same session threads on every side (served through
 // the config's parameters, in-process and bare through session options). Unset: onnxruntime's
-// defaults everywhere (intra-op threads = cores, spinning on).
+// defaults for threads (intra-op threads = cores) and tessera's spin default on every side.
 const ORT = Object.fromEntries((process.env.BENCH_ORT ?? "").split(",").filter(Boolean).map((kv) => kv.split("=")));
 const PARAMS = {
   ...(ORT.intra ? { intra_op_thread_count: { string_value: ORT.intra } } : {}),
@@ -34,7 +34,9 @@ const PARAMS = {
 const SESSION_OPTIONS = {
   ...(ORT.intra ? { intraOpNumThreads: Number(ORT.intra) } : {}),
   ...(ORT.inter ? { interOpNumThreads: Number(ORT.inter) } : {}),
-  ...(ORT.spin ? { extra: { session: { intra_op: { allow_spinning: ORT.spin } } } } : {}),
+  // Unset, the in-process and bare sides get what the served side does by default: intra-op
+  // threads stop spinning when a run returns (session.force_spinning_stop).
+  extra: { session: ORT.spin ? { intra_op: { allow_spinning: ORT.spin } } : { force_spinning_stop: "1" } },
 };
 
 /**

@@ -196,7 +196,7 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
 class Doorbell : public Napi::ObjectWrap<Doorbell> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Doorbell", {InstanceMethod("close", &Doorbell::Close)});
+    return DefineClass(env, "Doorbell", {InstanceMethod("close", &Doorbell::Close), InstanceMethod("arm", &Doorbell::Arm)});
   }
 
   // new Doorbell(fd, buffer, queueOffset, spinUs, callback)
@@ -279,7 +279,19 @@ class Doorbell : public Napi::ObjectWrap<Doorbell> {
       }
       if (!active_ || spinNs_ == 0) break;
       active_ = false;
-      if (!Spin()) break;
+      if (skip_ > 0) {  // recent watches came to nothing: don't burn the CPU on this one
+        skip_--;
+        break;
+      }
+      SpinResult r = Spin();
+      if (r == SpinResult::kArrived) misses_ = 0;
+      if (r == SpinResult::kTimedOut) {
+        // The peer answers slower than the watch lasts (a slow handler, a client far away):
+        // skip the next 1, 3, 7 ... 63 watches, and try again after that.
+        misses_ = misses_ < 6 ? misses_ + 1 : 6;
+        skip_ = (1u << misses_) - 1;
+      }
+      if (r != SpinResult::kArrived) break;
     }
     if (poll_ == nullptr) return;
     __atomic_store_n(&queue_->sleeping, 1, __ATOMIC_SEQ_CST);
@@ -292,15 +304,17 @@ class Doorbell : public Napi::ObjectWrap<Doorbell> {
     }
   }
 
-  // Watches the queue for up to spinNs_; true if descriptors arrived.
-  bool Spin() {
-    if (uv_backend_timeout(loop_) == 0) return false;  // other work is due now
+  enum class SpinResult { kArrived, kInterrupted, kTimedOut };
+
+  // Watches the queue for up to spinNs_.
+  SpinResult Spin() {
+    if (uv_backend_timeout(loop_) == 0) return SpinResult::kInterrupted;  // other work is due now
     struct pollfd loopFd = {uv_backend_fd(loop_), POLLIN, 0};
     int64_t deadline = NowNs() + spinNs_;
     for (;;) {
-      if (Unread()) return true;
-      if (poll(&loopFd, 1, 0) > 0) return false;  // the loop has I/O to serve: never starve it
-      if (NowNs() >= deadline) return false;
+      if (Unread()) return SpinResult::kArrived;
+      if (poll(&loopFd, 1, 0) > 0) return SpinResult::kInterrupted;  // the loop has I/O to serve: never starve it
+      if (NowNs() >= deadline) return SpinResult::kTimedOut;
       sched_yield();  // spinning without yielding starves a peer on the same CPU
     }
   }
@@ -309,6 +323,12 @@ class Doorbell : public Napi::ObjectWrap<Doorbell> {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+  }
+
+  // arm(): an answer is expected soon (this side just sent a request): watch for it before sleeping.
+  Napi::Value Arm(const Napi::CallbackInfo& info) {
+    active_ = true;
+    return info.Env().Undefined();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -334,7 +354,9 @@ class Doorbell : public Napi::ObjectWrap<Doorbell> {
   int fd_ = -1;
   QueueHeader* queue_ = nullptr;
   int64_t spinNs_ = 0;
-  bool active_ = false;  // descriptors were delivered since the last spin
+  bool active_ = false;  // descriptors were delivered, or an answer is expected, since the last spin
+  uint32_t misses_ = 0;  // consecutive watches that timed out (capped)
+  uint32_t skip_ = 0;    // watches still to skip after them
   uv_loop_t* loop_ = nullptr;
   uv_poll_t* poll_ = nullptr;
   uv_prepare_t* prepare_ = nullptr;

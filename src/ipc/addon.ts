@@ -15,7 +15,7 @@ interface NativeAddon {
   publish(buffer: ArrayBuffer, queueOffset: number, tail: number, doorbellFd: number): boolean;
   createEventFd(): number;
   closeFd(fd: number): void;
-  Doorbell: new (fd: number, buffer: ArrayBuffer, queueOffset: number, spinUs: number, callback: () => void) => { close(): void };
+  Doorbell: new (fd: number, buffer: ArrayBuffer, queueOffset: number, spinUs: number, callback: () => void) => { close(): void; arm(): void };
   waitBlocking(buffer: ArrayBuffer, queueOffset: number, seenTail: number, timeoutMs: number): boolean;
   setParentDeathSignal(signal: number, parentPid: number): boolean;
   watchParent(parentPid: number, pollMs: number, graceMs: number): void;
@@ -120,13 +120,18 @@ export function closeFd(fd: number): void {
  * as soon as the loop has other work). It never keeps the process alive.
  */
 export class Doorbell {
-  #native: { close(): void } | null;
+  #native: { close(): void; arm(): void } | null;
 
   constructor(fd: number, buffer: ArrayBuffer, queueOffset: number, spinUs: number, onUnread: () => void) {
     if (!Number.isInteger(fd) || fd < 0) throw new RangeError("invalid doorbell fd");
     checkWord(buffer, queueOffset, layout.queueHeaderSize);
     if (!Number.isInteger(spinUs) || spinUs < 0 || spinUs > 1_000_000) throw new RangeError("spinUs must be 0..1e6");
     this.#native = new native.Doorbell(fd, buffer, queueOffset, spinUs, onUnread);
+  }
+
+  /** This side expects an answer soon: watch the queue for it before the loop next sleeps. */
+  arm(): void {
+    this.#native?.arm();
   }
 
   close(): void {

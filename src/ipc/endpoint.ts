@@ -173,6 +173,7 @@ export class Endpoint {
     const { written } = encoder.encodeInto(text, head.bytes);
     this.#sent.set(head.arena * ARENA_SHIFT + head.offset, [head, ...blocks]);
     this.#publish(kind, head.arena, head.offset, written, true);
+    this.#doorbell?.arm(); // an answer (or at least a release) usually follows within a wake-up's cost
   }
 
   /** The bytes at a location in the peer's memory (a view: valid until that message is released). */
