@@ -85,7 +85,8 @@ export function unlinkPendingSegments(): void {
   pending.clear();
 }
 
-function alive(pid: number): boolean {
+/** True while process `pid` exists (also when it is another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -105,7 +106,7 @@ export function sweepStaleSegments(): string[] {
   const removed: string[] = [];
   for (const entry of entries) {
     const m = /^tessera-(\d+)-[0-9a-f]+(?:-[ms]\d+)?$/.exec(entry);
-    if (!m || alive(Number(m[1]))) continue;
+    if (!m || processAlive(Number(m[1]))) continue;
     try {
       if (unlinkSegment(`/${entry}`)) removed.push(entry);
     } catch {

@@ -185,8 +185,10 @@ describe("stub handler errors", () => {
   it("Logger lines reach the server log tagged with model, version and instance, at their level", async () => {
     const r = await callLifecycle("log-1", { log_levels: true });
     expect(r.status).toBe(200);
-    const log = server.log();
     const tag = String.raw`\d{4} [\d:.]+ ${server.pid} lifecycle:1:lifecycle_0_0\]`;
+    // Log lines travel on the control channel, the answer through shared memory: no order between them.
+    await server.waitForLog(new RegExp(`^E${tag} lifecycle error line for 'log-1'$`, "m"), 5000);
+    const log = server.log();
     expect(log).toMatch(new RegExp(`^I${tag} lifecycle initialize: lifecycle_0_0 says hello from config.pbtxt$`, "m"));
     expect(log).toMatch(new RegExp(`^I${tag} lifecycle executing request 'log-1'$`, "m"));
     expect(log).toMatch(new RegExp(`^W${tag} lifecycle warning line for 'log-1'$`, "m"));

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
+import { processAlive } from "../../ipc/segments.js";
 import { PACKAGE_ROOT } from "../../ipc/addon.js";
 import { ServerError } from "../../errors/index.js";
 
@@ -24,15 +25,6 @@ const CACHE_NAME = /^tessera-(\d+)$/;
  */
 export const HANDLER_CACHE_DIR = join(tmpdir(), `tessera-${process.pid}`);
 let cleanupInstalled = false;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * Removes the handler caches (`<dir>/tessera-<pid>/`) of tessera servers that are no longer
@@ -50,7 +42,7 @@ export function sweepStaleHandlerCaches(dir: string = tmpdir()): string[] {
   const uid = process.getuid?.();
   for (const entry of entries) {
     const m = CACHE_NAME.exec(entry);
-    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     const path = join(dir, entry);
     try {
       const st = lstatSync(path);
