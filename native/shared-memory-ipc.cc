@@ -25,6 +25,7 @@
 #include <unordered_map>
 
 #include "layout.h"
+#include "queue-read.h"
 #include "uv-poll.h"
 
 namespace {
@@ -204,7 +205,17 @@ class Doorbell : public Napi::ObjectWrap<Doorbell> {
       : Napi::ObjectWrap<Doorbell>(info), context_(info.Env(), "tessera-doorbell") {
     Napi::Env env = info.Env();
     fd_ = info[0].As<Napi::Number>().Int32Value();
-    segment_ = Napi::Persistent(info[1].As<Napi::ArrayBuffer>());  // keeps the mapping alive
+    Napi::ArrayBuffer segment = info[1].As<Napi::ArrayBuffer>();
+    segment_ = Napi::Persistent(segment);  // keeps the mapping alive
+    base_ = static_cast<const uint8_t*>(segment.Data());
+    size_ = segment.ByteLength();
+    // The peer wrote this header too: check it, and that the queue is one of its two.
+    tessera::ReadStatus layout = tessera::ReadLayout(base_, size_, &layout_);
+    if (layout != tessera::ReadStatus::kOk) throw Napi::Error::New(env, std::string("doorbell: ") + tessera::StatusText(layout));
+    uint32_t queueOffset = info[2].As<Napi::Number>().Uint32Value();
+    if (queueOffset == layout_.queue[0]) q_ = 0;
+    else if (queueOffset == layout_.queue[1]) q_ = 1;
+    else throw Napi::Error::New(env, "doorbell: the offset is not one of the segment's queues");
     queue_ = reinterpret_cast<QueueHeader*>(Word(info[1], info[2]));
     spinNs_ = static_cast<int64_t>(info[3].As<Napi::Number>().Uint32Value()) * 1000;
     callback_ = Napi::Persistent(info[4].As<Napi::Function>());
@@ -250,8 +261,12 @@ class Doorbell : public Napi::ObjectWrap<Doorbell> {
     if (self != nullptr) self->BeforeBlocking();
   }
 
+  // Indices the peer could have corrupted read as "unread": the reader (TypeScript) then finds
+  // them corrupt and breaks the channel, which closes this doorbell.
   bool Unread() const {
-    return __atomic_load_n(&queue_->tail, __ATOMIC_SEQ_CST) != __atomic_load_n(&queue_->head, __ATOMIC_SEQ_CST);
+    tessera::QueueState st;
+    tessera::ReadStatus r = tessera::ReadIndices(base_, size_, layout_, q_, &st);
+    return r != tessera::ReadStatus::kOk || st.unread > 0;
   }
 
   // Runs the reader; false if it consumed nothing (closed, or it could not), so callers never loop.
@@ -353,6 +368,10 @@ class Doorbell : public Napi::ObjectWrap<Doorbell> {
 
   int fd_ = -1;
   QueueHeader* queue_ = nullptr;
+  const uint8_t* base_ = nullptr;
+  size_t size_ = 0;
+  tessera::Layout layout_{};
+  int q_ = 0;
   int64_t spinNs_ = 0;
   bool active_ = false;  // descriptors were delivered, or an answer is expected, since the last spin
   uint32_t misses_ = 0;  // consecutive watches that timed out (capped)
