@@ -23,6 +23,11 @@ import { createOwnedSegment, forgetSegment, unlinkOwnedSegment, unlinkSegmentsWi
 import type { InstanceResult, InstanceState, ModelInstance } from "../backend.js";
 
 export const STUB_MAIN = join(PACKAGE_ROOT, "dist", "stub", "main.js");
+/**
+ * Extra node flags for every stub, for diagnosis (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`,
+ * which Node refuses in NODE_OPTIONS): TESSERA_STUB_NODE_FLAGS, split on spaces.
+ */
+const STUB_NODE_FLAGS = (process.env.TESSERA_STUB_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 /** Where the stub finds its doorbells: spawn's stdio slots after stdin, stdout, stderr, ipc. */
 const STUB_DOORBELL_FDS: [number, number] = [4, 5];
 
@@ -127,7 +132,7 @@ export class StubInstance implements ModelInstance {
       onMessage: (kind, body, ref) => this.#onShmMessage(kind, body as ResponseBody | StreamBody | BlsRequestBody, ref),
       onBroken: (err) => this.#broken(`main could not read its message: ${err.message}`),
     });
-    const child = spawn(process.execPath, ["--enable-source-maps", STUB_MAIN], {
+    const child = spawn(process.execPath, ["--enable-source-maps", ...STUB_NODE_FLAGS, STUB_MAIN], {
       stdio: ["ignore", "pipe", "pipe", "ipc", this.#doorbells[0], this.#doorbells[1]],
       env: { ...process.env, TESSERA_INSTANCE: o.instanceName },
     });
