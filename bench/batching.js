@@ -5,12 +5,11 @@
 // Then add_sub with two instances and batching: the handler reports which instance ran each call
 // (response parameters), and the run prints the calls per instance (goal: every instance runs).
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeMlp } from "./models/make-mlp.js";
-import { load, nowUs, startTessera, summarize } from "./util.js";
+import { load, startTessera } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DELAY_US = 1000;
@@ -68,47 +67,19 @@ async function meanBatch(port, name, before) {
 }
 
 /**
- * util.load, but it reads each response's JSON header: per instance, the requests it answered
- * and the most calls it reported (its running count of execute() calls).
+ * util.load, reading each response's JSON header: per instance, the requests it answered and the
+ * most calls it reported (its running count of execute() calls).
  */
 async function loadByInstance(port, path, body, headers, concurrency, ms) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const samples = [];
   const instances = {};
-  let done = 0, errors = 0;
-  const end = Date.now() + ms;
-  const one = () => new Promise((resolve) => {
-    const t = nowUs();
-    const req = http.request({ port, host: "127.0.0.1", path, method: "POST", agent,
-      headers: { "content-length": body.length, ...headers } }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        done++;
-        if (res.statusCode !== 200) {
-          errors++;
-          return resolve();
-        }
-        samples.push(nowUs() - t);
-        const all = Buffer.concat(chunks);
-        const n = Number(res.headers["inference-header-content-length"] ?? all.length);
-        const p = JSON.parse(all.subarray(0, n).toString()).parameters ?? {};
-        const seen = (instances[p.instance ?? "(unreported)"] ??= { requests: 0, executions: 0 });
-        seen.requests++;
-        seen.executions = Math.max(seen.executions, Number(p.executions ?? 0));
-        resolve();
-      });
-    });
-    req.on("error", () => { errors++; resolve(); });
-    req.end(body);
-  });
-  const worker = async () => { while (Date.now() < end) await one(); };
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const secs = (Date.now() - t0) / 1000;
-  agent.destroy();
-  const s = summarize(samples);
-  return { rps: Math.round(done / secs), p50_us: s.p50, p99_us: s.p99, errors, instances };
+  const inspect = (res, all) => {
+    const n = Number(res.headers["inference-header-content-length"] ?? all.length);
+    const p = JSON.parse(all.subarray(0, n).toString()).parameters ?? {};
+    const seen = (instances[p.instance ?? "(unreported)"] ??= { requests: 0, executions: 0 });
+    seen.requests++;
+    seen.executions = Math.max(seen.executions, Number(p.executions ?? 0));
+  };
+  return { ...(await load(port, path, body, headers, concurrency, { ms, inspect })), instances };
 }
 
 /** add_sub_batch with INSTANCES instances and batching at c=32: the calls each instance ran. */

@@ -17,19 +17,26 @@ export function summarize(samplesUs) {
 
 export const nowUs = () => Number(process.hrtime.bigint()) / 1000;
 
-export async function load(port, path, body, headers, concurrency) {
+/**
+ * Keeps `concurrency` requests in flight for BENCH_SECONDS (or `ms`). `inspect(res, body)`, if
+ * given, sees every 200 answer's headers and whole body.
+ */
+export async function load(port, path, body, headers, concurrency, { ms = DURATION_MS, inspect } = {}) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const samples = [];
   let done = 0, errors = 0;
-  const end = Date.now() + DURATION_MS;
+  const end = Date.now() + ms;
   const one = () => new Promise((resolve) => {
     const t = nowUs();
     const req = http.request({ port, host: "127.0.0.1", path, method: "POST", agent,
       headers: { "content-length": body.length, ...headers } }, (res) => {
-      res.on("data", () => {});
+      const chunks = [];
+      res.on("data", (c) => inspect && chunks.push(c));
       res.on("end", () => {
-        if (res.statusCode === 200) samples.push(nowUs() - t);
-        else errors++;
+        if (res.statusCode === 200) {
+          samples.push(nowUs() - t);
+          inspect?.(res, Buffer.concat(chunks));
+        } else errors++;
         done++;
         resolve();
       });
