@@ -11,10 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import * as loader from "@grpc/proto-loader";
-import { FIXTURES, ROOT, postJson, startServer, type RunningServer } from "./harness.js";
+import { FIXTURES, postJson, startServer, type RunningServer, grpcClientOf } from "./harness.js";
 
-const PROTO_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 
 let server: RunningServer;
 let client: any;
@@ -26,11 +24,7 @@ beforeAll(async () => {
       // A sender left open fails its request after this long (the no_final test).
       "--backend-config=python,stub-timeout-seconds=2"],
   });
-  const line = await server.waitForLog(/Started GRPCInferenceService at (\S+)/);
-  const address = /Started GRPCInferenceService at (\S+)/.exec(line)![1]!;
-  const dirs = [join(ROOT, "src", "grpc"), join(ROOT, "src", "config")];
-  const inference = grpc.loadPackageDefinition(loader.loadSync("grpc_service.proto", { ...PROTO_OPTIONS, includeDirs: dirs })) as any;
-  client = new inference.inference.GRPCInferenceService(address, grpc.credentials.createInsecure());
+  client = await grpcClientOf(server);
 }, 60_000);
 
 afterAll(async () => {

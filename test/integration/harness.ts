@@ -8,6 +8,8 @@ import { mkdtempSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import * as loader from "@grpc/proto-loader";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const FIXTURES = join(ROOT, "test", "fixtures");
@@ -136,4 +138,21 @@ export async function inferBinary(
     at += n;
   }
   return { status: res.status, json, outputs };
+}
+
+/** Options that make proto-loader show messages as tritonclient's tests read them. */
+export const PROTO_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+
+/** The address a server started with --allow-grpc listens on for gRPC. */
+export async function grpcAddressOf(server: RunningServer): Promise<string> {
+  const line = await server.waitForLog(/Started GRPCInferenceService at (\S+)/);
+  return /Started GRPCInferenceService at (\S+)/.exec(line)![1]!;
+}
+
+/** A KServe v2 gRPC client for a server started with --allow-grpc (any, since it is untyped). */
+export async function grpcClientOf(server: RunningServer, channelOptions: grpc.ChannelOptions = {}): Promise<any> {
+  const address = await grpcAddressOf(server);
+  const dirs = [join(ROOT, "src", "grpc"), join(ROOT, "src", "config")];
+  const inference = grpc.loadPackageDefinition(loader.loadSync("grpc_service.proto", { ...PROTO_OPTIONS, includeDirs: dirs })) as any;
+  return new inference.inference.GRPCInferenceService(address, grpc.credentials.createInsecure(), channelOptions);
 }

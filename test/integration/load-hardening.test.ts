@@ -12,11 +12,9 @@ import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import * as loader from "@grpc/proto-loader";
 import { request } from "node:http";
-import { FIXTURES, ROOT, startServer, type RunningServer } from "./harness.js";
+import { FIXTURES, startServer, type RunningServer, grpcClientOf } from "./harness.js";
 
-const PROTO_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 const LEAK = /tessera-\d+-/;
 
 /** Every text a client received in this file: none may name a segment or an absolute path of ours. */
@@ -52,11 +50,7 @@ describe("the load API, hardened", () => {
     server = await startServer(repo, {
       args: ["--allow-grpc", "true", "--grpc-port", "0", "--grpc-address", "127.0.0.1", "--model-control-mode=explicit", "--load-model=leaky"],
     });
-    const line = await server.waitForLog(/Started GRPCInferenceService at (\S+)/);
-    const address = /Started GRPCInferenceService at (\S+)/.exec(line)![1]!;
-    const dirs = [join(ROOT, "src", "grpc"), join(ROOT, "src", "config")];
-    const inference = grpc.loadPackageDefinition(loader.loadSync("grpc_service.proto", { ...PROTO_OPTIONS, includeDirs: dirs })) as any;
-    client = new inference.inference.GRPCInferenceService(address, grpc.credentials.createInsecure());
+    client = await grpcClientOf(server);
   }, 60_000);
 
   afterAll(async () => {

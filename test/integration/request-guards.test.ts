@@ -8,11 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "node:net";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import * as loader from "@grpc/proto-loader";
-import { FIXTURES, ROOT, inferBinary, postJson, startServer, type RunningServer } from "./harness.js";
+import { FIXTURES, inferBinary, postJson, startServer, type RunningServer, grpcAddressOf, grpcClientOf } from "./harness.js";
 
 const GRPC_LIMIT = 1024 * 1024;
-const PROTO_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 
 let server: RunningServer;
 let client: any;
@@ -26,12 +24,8 @@ beforeAll(async () => {
       "--http-restricted-api", "model-repository,statistics:X-Admin=s3cret",
       "--grpc-restricted-protocol", "model-repository:admin=s3cret"],
   });
-  const line = await server.waitForLog(/Started GRPCInferenceService at (\S+)/);
-  const address = /Started GRPCInferenceService at (\S+)/.exec(line)![1]!;
-  const dirs = [join(ROOT, "src", "grpc"), join(ROOT, "src", "config")];
-  const inference = grpc.loadPackageDefinition(loader.loadSync("grpc_service.proto", { ...PROTO_OPTIONS, includeDirs: dirs })) as any;
-  client = new inference.inference.GRPCInferenceService(address, grpc.credentials.createInsecure(), { "grpc.max_send_message_length": -1 });
-  raw = new grpc.Client(address, grpc.credentials.createInsecure());
+  client = await grpcClientOf(server, { "grpc.max_send_message_length": -1 });
+  raw = new grpc.Client(await grpcAddressOf(server), grpc.credentials.createInsecure());
 }, 60_000);
 
 afterAll(async () => {

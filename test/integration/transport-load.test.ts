@@ -8,17 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import * as loader from "@grpc/proto-loader";
-import { FIXTURES, ROOT, startServer, type RunningServer } from "./harness.js";
-
-const PROTO_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
-
-function grpcClient(line: string): any {
-  const address = /Started GRPCInferenceService at (\S+)/.exec(line)![1]!;
-  const dirs = [join(ROOT, "src", "grpc"), join(ROOT, "src", "config")];
-  const inference = grpc.loadPackageDefinition(loader.loadSync("grpc_service.proto", { ...PROTO_OPTIONS, includeDirs: dirs })) as any;
-  return new inference.inference.GRPCInferenceService(address, grpc.credentials.createInsecure(), { "grpc.max_receive_message_length": -1 });
-}
+import { FIXTURES, ROOT, grpcClientOf, startServer, type RunningServer } from "./harness.js";
 
 function repeatRequest(id: string, values: number[], params: Record<string, number | string | boolean> = {}) {
   return {
@@ -44,7 +34,7 @@ describe("one long stream, stub → main", () => {
     server = await startServer(join(FIXTURES, "decoupled-repo"), {
       args: ["--allow-grpc", "true", "--grpc-port", "0", "--grpc-address", "127.0.0.1", "--model-control-mode", "explicit", "--load-model", "repeat"],
     });
-    client = grpcClient(await server.waitForLog(/Started GRPCInferenceService at (\S+)/));
+    client = await grpcClientOf(server, { "grpc.max_receive_message_length": -1 });
   }, 60_000);
   afterAll(async () => {
     client?.close();
@@ -142,7 +132,7 @@ describe("SIGTERM with many streams open", () => {
       args: ["--allow-grpc", "true", "--grpc-port", "0", "--grpc-address", "127.0.0.1", "--model-control-mode", "explicit",
         "--load-model", "repeat", "--exit-timeout-secs", "2"],
     });
-    const client = grpcClient(await server.waitForLog(/Started GRPCInferenceService at (\S+)/));
+    const client = await grpcClientOf(server, { "grpc.max_receive_message_length": -1 });
     const sse = await Promise.all(Array.from({ length: 40 }, async () => {
       const res = await fetch(`${server.url}/v2/models/repeat/generate_stream`, { method: "POST", body: JSON.stringify({ IN: [0], mode: "until_cancelled" }) });
       const reader = res.body!.getReader();

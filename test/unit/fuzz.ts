@@ -77,6 +77,16 @@ export interface GenTensor {
   elements?: Uint8Array[];
 }
 
+/** A decoded request's inputs are the generated tensors: names, datatypes, shapes and bytes, in order. */
+export function expectInputsMatch(inputs: readonly { name: string; datatype: string; shape: number[]; data: Uint8Array }[], tensors: readonly GenTensor[]): void {
+  expect(inputs.length).toBe(tensors.length);
+  tensors.forEach((t, i) => {
+    const got = inputs[i]!;
+    expect({ name: got.name, datatype: got.datatype, shape: got.shape }).toEqual({ name: t.name, datatype: t.datatype, shape: t.shape });
+    expect(Buffer.from(got.data)).toEqual(Buffer.from(t.bytes));
+  });
+}
+
 const INT_BOUNDS: Partial<Record<Datatype, [number, number]>> = {
   INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-2147483648, 2147483647],
   UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295],

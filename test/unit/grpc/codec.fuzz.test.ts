@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { decodeInferRequest, takeEnableEmptyFinalResponse, type InferRequestMessage } from "../../../src/grpc/infer-codec.js";
 import { serviceDefinition } from "../../../src/grpc/proto.js";
 import { DATATYPES, type Datatype } from "../../../src/ipc/datatypes.js";
-import { type GenTensor, runs, tensorsArb, valueOrClientError } from "../fuzz.js";
+import { type GenTensor, expectInputsMatch, runs, tensorsArb, valueOrClientError } from "../fuzz.js";
 
 const service = serviceDefinition("inference.GRPCInferenceService");
 const serialize = (request: object): Buffer => service.ModelInfer!.requestSerialize(request);
@@ -83,13 +83,7 @@ describe("gRPC decodeInferRequest", () => {
       const wire = encodeRequest(spec);
       const request = decodeInferRequest(deserialize(wire));
       expect([request.model, request.version, request.id]).toEqual([spec.model, spec.version || undefined, spec.id]);
-      expect(request.inputs.length).toBe(spec.tensors.length);
-      spec.tensors.forEach((t, i) => {
-        const got = request.inputs[i]!;
-        expect({ name: got.name, datatype: got.datatype, shape: got.shape })
-          .toEqual({ name: t.name, datatype: t.datatype, shape: t.shape });
-        expect(Buffer.from(got.data)).toEqual(Buffer.from(t.bytes));
-      });
+      expectInputsMatch(request.inputs, spec.tensors);
       expect(request.parameters).toEqual(Object.fromEntries(Object.entries(spec.parameters).map(([k, p]) => [k, p.value])));
       expect(request.outputs).toEqual(spec.outputs.length === 0 ? undefined : spec.outputs.map((o) =>
         (o.classification ? { name: o.name, classification: o.classification } : { name: o.name })));

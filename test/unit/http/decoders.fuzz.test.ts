@@ -18,7 +18,7 @@ import {
 import { countBytesElements, jsonToTensorData, tensorToJsonData } from "../../../src/http/json-tensor.js";
 import { DATATYPES, datatypeSize, decodeBytesElements, elementCount, type Datatype } from "../../../src/ipc/datatypes.js";
 import {
-  POISON_KEYS, hostileArb, jsonText, nest, runs, serializeElements, shapeArb, tensorArb, tensorsArb,
+  POISON_KEYS, expectInputsMatch, hostileArb, jsonText, nest, runs, serializeElements, shapeArb, tensorArb, tensorsArb,
   valueOrClientError, valueOrClientErrorAsync,
 } from "../fuzz.js";
 
@@ -143,13 +143,9 @@ describe("decodeInferRequest", () => {
     fc.assert(fc.property(requestArb, (spec) => {
       const { body, headerLength, headerGiven } = encodeRequest(spec);
       const { request, format } = decodeInferRequest(body, headerLength, "m", "1", headerGiven);
-      expect(request.inputs.length).toBe(spec.tensors.length);
+      expectInputsMatch(request.inputs, spec.tensors);
       spec.tensors.forEach((t, i) => {
-        const got = request.inputs[i]!;
-        expect({ name: got.name, datatype: got.datatype, shape: got.shape })
-          .toEqual({ name: t.name, datatype: t.datatype, shape: t.shape });
-        expect(Buffer.from(got.data)).toEqual(Buffer.from(t.bytes));
-        if (asBinary(spec, i) && t.bytes.byteLength > 0) expect(got.data.buffer).toBe(body.buffer);
+        if (asBinary(spec, i) && t.bytes.byteLength > 0) expect(request.inputs[i]!.data.buffer).toBe(body.buffer);
       });
       expect(request.id).toBe(spec.id ?? "");
       // As JSON carries them (-0 prints as 0).
