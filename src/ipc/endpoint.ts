@@ -19,6 +19,7 @@
  */
 import { Doorbell, publish, unmapSegment } from "./addon.js";
 import { Arena } from "./arena.js";
+import { decodeBody, encodeBody } from "./body-codec.js";
 import { DESCRIPTOR, PAGE, QUEUE, alignUp, type ControlLayout } from "./layout.js";
 import { KIND, type Loc } from "./protocol.js";
 import { createOwnedSegment, extraSegmentName, openAndUnlink, unlinkOwnedSegment } from "./segments.js";
@@ -73,17 +74,6 @@ const SAFETY_POLL_MS = 1000;
 /** Measured on a 2-vCPU VM: a cross-vCPU wake-up costs 20–25 µs, and most answers come sooner. */
 export const DEFAULT_SPIN_US = 50;
 const ARENA_SHIFT = 2 ** 32;
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
-
-/** The one place that turns a body into bytes and back. */
-export function encodeBody(body: object): string {
-  return JSON.stringify(body);
-}
-
-export function decodeBody(bytes: Uint8Array): unknown {
-  return JSON.parse(decoder.decode(bytes));
-}
 
 export class Endpoint {
   readonly #o: EndpointOptions;
@@ -168,11 +158,11 @@ export class Endpoint {
 
   /** Sends `body` with the given kind; `blocks` (tensor bytes it names) are freed with it. */
   send(kind: number, body: object, blocks: readonly Block[]): void {
-    const text = encodeBody(body);
-    const head = this.alloc(Buffer.byteLength(text));
-    const { written } = encoder.encodeInto(text, head.bytes);
+    const bytes = encodeBody(body);
+    const head = this.alloc(bytes.byteLength);
+    head.bytes.set(bytes);
     this.#sent.set(head.arena * ARENA_SHIFT + head.offset, [head, ...blocks]);
-    this.#publish(kind, head.arena, head.offset, written, true);
+    this.#publish(kind, head.arena, head.offset, bytes.byteLength, true);
     this.#doorbell?.arm(); // an answer (or at least a release) usually follows within a wake-up's cost
   }
 

@@ -3,8 +3,8 @@
  *
  * Two transports, each for what it is good at:
  *  - the shared-memory queues carry the hot path (execute, response, and the bookkeeping that
- *    frees their memory): a 16-byte descriptor pointing at a JSON body in the sender's arena,
- *    whose tensors point (Loc) at bytes in the sender's arenas;
+ *    frees their memory): a 16-byte descriptor pointing at a MessagePack body (body-codec.ts)
+ *    in the sender's arena, whose tensors point (Loc) at bytes in the sender's arenas;
  *  - Node's IPC channel carries the control messages (init, log, heartbeat, finalize): rare,
  *    and its closing tells a stub at once that main is gone.
  */
