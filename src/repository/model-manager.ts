@@ -7,10 +7,7 @@ import { resolve } from "node:path";
 import { ServerError, VersionLoadError, internal, notFound, unavailable, toServerError } from "../errors/index.js";
 import { parseConfigJson } from "../config/parse.js";
 import { isStubBackend, validateModelConfig, type ModelConfig, type ValidateOptions } from "../config/schema.js";
-import { DirectScheduler } from "../scheduler/direct.js";
-import { DynamicBatcher } from "../scheduler/dynamic-batcher.js";
-import { EnsembleScheduler, type ComposingInfer } from "../scheduler/ensemble.js";
-import type { Scheduler } from "../scheduler/scheduler.js";
+import { createScheduler, type ComposingInfer, type Scheduler } from "../scheduler/index.js";
 import type { ModelInstance } from "../backends/backend.js";
 import { StubModel, type ModelLog, type StubBackendOptions } from "../backends/stub/stub-model.js";
 import { systemGpus, type GpuDiscovery } from "../backends/gpus.js";
@@ -331,7 +328,7 @@ export class ModelManager {
         } catch (err) {
           throw new VersionLoadError(name, version, toServerError(err));
         }
-        scheduler = v.config.dynamic_batching ? new DynamicBatcher(v.config) : new DirectScheduler(name);
+        scheduler = createScheduler(v.config, { name });
         scheduler.setInstances(live);
         v.scheduler = scheduler;
       }));
@@ -364,7 +361,7 @@ export class ModelManager {
     const versions = versionsToLoad(config, modelDir, (m) => this.#o.log("WARNING", "model_manager", m));
     checkModelFiles(config, modelDir, versions);
     return versions.map((version) => ({
-      version, modelDir, config, backend: null, stats: new ModelStatistics(), scheduler: new EnsembleScheduler(config, infer),
+      version, modelDir, config, backend: null, stats: new ModelStatistics(), scheduler: createScheduler(config, { name, composingInfer: infer }),
     }));
   }
 
@@ -385,7 +382,7 @@ export class ModelManager {
   }
 
   async #retire(v: LoadedVersion, streamsWaitMs?: number): Promise<void> {
-    await v.scheduler?.drain();
+    await v.scheduler?.close();
     await v.backend?.stop(streamsWaitMs);
   }
 }

@@ -4,16 +4,17 @@
  *
  * An instance may hold several calls: it still executes them one at a time, but the next ones
  * already wait in its shared memory, so the stub never idles through an IPC round trip. How many
- * depends on the handler's speed: a fast one (isFast, instance-ring.ts) gets DEEP calls, since then
+ * depends on the handler's speed: a fast one (isFast, instance-pool.ts) gets DEEP calls, since then
  * the wake-ups saved are most of the cost (+35–45% throughput for add_sub over HTTP at c=64); a slow
  * one gets SHALLOW, so that requests wait here, where a cancellation removes them and a crash of the
  * stub cannot take them down with it. Which instance: the least busy, round robin among equals.
  */
-import { cancelled, toServerError, unavailable } from "../errors/index.js";
 import type { InstanceResult, ModelInstance } from "../backends/backend.js";
-import { markDispatched, markEnqueued } from "../core/statistics.js";
+import { markEnqueued } from "../core/statistics.js";
 import type { CoreRequest } from "../core/types.js";
-import { InstanceRing, isFast } from "./instance-ring.js";
+import { CloseLatch } from "./close-latch.js";
+import { InstancePool, isFast } from "./instance-pool.js";
+import { QueuedRequest, executeCall } from "./queued-request.js";
 import type { Scheduler } from "./scheduler.js";
 
 const SHALLOW = 2;
@@ -24,23 +25,16 @@ export function pipelineDepth(instance: ModelInstance): number {
   return isFast(instance) ? DEEP : SHALLOW;
 }
 
-interface Queued {
-  request: CoreRequest;
-  resolve(result: InstanceResult): void;
-  reject(err: Error): void;
-  onAbort?: () => void;
-}
-
 export class DirectScheduler implements Scheduler {
   readonly #model: string;
-  readonly #ring = new InstanceRing();
-  readonly #queue: Queued[] = [];
+  readonly #pool = new InstancePool();
+  readonly #queue: QueuedRequest[] = [];
+  readonly #latch: CloseLatch;
   #executing = 0;
-  #draining: (() => void) | null = null;
-  #closed = false;
 
   constructor(model: string) {
     this.#model = model;
+    this.#latch = new CloseLatch(model, () => this.pending);
   }
 
   get pending(): number {
@@ -52,84 +46,55 @@ export class DirectScheduler implements Scheduler {
   }
 
   setInstances(instances: readonly ModelInstance[]): void {
-    this.#ring.set(instances);
+    this.#pool.set(instances);
     this.#dispatch();
   }
 
   enqueue(request: CoreRequest): Promise<InstanceResult> {
-    if (this.#closed) return Promise.reject(unavailable(`model '${this.#model}' is unloading`));
-    return new Promise((resolve, reject) => {
-      const item: Queued = { request, resolve, reject };
-      const signal = request.signal;
-      if (signal?.aborted) return reject(cancelled(`request for model '${this.#model}' was cancelled`));
-      markEnqueued(request);
-      this.#queue.push(item);
-      this.#dispatch();
-      // Still queued (no instance had room): cancelled now, it leaves the queue and never reaches
-      // a stub. (A request dispatched at once needs no listener here: the instance has its own.)
-      if (signal && this.#queue[this.#queue.length - 1] === item) {
-        item.onAbort = () => {
-          const i = this.#queue.indexOf(item);
-          if (i < 0) return;
-          this.#queue.splice(i, 1);
-          reject(cancelled(`request for model '${this.#model}' was cancelled`));
-          this.#checkDrained();
-        };
-        signal.addEventListener("abort", item.onAbort, { once: true });
-      }
-    });
+    if (this.#latch.closed) return Promise.resolve(this.#latch.refusal());
+    const q = new QueuedRequest(request, this.#model);
+    if (q.cancelledOnArrival()) return q.result;
+    markEnqueued(request);
+    this.#queue.push(q);
+    this.#dispatch();
+    // Still queued (no instance had room): cancelled now, it leaves the queue and never reaches
+    // a stub. (A request dispatched at once needs no listener here: the instance has its own.)
+    if (this.#queue[this.#queue.length - 1] === q) q.watchAbort(() => this.#cancel(q));
+    return q.result;
   }
 
   failQueued(error: Error): void {
-    for (const item of this.#queue.splice(0)) {
-      if (item.onAbort) item.request.signal!.removeEventListener("abort", item.onAbort);
-      item.reject(error);
-    }
-    this.#checkDrained();
+    for (const q of this.#queue.splice(0)) q.fail(error);
+    this.#latch.check();
   }
 
-  drain(): Promise<void> {
-    this.#closed = true;
-    if (this.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#draining = resolve;
-    });
+  close(): Promise<void> {
+    return this.#latch.close();
+  }
+
+  #cancel(q: QueuedRequest): void {
+    const i = this.#queue.indexOf(q);
+    if (i < 0) return;
+    this.#queue.splice(i, 1);
+    q.cancel();
+    this.#latch.check();
   }
 
   #dispatch(): void {
     while (this.#queue.length > 0) {
-      const instance = this.#ring.find(pipelineDepth);
+      const instance = this.#pool.find(pipelineDepth);
       if (!instance) return;
-      this.#ring.took(instance);
-      const item = this.#queue.shift()!;
-      if (item.onAbort) item.request.signal!.removeEventListener("abort", item.onAbort);
+      this.#pool.took(instance);
+      const q = this.#queue.shift()!;
       this.#executing++;
-      markDispatched(item.request);
-      instance.execute([item.request]).then(
-        (results) => {
-          item.resolve(results[0]);
-          this.#settled();
-        },
-        (err) => {
-          item.reject(toServerError(err));
-          this.#settled();
-        },
-      );
+      void executeCall(instance, [q], this.#callEnded);
     }
   }
 
   /** A call ended: its instance has room again. */
-  #settled(): void {
+  readonly #callEnded = (): void => {
     this.#executing--;
     this.#dispatch();
-    this.#checkDrained();
-  }
-
-  #checkDrained(): void {
-    if (this.#draining && this.pending === 0) {
-      const done = this.#draining;
-      this.#draining = null;
-      done();
-    }
-  }
+    this.#latch.check();
+  };
 }

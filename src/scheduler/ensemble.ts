@@ -6,11 +6,13 @@
  * stay unreleased until the ensemble's own response is, since later steps and the answer view
  * their outputs in place.
  */
-import { ServerError, cancelled, internal, toServerError, unavailable } from "../errors/index.js";
+import { ServerError, internal, toServerError } from "../errors/index.js";
 import type { InstanceResult, ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
 import { markDispatched, markEnqueued } from "../core/statistics.js";
 import type { CoreRequest, CoreResponse, CoreTensor } from "../core/types.js";
+import { CloseLatch } from "./close-latch.js";
+import { cancelledError } from "./queued-request.js";
 import type { Scheduler } from "./scheduler.js";
 
 /** Runs a request on a composing model; resolves with its response, rejects with its error. */
@@ -21,13 +23,13 @@ type Step = NonNullable<ModelConfig["ensemble_scheduling"]>["step"][number];
 export class EnsembleScheduler implements Scheduler {
   readonly #config: ModelConfig;
   readonly #infer: ComposingInfer;
+  readonly #latch: CloseLatch;
   #pending = 0;
-  #closed = false;
-  #draining: (() => void) | null = null;
 
   constructor(config: ModelConfig, infer: ComposingInfer) {
     this.#config = config;
     this.#infer = infer;
+    this.#latch = new CloseLatch(config.name, () => this.#pending);
   }
 
   get pending(): number {
@@ -44,7 +46,7 @@ export class EnsembleScheduler implements Scheduler {
   failQueued(_error: Error): void {}
 
   async enqueue(request: CoreRequest): Promise<InstanceResult> {
-    if (this.#closed) throw unavailable(`model '${this.#config.name}' is unloading`);
+    if (this.#latch.closed) return this.#latch.refusal();
     markEnqueued(request);
     markDispatched(request);
     this.#pending++;
@@ -54,14 +56,12 @@ export class EnsembleScheduler implements Scheduler {
       return { error: toServerError(err) };
     } finally {
       this.#pending--;
-      if (this.#draining && this.#pending === 0) this.#draining();
+      this.#latch.check();
     }
   }
 
-  drain(): Promise<void> {
-    this.#closed = true;
-    if (this.#pending === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.#draining = resolve));
+  close(): Promise<void> {
+    return this.#latch.close();
   }
 
   async #run(request: CoreRequest): Promise<InstanceResult> {
@@ -74,7 +74,7 @@ export class EnsembleScheduler implements Scheduler {
     let failure: ServerError | null = null;
     try {
       while (waiting.size > 0 || running.size > 0) {
-        if (request.signal?.aborted) throw cancelled(`request for model '${this.#config.name}' was cancelled`);
+        if (request.signal?.aborted) throw cancelledError(this.#config.name);
         for (const step of [...waiting]) {
           if (!Object.values(step.input_map).every((t) => tensors.has(t))) continue;
           waiting.delete(step);

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { validateModelConfig } from "../../../src/config/schema.js";
 import type { CoreRequest } from "../../../src/core/types.js";
 import { DynamicBatcher } from "../../../src/scheduler/dynamic-batcher.js";
+import { ServerError } from "../../../src/errors/index.js";
 import { FakeInstance } from "./fake-instance.js";
 
 /** Records when (at which step) each call reached it. */
@@ -101,8 +102,13 @@ describe("DynamicBatcher (property)", () => {
             model: "m", id, parameters, signal: ctl?.signal,
             inputs: [{ name: "X", datatype: "FP32", shape: [rows, op.width], data: new Uint8Array(rows * op.width * 4) }],
           }).then(
-            (r) => { entry.settled++; entry.outcome = { ok: true, id: String((r as unknown as { parameters: { id: string } }).parameters.id) }; settleOrder.push(id); },
-            (e) => { entry.settled++; entry.outcome = { ok: false, code: e.code, message: e.message }; settleOrder.push(id); },
+            (r) => {
+              entry.settled++;
+              entry.outcome = r.error ? { ok: false, code: r.error.code, message: r.error.message } : { ok: true, id: String((r.parameters as { id: string }).id) };
+              settleOrder.push(id);
+            },
+            // enqueue never rejects: a rejection is an outcome no assertion below accepts.
+            (e) => { entry.settled++; entry.outcome = { ok: false, code: "REJECTED", message: String(e) }; settleOrder.push(id); },
           );
           entry.sequenced = b.pending > pendingBefore; // accepted (not refused as over max_queue_size)
         } else if (op.kind === "cancel") {
@@ -129,7 +135,7 @@ describe("DynamicBatcher (property)", () => {
           inst.recentExecNs = op.fast ? 100_000 : undefined;
           b.setInstances(insts);
         } else {
-          b.failQueued(new Error("no instance"));
+          b.failQueued(new ServerError("UNAVAILABLE", "no instance")); // as StubModel reports a failed restart
         }
         await flush();
       }

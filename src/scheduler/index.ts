@@ -1,0 +1,29 @@
+/**
+ * Which scheduler a model gets, from its final config: an ensemble runs its steps on the composing
+ * models; a model with dynamic_batching gets the dynamic batcher; any other runs each request
+ * alone (direct). The one place that maps config to policy.
+ */
+import { internal } from "../errors/index.js";
+import type { ModelConfig } from "../config/schema.js";
+import { DirectScheduler } from "./direct.js";
+import { DynamicBatcher } from "./dynamic-batcher.js";
+import { EnsembleScheduler, type ComposingInfer } from "./ensemble.js";
+import type { Scheduler } from "./scheduler.js";
+
+export type { Scheduler } from "./scheduler.js";
+export type { ComposingInfer } from "./ensemble.js";
+
+export interface SchedulerContext {
+  /** The model's name, as requests and error texts give it. */
+  name: string;
+  /** How an ensemble's steps reach their models (the server's inference path); ensembles only. */
+  composingInfer?: ComposingInfer;
+}
+
+export function createScheduler(config: ModelConfig, context: SchedulerContext): Scheduler {
+  if (config.platform === "ensemble") {
+    if (!context.composingInfer) throw internal(`ensemble '${context.name}' needs the server's inference path`);
+    return new EnsembleScheduler(config, context.composingInfer);
+  }
+  return config.dynamic_batching ? new DynamicBatcher(config) : new DirectScheduler(context.name);
+}
