@@ -6,7 +6,7 @@
  * Messages are Triton's, including its unbalanced quotes.
  */
 import { ServerError } from "../errors/index.js";
-import type { ModelConfig, ModelEnsembling } from "./schema.js";
+import type { ModelConfig, ModelEnsembling } from "./model-config.js";
 
 const invalid = (message: string) => new ServerError("INVALID_ARG", message);
 

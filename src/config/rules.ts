@@ -18,7 +18,7 @@
  *   and the later of the two silently wins).
  */
 import { ServerError } from "../errors/index.js";
-import type { ModelConfig, ModelInput, ModelOutput, ModelSequenceBatching } from "./schema.js";
+import type { ModelConfig, ModelInput, ModelOutput, ModelSequenceBatching } from "./model-config.js";
 import { validateEnsembleScheduling } from "./ensemble-rules.js";
 
 export interface ValidateOptions {

@@ -11,7 +11,7 @@
  */
 import protobuf from "protobufjs";
 import { configType } from "./parse.js";
-import type { ModelConfig } from "./schema.js";
+import type { ModelConfig } from "./model-config.js";
 
 /** "<message full name>.<field>" of the 64-bit fields Triton prints as numbers. */
 const INT64_AS_NUMBER = new Set([

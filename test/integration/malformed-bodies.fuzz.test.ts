@@ -28,7 +28,7 @@ afterAll(async () => {
 interface Malformed {
   kind: string;
   path: string;
-  body: Uint8Array;
+  body: Uint8Array<ArrayBuffer>;
   headers: Record<string, string>;
 }
 

@@ -21,7 +21,7 @@ describe("DirectScheduler", () => {
     expect(b.calls.map((c) => c.ids)).toEqual([["4"], ["5"]]);
     a.calls[0].finish(); a.calls[0].finish(); b.calls[0].finish(); b.calls[0].finish();
     const done = await Promise.all(results);
-    expect(done.map((r) => (r as { parameters: { id: string } }).parameters.id)).toEqual(["1", "2", "3", "4", "5"]);
+    expect(done.map((r) => (r as unknown as { parameters: { id: string } }).parameters.id)).toEqual(["1", "2", "3", "4", "5"]);
     expect(s.pending).toBe(0);
   });
 
@@ -66,7 +66,7 @@ describe("DirectScheduler", () => {
     s.setInstances([a, b]);
     await tick();
     b.calls[0].finish();
-    expect(((await r) as { parameters: { by: string } }).parameters.by).toBe("b");
+    expect(((await r) as unknown as { parameters: { by: string } }).parameters.by).toBe("b");
   });
 
   it("removes a request cancelled while queued, and it never reaches an instance", async () => {
