@@ -3,9 +3,10 @@
  * from the same numbers, so the two always agree).
  *
  * The layers a request passes through only write timestamps into its RequestTimes: the scheduler
- * when it queues and dispatches it, the instance for the call that ran it. The server, where every
- * request ends exactly once, turns those into one success or one failure here, and counts each call
- * once. Semantics follow Triton's InferenceStatsAggregator:
+ * when it queues and dispatches it, the instance for the call that ran it. The pipeline's account
+ * stage (core/stages/account.ts), where every request ends exactly once, turns those into one
+ * success or one failure here, and counts each call once. Semantics follow Triton's
+ * InferenceStatsAggregator:
  *  - success / fail: one per request, ns = the request's whole time in the server;
  *  - queue, compute_*: accumulated for successful requests only, each request of a batch adding
  *    its call's compute durations; their count is the success count;
@@ -16,7 +17,11 @@
  * Durations are plain numbers of nanoseconds: a double counts exact nanoseconds up to 2^53 ns (104
  * days of cumulative time), and past that loses only sub-microsecond precision.
  */
-import type { CoreRequest } from "./types.js";
+import type { CallTiming, CoreRequest, RequestTimes } from "./types.js";
+
+// The timestamps live with the request type (types.ts, the bottom of core); named here too, where
+// they are read.
+export type { CallTiming, RequestTimes } from "./types.js";
 
 /** Triton's `reason` label of nv_inference_request_failure. */
 export const FAILURE_REASONS = ["REJECTED", "CANCELED", "BACKEND", "OTHER"] as const;
@@ -25,39 +30,6 @@ export type FailureReason = (typeof FAILURE_REASONS)[number];
 /** Nanoseconds on this process's monotonic clock: only differences mean anything. */
 export function nowNs(): number {
   return performance.now() * 1e6;
-}
-
-/** One instance call, shared by every request it ran. Filled in by the instance. */
-export interface CallTiming {
-  /** Every request of the call, in order: their rows make the call's batch size. */
-  requests: readonly CoreRequest[];
-  /** Main preparing the inputs: the copy into shared memory and the send. */
-  inputNs: number;
-  /** The handler's execute, as the stub measured it. */
-  inferNs: number;
-  /** The rest until the outputs were readable in main (stub encoding, IPC, decoding). */
-  outputNs: number;
-  /**
-   * Time the call waited in the stub behind the call before it (main sends the next call while
-   * one executes): queue time in Triton's terms, added to each request's queue duration.
-   */
-  waitNs: number;
-  /** Set once the call is in execution_count and batch_stats, so a batch is counted once. */
-  counted?: boolean;
-}
-
-/** Timestamps (nowNs) a request collects on its way; set by the server, the scheduler, the instance. */
-export interface RequestTimes {
-  /** The server received it, before validation. */
-  startNs: number;
-  /** The scheduler queued it. */
-  enqueuedNs?: number;
-  /** The scheduler handed it to an instance: from here on a failure is the backend's. */
-  dispatchedNs?: number;
-  /** The scheduler's queue policy refused it (queue full, or its timeout expired). */
-  rejected?: boolean;
-  /** The call that ran it, once the handler has run. */
-  call?: CallTiming;
 }
 
 // The scheduler's and the instance's hooks: one line each where they are called.

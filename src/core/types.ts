@@ -6,7 +6,6 @@
 import type { ServerError } from "../errors/index.js";
 import type { RequestSignal } from "./cancellation.js";
 import type { Datatype } from "../ipc/datatypes.js";
-import type { RequestTimes } from "./statistics.js";
 
 export type ParamValue = string | number | boolean;
 export type Parameters = Record<string, ParamValue>;
@@ -105,4 +104,37 @@ export interface ModelIndexEntry {
 export interface LoadOptions {
   /** A JSON model config that replaces config.pbtxt (repository load extension). */
   config?: string;
+}
+
+/** One instance call, shared by every request it ran. Filled in by the instance. */
+export interface CallTiming {
+  /** Every request of the call, in order: their rows make the call's batch size. */
+  requests: readonly CoreRequest[];
+  /** Main preparing the inputs: the copy into shared memory and the send. */
+  inputNs: number;
+  /** The handler's execute, as the stub measured it. */
+  inferNs: number;
+  /** The rest until the outputs were readable in main (stub encoding, IPC, decoding). */
+  outputNs: number;
+  /**
+   * Time the call waited in the stub behind the call before it (main sends the next call while
+   * one executes): queue time in Triton's terms, added to each request's queue duration.
+   */
+  waitNs: number;
+  /** Set once the call is in execution_count and batch_stats, so a batch is counted once. */
+  counted?: boolean;
+}
+
+/** Timestamps (nowNs) a request collects on its way; set by the server, the scheduler, the instance. */
+export interface RequestTimes {
+  /** The server received it, before validation. */
+  startNs: number;
+  /** The scheduler queued it. */
+  enqueuedNs?: number;
+  /** The scheduler handed it to an instance: from here on a failure is the backend's. */
+  dispatchedNs?: number;
+  /** The scheduler's queue policy refused it (queue full, or its timeout expired). */
+  rejected?: boolean;
+  /** The call that ran it, once the handler has run. */
+  call?: CallTiming;
 }

@@ -1,0 +1,83 @@
+/**
+ * The server's request pipeline: admit → (interceptors) → account → shape → schedule, composed
+ * once. Request hooks run in that order; a response passes shape, then the settle hooks run
+ * account (statistics), then admit (the in-flight count). An interceptor is one file in stages/
+ * and one element of the list given to compose() below.
+ *
+ * Four kinds of callers, one dispatch function each (core/dispatch.ts): clients asking for one
+ * response, clients streaming, handlers' BLS calls and ensemble steps, the latter two taken while
+ * the server drains since the requests in flight depend on them.
+ */
+import { dispatchOne, dispatchStream, type Dispatch, type EntryPolicy } from "./dispatch.js";
+import { compose, type ComposeOptions } from "./exchange.js";
+import type { ResponseStream } from "./response-stream.js";
+import { account } from "./stages/account.js";
+import { Admission, type Resolve } from "./stages/admit.js";
+import { schedule } from "./stages/schedule.js";
+import { shape } from "./stages/shape.js";
+import type { CoreRequest, CoreResponse } from "./types.js";
+
+const CLIENT_ONE: EntryPolicy = {
+  internal: false,
+  // The front ends refuse these first, each with Triton's own text; this guards the rest.
+  refuseDecoupled: (model) => `model '${model}' is decoupled: its responses stream (gRPC ModelStreamInfer, HTTP generate_stream)`,
+};
+const CLIENT_STREAM: EntryPolicy = { internal: false };
+const BLS: EntryPolicy = { internal: true };
+const ENSEMBLE_STEP: EntryPolicy = {
+  internal: true,
+  refuseDecoupled: (model) => `model '${model}' is decoupled: an ensemble step takes exactly one response`,
+};
+
+export interface PipelineOptions extends ComposeOptions {
+  /** The version a request goes to (the model manager's resolve). */
+  resolve: Resolve;
+}
+
+export class RequestPipeline {
+  readonly #admission: Admission;
+  readonly #one: Dispatch;
+  readonly #stream: Dispatch;
+  readonly #bls: Dispatch;
+  readonly #step: Dispatch;
+
+  constructor(options: PipelineOptions) {
+    this.#admission = new Admission(options.resolve);
+    const pipeline = compose([this.#admission, account, shape, schedule], options);
+    this.#one = pipeline.entry(CLIENT_ONE);
+    this.#stream = pipeline.entry(CLIENT_STREAM);
+    this.#bls = pipeline.entry(BLS);
+    this.#step = pipeline.entry(ENSEMBLE_STEP);
+  }
+
+  /** A client's request for one response (ServerApi.infer). */
+  infer(request: CoreRequest): Promise<CoreResponse> {
+    return dispatchOne(this.#one, request);
+  }
+
+  /** A client's request for a stream of responses (ServerApi.inferStream). */
+  inferStream(request: CoreRequest): ResponseStream {
+    return dispatchStream(this.#stream, request);
+  }
+
+  /** A handler's BLS call: any model, streamed (StubBackendOptions.bls). */
+  readonly bls = (request: CoreRequest): ResponseStream => dispatchStream(this.#bls, request);
+
+  /** An ensemble's step: one response (ModelManagerOptions.composingInfer). */
+  readonly composingInfer = (request: CoreRequest): Promise<CoreResponse> => dispatchOne(this.#step, request);
+
+  /** Requests admitted and not yet over. */
+  get inFlight(): number {
+    return this.#admission.inFlight;
+  }
+
+  /** Shutdown: refuse callers' requests from now on ("Server is shutting down"). */
+  close(): void {
+    this.#admission.close();
+  }
+
+  /** Resolves once nothing is in flight. */
+  whenIdle(): Promise<void> {
+    return this.#admission.whenIdle();
+  }
+}
