@@ -11,6 +11,7 @@ import { bytesElementsSize, encodeBytesElements } from "../src/ipc/datatypes.js"
 import { TritonError } from "./sdk/errors.js";
 import { InferenceResponse, type BlsCall } from "./sdk/request.js";
 import { Tensor } from "./sdk/tensor.js";
+import type { MessageTable } from "./kind-table.js";
 
 type Item = { response: InferenceResponse; final: boolean } | { final: true; response?: undefined };
 
@@ -51,6 +52,11 @@ export class BlsClient {
       // entry goes with the final one (onResponse).
       if (!finished && this.#calls.has(id)) this.#calls.set(id, () => {});
     }
+  }
+
+  /** Takes main's BLS_RESPONSE messages. */
+  serve(table: MessageTable): void {
+    table.register(KIND.BLS_RESPONSE, (body, ref) => this.onResponse(body, ref));
   }
 
   /** A BLS_RESPONSE from main: copied out, then released. */

@@ -4,10 +4,11 @@
  * on the way back).
  */
 import { bytesElementsSize, encodeBytesElements } from "../src/ipc/datatypes.js";
-import type { Block, Endpoint } from "../src/ipc/endpoint.js";
-import type { ExecuteBody, ResponseBody, WireResponse, WireTensor } from "../src/ipc/protocol.js";
+import type { Block, Endpoint, MessageRef } from "../src/ipc/endpoint.js";
+import { KIND, type ExecuteBody, type ResponseBody, type WireResponse, type WireTensor } from "../src/ipc/protocol.js";
 import type { ErrorInfo } from "../src/errors/index.js";
 import { Cancellations } from "./cancellation.js";
+import type { MessageTable } from "./kind-table.js";
 import { CollectingSender, StreamingSender } from "./response-sender.js";
 import { TritonError } from "./sdk/errors.js";
 import { Logger } from "./sdk/logger.js";
@@ -208,4 +209,55 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
     failAll(err);
   }
   return { reply: { id: body.id, execNs }, blocks: [], inputsDone };
+}
+
+/**
+ * The EXECUTE messages main sends, run one at a time in the order received; each call's RESPONSE
+ * goes back when its execute() returned.
+ */
+export class ExecuteQueue {
+  readonly #cancellations: Cancellations;
+  readonly #context: () => ExecuteContext;
+  readonly #waiting: [ExecuteBody, MessageRef][] = [];
+  #executing = false;
+  #finishing = false;
+
+  /** `context` is asked for at each call (it exists once the handler initialized). */
+  constructor(cancellations: Cancellations, context: () => ExecuteContext) {
+    this.#cancellations = cancellations;
+    this.#context = context;
+  }
+
+  /** Takes main's EXECUTE messages. */
+  serve(table: MessageTable): void {
+    table.register(KIND.EXECUTE, (body, ref) => this.#receive(body, ref));
+  }
+
+  /** Starts no further call; resolves once the one running (if any) has returned. */
+  async finish(): Promise<void> {
+    this.#finishing = true;
+    while (this.#executing) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  #receive(body: ExecuteBody, ref: MessageRef): void {
+    // From now on a cancellation of these requests counts, also while the call waits its turn.
+    for (const r of body.requests) this.#cancellations.begin(r.key);
+    this.#waiting.push([body, ref]);
+    if (!this.#executing) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#executing = true;
+    while (this.#waiting.length > 0 && !this.#finishing) {
+      const [body, ref] = this.#waiting.shift()!;
+      const ctx = this.#context();
+      const { reply, blocks, inputsDone } = await runExecute(body, ctx);
+      // Inputs are dead once execute returned (a decoupled call's: once its senders closed):
+      // release them first so main can reuse the memory by the time it reads the response.
+      if (inputsDone) void inputsDone.then(() => ctx.endpoint.release(ref));
+      else ctx.endpoint.release(ref);
+      ctx.endpoint.send(KIND.RESPONSE, reply, blocks);
+    }
+    this.#executing = false;
+  }
 }

@@ -6,32 +6,35 @@
  */
 import { pathToFileURL } from "node:url";
 import { setParentDeathSignal, watchParent } from "../src/ipc/addon.js";
-import { Endpoint, type MessageRef } from "../src/ipc/endpoint.js";
+import { Endpoint } from "../src/ipc/endpoint.js";
 import { readHeader } from "../src/ipc/layout.js";
-import {
-  KIND, PROTOCOL_VERSION, type BlsResponseBody, type ExecuteBody, type FromStub, type ToStub,
-} from "../src/ipc/protocol.js";
+import { PROTOCOL_VERSION, type FromStub, type ToStub } from "../src/ipc/protocol.js";
 import { openAndUnlink, unlinkPendingSegments } from "../src/ipc/segments.js";
 import { BlsClient } from "./bls.js";
 import { Cancellations } from "./cancellation.js";
-import { errorInfo, runExecute, type ExecuteContext } from "./executor.js";
+import { ExecuteQueue, errorInfo, type ExecuteContext } from "./executor.js";
 import { describeFailure, findModelClass } from "./handler.js";
+import { KindTable, type MessageHandlers } from "./kind-table.js";
 import { AutoCompleteConfig } from "./sdk/auto-complete.js";
 import { setLogSink } from "./sdk/logger.js";
 import { setProviderSink } from "./sdk/onnx.js";
 import { setBlsTransport } from "./sdk/request.js";
 import type { TritonModel, TritonModelClass } from "./sdk/index.js";
 
+type ControlHandlers = { [T in ToStub["type"]]: (m: Extract<ToStub, { type: T }>) => void | Promise<void> };
+
 let endpoint: Endpoint | null = null;
 let ModelClass: TritonModelClass | null = null;
 let model: TritonModel | null = null;
 let attach: Extract<ToStub, { type: "attach" }> | null = null;
 let context: ExecuteContext | null = null;
-let bls: BlsClient | null = null;
 const cancellations = new Cancellations();
-const executions: [ExecuteBody, MessageRef][] = [];
-let executing = false;
-let finalizing = false;
+const executions = new ExecuteQueue(cancellations, () => context!);
+/** Shared-memory messages from main, by kind. */
+const messages = new KindTable<MessageHandlers>("message kind");
+executions.serve(messages);
+/** Control messages from main (Node's IPC channel), by type. */
+const control = new KindTable<ControlHandlers>("control message");
 
 function send(message: FromStub): void {
   if (process.connected) process.send!(message);
@@ -66,111 +69,95 @@ process.on("message", (message: ToStub) => {
 });
 
 async function handle(m: ToStub): Promise<void> {
-  switch (m.type) {
-    case "attach": {
-      if (m.version !== PROTOCOL_VERSION) throw new Error(`protocol version mismatch: main ${m.version}, stub ${PROTOCOL_VERSION}`);
-      attach = m;
-      const segment = openAndUnlink(m.segment);
-      endpoint = new Endpoint({
-        segment,
-        segmentName: m.segment,
-        layout: readHeader(segment),
-        side: 1,
-        serverPid: m.serverPid,
-        growthBytes: m.growthBytes,
-        doorbells: { in: m.doorbells[0], out: m.doorbells[1] },
-        onMessage: onShmMessage,
-        // A message main sent that this stub cannot read: main must fail what is in flight and
-        // replace this process, so say why and go.
-        onBroken: (err) => {
-          const failed: FromStub = { type: "failed", error: { code: "INTERNAL", message: `the stub could not read its message: ${err.message}` } };
-          if (!process.connected) exitNow(1);
-          process.send!(failed, () => exitNow(1));
-        },
-      });
-      endpoint.start();
-      const client = new BlsClient(endpoint);
-      bls = client;
-      setBlsTransport((call) => client.call(call));
-      let module: Record<string, unknown>;
-      try {
-        module = await import(pathToFileURL(m.modulePath).href);
-      } catch (err) {
-        throw new Error(`failed to load '${m.modulePath}': ${describeFailure(err, m.modulePath)}`);
-      }
-      ModelClass = findModelClass(module, m.modulePath);
-      send({ type: "attached", version: PROTOCOL_VERSION, pid: process.pid });
-      return;
-    }
-    case "autocomplete": {
-      const cls = ModelClass!;
-      let config = m.config;
-      if (typeof cls.autoCompleteConfig === "function") {
-        try {
-          const done = await cls.autoCompleteConfig(new AutoCompleteConfig(config));
-          if (!(done instanceof AutoCompleteConfig)) throw new Error("autoCompleteConfig must return the AutoCompleteConfig it was given");
-          config = done.asDict();
-        } catch (err) {
-          send({ type: "failed", error: { code: "INVALID_ARG", message: `autoCompleteConfig failed: ${describeFailure(err, attach!.modulePath)}` } });
-          return exitNow(1);
-        }
-      }
-      send({ type: "autocompleted", config });
-      return;
-    }
-    case "initialize": {
-      try {
-        model = new ModelClass!();
-        if (typeof model.execute !== "function") throw new Error("the model class has no execute() method");
-        await model.initialize?.(m.args);
-        context = {
-          model, endpoint: endpoint!, modelName: attach!.modelName, decoupled: isDecoupled(m.args.model_config), cancellations,
-          senderTimeoutMs: attach!.stubTimeoutMs,
-        };
-      } catch (err) {
-        send({ type: "failed", error: { code: "INTERNAL", message: `initialize failed: ${describeFailure(err, attach!.modulePath)}` } });
-        return exitNow(1);
-      }
-      send({ type: "initialized" });
-      return;
-    }
-    case "ping":
-      send({ type: "pong", seq: m.seq });
-      return;
-    case "cancel":
-      cancellations.cancel(m.keys);
-      return;
-    case "finalize": {
-      finalizing = true;
-      while (executing) await new Promise((r) => setTimeout(r, 5));
-      let error;
-      try {
-        await model?.finalize?.();
-      } catch (err) {
-        error = errorInfo(err);
-      }
-      endpoint?.close();
-      send({ type: "finalized", error });
-      // Let the channel flush the reply before the process goes.
-      process.channel?.unref();
-      setTimeout(() => exitNow(0), 50).unref();
-      return;
-    }
-  }
+  await (control.handler(m.type) as (m: ToStub) => void | Promise<void>)(m);
 }
 
-function onShmMessage(kind: number, body: unknown, ref: MessageRef): void {
-  if (kind === KIND.BLS_RESPONSE && bls) return bls.onResponse(body as BlsResponseBody, ref);
-  if (kind !== KIND.EXECUTE) {
-    endpoint!.release(ref);
-    return;
+control.register("attach", async (m) => {
+  if (m.version !== PROTOCOL_VERSION) throw new Error(`protocol version mismatch: main ${m.version}, stub ${PROTOCOL_VERSION}`);
+  attach = m;
+  const segment = openAndUnlink(m.segment);
+  endpoint = new Endpoint({
+    segment,
+    segmentName: m.segment,
+    layout: readHeader(segment),
+    side: 1,
+    serverPid: m.serverPid,
+    growthBytes: m.growthBytes,
+    doorbells: { in: m.doorbells[0], out: m.doorbells[1] },
+    // A kind with no handler throws: the endpoint breaks the channel (onBroken below).
+    onMessage: (kind, body, ref) => (messages.handler(kind) as (body: unknown, ref: unknown) => void)(body, ref),
+    // A message main sent that this stub cannot read: main must fail what is in flight and
+    // replace this process, so say why and go.
+    onBroken: (err) => {
+      const failed: FromStub = { type: "failed", error: { code: "INTERNAL", message: `the stub could not read its message: ${err.message}` } };
+      if (!process.connected) exitNow(1);
+      process.send!(failed, () => exitNow(1));
+    },
+  });
+  const client = new BlsClient(endpoint);
+  client.serve(messages);
+  endpoint.start();
+  setBlsTransport((call) => client.call(call));
+  let module: Record<string, unknown>;
+  try {
+    module = await import(pathToFileURL(m.modulePath).href);
+  } catch (err) {
+    throw new Error(`failed to load '${m.modulePath}': ${describeFailure(err, m.modulePath)}`);
   }
-  const execute = body as ExecuteBody;
-  // From now on a cancellation of these requests counts, also while the call waits its turn.
-  for (const r of execute.requests) cancellations.begin(r.key);
-  executions.push([execute, ref]);
-  if (!executing) void drainExecutions();
-}
+  ModelClass = findModelClass(module, m.modulePath);
+  send({ type: "attached", version: PROTOCOL_VERSION, pid: process.pid });
+});
+
+control.register("autocomplete", async (m) => {
+  const cls = ModelClass!;
+  let config = m.config;
+  if (typeof cls.autoCompleteConfig === "function") {
+    try {
+      const done = await cls.autoCompleteConfig(new AutoCompleteConfig(config));
+      if (!(done instanceof AutoCompleteConfig)) throw new Error("autoCompleteConfig must return the AutoCompleteConfig it was given");
+      config = done.asDict();
+    } catch (err) {
+      send({ type: "failed", error: { code: "INVALID_ARG", message: `autoCompleteConfig failed: ${describeFailure(err, attach!.modulePath)}` } });
+      return exitNow(1);
+    }
+  }
+  send({ type: "autocompleted", config });
+});
+
+control.register("initialize", async (m) => {
+  try {
+    model = new ModelClass!();
+    if (typeof model.execute !== "function") throw new Error("the model class has no execute() method");
+    await model.initialize?.(m.args);
+    context = {
+      model, endpoint: endpoint!, modelName: attach!.modelName, decoupled: isDecoupled(m.args.model_config), cancellations,
+      senderTimeoutMs: attach!.stubTimeoutMs,
+    };
+  } catch (err) {
+    send({ type: "failed", error: { code: "INTERNAL", message: `initialize failed: ${describeFailure(err, attach!.modulePath)}` } });
+    return exitNow(1);
+  }
+  send({ type: "initialized" });
+});
+
+control.register("ping", (m) => send({ type: "pong", seq: m.seq }));
+
+control.register("cancel", (m) => cancellations.cancel(m.keys));
+
+control.register("finalize", async () => {
+  await executions.finish();
+  let error;
+  try {
+    await model?.finalize?.();
+  } catch (err) {
+    error = errorInfo(err);
+  }
+  endpoint?.close();
+  send({ type: "finalized", error });
+  // Let the channel flush the reply before the process goes.
+  process.channel?.unref();
+  setTimeout(() => exitNow(0), 50).unref();
+});
 
 function isDecoupled(modelConfig: string): boolean {
   try {
@@ -178,18 +165,4 @@ function isDecoupled(modelConfig: string): boolean {
   } catch {
     return false;
   }
-}
-
-async function drainExecutions(): Promise<void> {
-  executing = true;
-  while (executions.length > 0 && !finalizing) {
-    const [body, ref] = executions.shift()!;
-    const { reply, blocks, inputsDone } = await runExecute(body, context!);
-    // Inputs are dead once execute returned (a decoupled call's: once its senders closed):
-    // release them first so main can reuse the memory by the time it reads the response.
-    if (inputsDone) void inputsDone.then(() => endpoint?.release(ref));
-    else endpoint!.release(ref);
-    endpoint!.send(KIND.RESPONSE, reply, blocks);
-  }
-  executing = false;
 }

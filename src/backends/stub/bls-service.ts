@@ -1,0 +1,87 @@
+/**
+ * BLS serving: a handler's request to a model of this server (InferenceRequest.exec() and
+ * streamExec()) arrives as BLS_REQUEST and runs through the server like a client's; each
+ * response goes back as BLS_RESPONSE. Registered on the channel of every stub.
+ */
+import { ServerError, toServerError, unavailable, unsupported } from "../../errors/index.js";
+import { Cancellation } from "../../core/cancellation.js";
+import type { ResponseStream, StreamItem } from "../../core/response-stream.js";
+import type { CoreRequest } from "../../core/types.js";
+import type { Block, MessageRef } from "../../ipc/endpoint.js";
+import { KIND, type BlsRequestBody, type BlsResponseBody, type WireResponse } from "../../ipc/protocol.js";
+import { copyOutputs, viewTensors } from "./marshal.js";
+import type { StubChannel } from "./stub-channel.js";
+
+/** Where BLS calls go (the server); without it they fail as unsupported. */
+export type BlsTarget = (request: CoreRequest) => ResponseStream;
+
+export function serveBls(channel: StubChannel, target: BlsTarget | undefined): void {
+  channel.register(KIND.BLS_REQUEST, (body, ref) => void serveCall(channel, target, body, ref));
+}
+
+/**
+ * One call: a request like a client's, whose inputs are views over the stub's memory (released,
+ * with the message, once the call ended), and whose responses are copied into this side's arena
+ * for the stub. A call outliving `timeoutMs` ends with Triton's timeout error.
+ */
+async function serveCall(channel: StubChannel, target: BlsTarget | undefined, body: BlsRequestBody, ref: MessageRef): Promise<void> {
+  const endpoint = channel.endpoint;
+  const controller = new Cancellation();
+  let ended = false;
+  const reply = (item: StreamItem): void => {
+    if (ended || channel.closed) {
+      item.response?.release();
+      return;
+    }
+    ended = item.final;
+    const blocks: Block[] = [];
+    let response: WireResponse | undefined;
+    try {
+      if (item.response) response = { outputs: copyOutputs(item.response.outputs, endpoint, blocks), parameters: item.response.parameters };
+      else if (item.error) response = { outputs: [], error: item.error.toJSON() };
+    } catch (err) {
+      endpoint.freeBlocks(blocks);
+      blocks.length = 0;
+      response = { outputs: [], error: toServerError(err).toJSON() };
+    } finally {
+      item.response?.release();
+    }
+    const answer: BlsResponseBody = { bls: body.bls, response, final: item.final };
+    endpoint.send(KIND.BLS_RESPONSE, answer, blocks);
+  };
+  let stream: ResponseStream;
+  try {
+    if (!target) throw unsupported("BLS calls are not available to this model");
+    stream = target({
+      model: body.model,
+      version: body.version || undefined,
+      id: body.id,
+      inputs: viewTensors(body.inputs, endpoint),
+      outputs: body.requestedOutputs.length > 0 ? body.requestedOutputs.map((name) => ({ name })) : undefined,
+      parameters: body.parameters,
+      signal: controller,
+    });
+  } catch (err) {
+    reply({ error: toServerError(err), final: true });
+    endpoint.release(ref);
+    return;
+  }
+  const timer = body.timeoutMs === undefined ? undefined : setTimeout(() => {
+    reply({ error: unavailable("Request timeout expired"), final: true });
+    controller.abort(unavailable("Request timeout expired"));
+    stream.close();
+  }, body.timeoutMs);
+  try {
+    for await (const item of stream) {
+      reply(item);
+      if (channel.closed) {
+        controller.abort(new ServerError("CANCELLED", "the calling stub is gone"));
+        break;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    stream.close();
+    endpoint.release(ref);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Execute marshalling: core tensors into this side's arena as wire tensors, and wire tensors back
+ * as views over the stub's memory. The only copies main makes on the stub path happen here.
+ */
+import { ServerError } from "../../errors/index.js";
+import type { CoreRequest, CoreTensor, RequestResult } from "../../core/types.js";
+import type { Block, Endpoint } from "../../ipc/endpoint.js";
+import type { WireRequest, WireResponse, WireTensor } from "../../ipc/protocol.js";
+
+/**
+ * The one copy on the way in: request tensor bytes into this instance's arena. In a batch, each
+ * input's bytes from every request lie back to back in one block, so the handler can view the
+ * whole batch without copying (sdk batchInputs). Blocks are appended to `blocks` as they are
+ * taken, so a caller can free them when a later one does not fit.
+ */
+export function wireRequests(
+  requests: CoreRequest[], endpoint: Pick<Endpoint, "alloc">, blocks: Block[], nextKey: () => number,
+): WireRequest[] {
+  const locs = new Map<CoreTensor, WireTensor["loc"]>();
+  const byName = new Map<string, CoreTensor[]>();
+  for (const r of requests) {
+    for (const t of r.inputs) {
+      const same = byName.get(t.name);
+      if (same) same.push(t);
+      else byName.set(t.name, [t]);
+    }
+  }
+  for (const tensors of byName.values()) {
+    const total = tensors.reduce((n, t) => n + t.data.byteLength, 0);
+    const block = endpoint.alloc(total);
+    blocks.push(block);
+    let at = 0;
+    for (const t of tensors) {
+      block.bytes.set(t.data, at);
+      locs.set(t, [block.arena, block.offset + at, t.data.byteLength]);
+      at += t.data.byteLength;
+    }
+  }
+  return requests.map((r) => {
+    const p = r.parameters;
+    return {
+      key: nextKey(),
+      id: r.id,
+      correlationId: p.sequence_id !== undefined ? String(p.sequence_id) : "",
+      flags: 0,
+      parameters: p,
+      requestedOutputs: (r.outputs ?? []).map((o) => o.name),
+      inputs: r.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, loc: locs.get(t)! })),
+    };
+  });
+}
+
+/** Wire tensors as core tensors viewing the peer's memory (valid until its message is released). */
+export function viewTensors(tensors: WireTensor[], endpoint: Pick<Endpoint, "view">): CoreTensor[] {
+  return tensors.map((t): CoreTensor => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: endpoint.view(t.loc) }));
+}
+
+/** A wire response as a result whose outputs view the stub's memory; `release` runs once. */
+export function viewResult(r: WireResponse, endpoint: Pick<Endpoint, "view">, release: () => void): RequestResult {
+  if (r.error) return { error: ServerError.from(r.error) };
+  let released = false;
+  return {
+    outputs: viewTensors(r.outputs, endpoint),
+    parameters: r.parameters ?? {},
+    release: () => {
+      if (released) return;
+      released = true;
+      release();
+    },
+  };
+}
+
+/** Copies outputs into this side's arena (one block each) for the stub to read. */
+export function copyOutputs(outputs: CoreTensor[], endpoint: Pick<Endpoint, "alloc">, blocks: Block[]): WireTensor[] {
+  return outputs.map((t) => {
+    const block = endpoint.alloc(t.data.byteLength);
+    blocks.push(block);
+    block.bytes.set(t.data);
+    return { name: t.name, datatype: t.datatype, shape: t.shape, loc: [block.arena, block.offset, t.data.byteLength] };
+  });
+}
