@@ -3,8 +3,7 @@
  * one promise every close() caller gets resolves when nothing is queued or executing. Calling
  * close() again, from anywhere, returns that same promise, so no caller is left waiting.
  */
-import type { InstanceResult } from "../backends/backend.js";
-import { unavailable } from "../errors/index.js";
+import { unavailable, type ServerError } from "../errors/index.js";
 
 export class CloseLatch {
   readonly #model: string;
@@ -24,8 +23,8 @@ export class CloseLatch {
   }
 
   /** What a request gets once closed (Triton's text while a model unloads). */
-  refusal(): InstanceResult {
-    return { error: unavailable(`model '${this.#model}' is unloading`) };
+  refusal(): ServerError {
+    return unavailable(`model '${this.#model}' is unloading`);
   }
 
   /** Refuses new requests from now on; resolves once nothing is pending. Idempotent. */

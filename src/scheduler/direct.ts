@@ -9,13 +9,13 @@
  * one gets SHALLOW, so that requests wait here, where a cancellation removes them and a crash of the
  * stub cannot take them down with it. Which instance: the least busy, round robin among equals.
  */
-import type { InstanceResult, ModelInstance } from "../backends/backend.js";
+import type { ModelInstance } from "../backends/backend.js";
 import { markEnqueued } from "../core/statistics.js";
 import type { CoreRequest } from "../core/types.js";
 import { CloseLatch } from "./close-latch.js";
 import { InstancePool, isFast } from "./instance-pool.js";
 import { QueuedRequest, executeCall } from "./queued-request.js";
-import type { Scheduler } from "./scheduler.js";
+import type { RequestOutputs, Scheduler } from "./scheduler.js";
 
 const SHALLOW = 2;
 const DEEP = 8;
@@ -50,8 +50,8 @@ export class DirectScheduler implements Scheduler {
     this.#dispatch();
   }
 
-  enqueue(request: CoreRequest): Promise<InstanceResult> {
-    if (this.#latch.closed) return Promise.resolve(this.#latch.refusal());
+  enqueue(request: CoreRequest): Promise<RequestOutputs> {
+    if (this.#latch.closed) return Promise.reject(this.#latch.refusal());
     const q = new QueuedRequest(request, this.#model);
     if (q.cancelledOnArrival()) return q.result;
     markEnqueued(request);

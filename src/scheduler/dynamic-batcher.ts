@@ -20,7 +20,7 @@
  * max_queue_delay, or the first queue timeout) and re-armed only when that deadline moves earlier.
  */
 import { unavailable } from "../errors/index.js";
-import type { InstanceResult, ModelInstance } from "../backends/backend.js";
+import type { ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
 import { markEnqueued, markRejected } from "../core/statistics.js";
 import type { CoreRequest } from "../core/types.js";
@@ -29,7 +29,7 @@ import { CloseLatch } from "./close-latch.js";
 import { InOrder } from "./in-order.js";
 import { InstancePool, isFast, type Room } from "./instance-pool.js";
 import { QueuedRequest, executeCall } from "./queued-request.js";
-import type { Scheduler } from "./scheduler.js";
+import type { RequestOutputs, Scheduler } from "./scheduler.js";
 
 /** An idle instance takes any batch that is ready. */
 const IDLE: Room = () => 1;
@@ -76,12 +76,12 @@ export class DynamicBatcher implements Scheduler {
     this.#schedule();
   }
 
-  enqueue(request: CoreRequest): Promise<InstanceResult> {
-    if (this.#latch.closed) return Promise.resolve(this.#latch.refusal());
+  enqueue(request: CoreRequest): Promise<RequestOutputs> {
+    if (this.#latch.closed) return Promise.reject(this.#latch.refusal());
     const level = this.#queue.admit(request);
     if (level === null) {
       markRejected(request);
-      return Promise.resolve({ error: unavailable("Exceeds maximum queue size") });
+      return Promise.reject(unavailable("Exceeds maximum queue size"));
     }
     const seq = this.#seq++;
     const q = new QueuedRequest(request, this.#model);

@@ -7,13 +7,13 @@
  * their outputs in place.
  */
 import { ServerError, internal, toServerError } from "../errors/index.js";
-import type { InstanceResult, ModelInstance } from "../backends/backend.js";
+import type { ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
 import { markDispatched, markEnqueued } from "../core/statistics.js";
 import type { CoreRequest, CoreResponse, CoreTensor } from "../core/types.js";
 import { CloseLatch } from "./close-latch.js";
 import { cancelledError } from "./queued-request.js";
-import type { Scheduler } from "./scheduler.js";
+import type { RequestOutputs, Scheduler } from "./scheduler.js";
 
 /** Runs a request on a composing model; resolves with its response, rejects with its error. */
 export type ComposingInfer = (request: CoreRequest) => Promise<CoreResponse>;
@@ -45,15 +45,15 @@ export class EnsembleScheduler implements Scheduler {
 
   failQueued(_error: Error): void {}
 
-  async enqueue(request: CoreRequest): Promise<InstanceResult> {
-    if (this.#latch.closed) return this.#latch.refusal();
+  async enqueue(request: CoreRequest): Promise<RequestOutputs> {
+    if (this.#latch.closed) throw this.#latch.refusal();
     markEnqueued(request);
     markDispatched(request);
     this.#pending++;
     try {
       return await this.#run(request);
     } catch (err) {
-      return { error: toServerError(err) };
+      throw toServerError(err);
     } finally {
       this.#pending--;
       this.#latch.check();
@@ -64,7 +64,7 @@ export class EnsembleScheduler implements Scheduler {
     return this.#latch.close();
   }
 
-  async #run(request: CoreRequest): Promise<InstanceResult> {
+  async #run(request: CoreRequest): Promise<RequestOutputs> {
     const steps = this.#config.ensemble_scheduling!.step;
     const tensors = new Map<string, CoreTensor>(request.inputs.map((t) => [t.name, t]));
     const held: CoreResponse[] = [];

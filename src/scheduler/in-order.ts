@@ -2,7 +2,7 @@
  * preserve_ordering: results handed back in request order, whatever order their calls end in. A
  * result is held until every earlier request (by sequence number, from 0, no gaps) has its own.
  */
-import type { InstanceResult } from "../backends/backend.js";
+import type { RequestOutputs } from "./scheduler.js";
 
 export class InOrder {
   /** The sequence number whose result goes next. */
@@ -11,16 +11,17 @@ export class InOrder {
   readonly #finished = new Map<number, () => void>();
 
   /** `result` (request number `seq`), resolved once every earlier request's result was. */
-  deliver(seq: number, result: Promise<InstanceResult>): Promise<InstanceResult> {
-    return new Promise((resolve) => {
-      void result.then((r) => {
-        this.#finished.set(seq, () => resolve(r));
+  deliver(seq: number, result: Promise<RequestOutputs>): Promise<RequestOutputs> {
+    return new Promise((resolve, reject) => {
+      const done = (deliver: () => void) => {
+        this.#finished.set(seq, deliver);
         while (this.#finished.has(this.#next)) {
           const deliver = this.#finished.get(this.#next)!;
           this.#finished.delete(this.#next++);
           deliver();
         }
-      });
+      };
+      result.then((r) => done(() => resolve(r)), (err) => done(() => reject(err)));
     });
   }
 }

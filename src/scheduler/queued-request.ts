@@ -4,31 +4,36 @@
  * waits, the failure of its call (a stub crash), failQueued; every later attempt is a no-op. So a
  * race between, say, an abort and a call's end can never answer a request twice.
  *
- * Every ending is a result: a failure is `{ error }`, never a rejection, so the promise a
- * scheduler hands out resolves exactly once and never rejects.
+ * The promise a scheduler hands out settles exactly once: resolved with the outputs, or
+ * rejected with the ServerError (an instance's per-request `{ error }` becomes that rejection).
  */
-import { cancelled, internal, toServerError } from "../errors/index.js";
+import { cancelled, internal, toServerError, type ServerError } from "../errors/index.js";
 import type { InstanceResult, ModelInstance } from "../backends/backend.js";
 import { markDispatched } from "../core/statistics.js";
 import type { CoreRequest } from "../core/types.js";
+import type { RequestOutputs } from "./scheduler.js";
 
 /** Triton's text for a request cancelled before it reached an instance. */
 export const cancelledError = (model: string) => cancelled(`request for model '${model}' was cancelled`);
 
 export class QueuedRequest {
   readonly request: CoreRequest;
-  /** Resolves once, with the request's result or its error; never rejects. */
-  readonly result: Promise<InstanceResult>;
+  /** Settles once: the request's outputs, or a rejection with its error. */
+  readonly result: Promise<RequestOutputs>;
   readonly #model: string;
   /** Null once settled: the invariant that makes every later settle a no-op. */
   #resolve: ((result: InstanceResult) => void) | null = null;
+  #reject: ((error: ServerError) => void) | null = null;
   /** The abort listener while one is registered (only while the request waits in a queue). */
   #onAbort: (() => void) | null = null;
 
   constructor(request: CoreRequest, model: string) {
     this.request = request;
     this.#model = model;
-    this.result = new Promise((resolve) => (this.#resolve = resolve));
+    this.result = new Promise((resolve, reject) => {
+      this.#resolve = resolve as (result: InstanceResult) => void;
+      this.#reject = reject;
+    });
   }
 
   get settled(): boolean {
@@ -39,9 +44,11 @@ export class QueuedRequest {
   settle(result: InstanceResult): boolean {
     const resolve = this.#resolve;
     if (!resolve) return false;
-    this.#resolve = null;
+    const reject = this.#reject!;
+    this.#resolve = this.#reject = null;
     this.#unwatch();
-    resolve(result);
+    if (result.error) reject(result.error);
+    else resolve(result);
     return true;
   }
 

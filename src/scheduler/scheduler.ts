@@ -4,15 +4,20 @@
  * which instance; close-latch.ts: the end). Implementations: direct (one request per call), the
  * dynamic batcher, the ensemble. Every enqueued request settles once.
  */
-import type { InstanceResult, ModelInstance } from "../backends/backend.js";
-import type { CoreRequest } from "../core/types.js";
+import type { ModelInstance } from "../backends/backend.js";
+import type { CoreRequest, RequestResult } from "../core/types.js";
+
+/** A request's outputs, as a scheduler resolves them (a failure rejects instead). */
+export type RequestOutputs = Extract<RequestResult, { outputs: unknown }>;
 
 export interface Scheduler {
   /**
-   * Queues a validated request; resolves with its result. Never rejects: every failure (refused,
-   * cancelled, timed out, its call failed, failQueued, closed) is a result `{ error }`.
+   * Queues a validated request; resolves with its outputs. Every failure (refused, cancelled,
+   * timed out, the handler's error for it, its call failed, failQueued, closed) rejects, with a
+   * ServerError: one way to succeed, one way to fail. A decoupled request resolves with an empty
+   * result once its call ended; its responses went to its sink.
    */
-  enqueue(request: CoreRequest): Promise<InstanceResult>;
+  enqueue(request: CoreRequest): Promise<RequestOutputs>;
   /** The instances calls may go to now (a replacement after a crash is added here). */
   setInstances(instances: readonly ModelInstance[]): void;
   /** Fails every queued request (no instance can take them: a restart failed). */

@@ -285,7 +285,7 @@ describe("RequestPipeline", () => {
     const p = server(m);
     m.answer = () => Promise.reject(new Error("broke"));
     await expect(p.infer(valid("m"))).rejects.toMatchObject({ code: "INTERNAL", message: "broke" });
-    m.scheduler = { enqueue: () => {
+    (m as { scheduler: Fake["scheduler"] }).scheduler = { enqueue: () => {
       throw new ServerError("UNAVAILABLE", "closed");
     } } as Fake["scheduler"];
     const stream = p.inferStream(valid("m")); // scheduled: the failure is an item

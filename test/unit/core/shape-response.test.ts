@@ -34,7 +34,7 @@ describe("shapeResponse", () => {
   it("classifies an output asked for with classification", () => {
     const r = shapeResponse(request([{ name: "A", classification: 2 }]), source, response([tensor("A", [0.25, 0.75, 0.5])]));
     expect(r.outputs[0].datatype).toBe("BYTES");
-    expect(decodeBytesElements(r.outputs[0].data).map((b) => Buffer.from(b).toString())).toEqual(["0.750000:1", "0.500000:2"]);
+    expect(decodeBytesElements(r.outputs[0].data)!.map((b) => Buffer.from(b).toString())).toEqual(["0.750000:1", "0.500000:2"]);
   });
 
   it("refuses an output the model did not produce, with Triton's text, and leaves the release to the caller", () => {

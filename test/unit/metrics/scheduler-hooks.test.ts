@@ -50,7 +50,7 @@ describe("DynamicBatcher hooks", () => {
     const [r1, r2, r3] = ["1", "2", "3"].map((id) => counted(id));
     const p1 = b.enqueue(r1);
     const p2 = b.enqueue(r2);
-    expect((await b.enqueue(r3)).error?.message).toMatch(/Exceeds maximum queue size/);
+    await expect(b.enqueue(r3)).rejects.toThrow(/Exceeds maximum queue size/);
     expect(r3.times.rejected).toBe(true);
     expect(r1.times.rejected).toBeUndefined();
     expect(b.queued).toBe(2);
@@ -70,7 +70,7 @@ describe("DynamicBatcher hooks", () => {
   it("marks a request whose queue timeout expired as rejected", async () => {
     const b = new DynamicBatcher(batching({ default_queue_policy: { default_timeout_microseconds: 10_000 } }));
     const r = counted("late");
-    expect((await b.enqueue(r)).error?.message).toMatch(/Request timeout expired/);
+    await expect(b.enqueue(r)).rejects.toThrow(/Request timeout expired/);
     expect(r.times.rejected).toBe(true);
     expect(r.times.dispatchedNs).toBeUndefined();
     expect(b.queued).toBe(0);

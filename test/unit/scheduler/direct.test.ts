@@ -80,7 +80,7 @@ describe("DirectScheduler", () => {
     await tick();
     expect(a.calls).toHaveLength(2);
     ac.abort();
-    expect((await queued).error).toMatchObject({ code: "CANCELLED" });
+    await expect(queued).rejects.toMatchObject({ code: "CANCELLED" });
     while (a.calls.length > 0) a.calls[0].finish();
     await Promise.all(busy);
     await tick();
@@ -92,13 +92,13 @@ describe("DirectScheduler", () => {
     const s = new DirectScheduler("m");
     const queued = s.enqueue(req("q"));
     s.failQueued(new Error("no instance"));
-    expect((await queued).error?.message).toMatch("no instance");
+    await expect(queued).rejects.toThrow("no instance");
     const a = new FakeInstance("a");
     s.setInstances([a]);
     const r = s.enqueue(req("x"));
     await tick();
     a.calls[0].fail(new Error("stub died"));
-    expect((await r).error).toMatchObject({ code: "INTERNAL", message: "stub died" });
+    await expect(r).rejects.toMatchObject({ code: "INTERNAL", message: "stub died" });
   });
 
   it("drains: waits for what it holds, then refuses new requests", async () => {
@@ -109,7 +109,7 @@ describe("DirectScheduler", () => {
     await tick();
     let drained = false;
     const d = s.close().then(() => (drained = true));
-    expect((await s.enqueue(req("2"))).error).toMatchObject({ code: "UNAVAILABLE" });
+    await expect(s.enqueue(req("2"))).rejects.toMatchObject({ code: "UNAVAILABLE" });
     await tick();
     expect(drained).toBe(false);
     a.calls[0].finish();

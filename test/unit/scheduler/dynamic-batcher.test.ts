@@ -93,18 +93,18 @@ describe("DynamicBatcher", () => {
     const b = new DynamicBatcher(config({ default_queue_policy: { max_queue_size: 2 } }));
     b.enqueue(req("1"));
     b.enqueue(req("2"));
-    expect((await b.enqueue(req("3"))).error).toMatchObject({ code: "UNAVAILABLE", message: "Exceeds maximum queue size" });
+    await expect(b.enqueue(req("3"))).rejects.toMatchObject({ code: "UNAVAILABLE", message: "Exceeds maximum queue size" });
   });
 
   it("times out queued requests: REJECT fails them, DELAY serves them after the rest", async () => {
     const reject = new DynamicBatcher(config({ default_queue_policy: { default_timeout_microseconds: 30_000 } }));
     const r = reject.enqueue(req("late"));
-    expect((await r).error).toMatchObject({ code: "UNAVAILABLE", message: "Request timeout expired" });
+    await expect(r).rejects.toMatchObject({ code: "UNAVAILABLE", message: "Request timeout expired" });
     expect(reject.pending).toBe(0);
 
     // A request may shorten the timeout only where the policy allows it.
     const override = new DynamicBatcher(config({ default_queue_policy: { default_timeout_microseconds: 10_000_000, allow_timeout_override: true } }));
-    expect((await override.enqueue(req("short", 1, 2, { timeout: 20_000 }))).error).toMatchObject({ message: "Request timeout expired" });
+    await expect(override.enqueue(req("short", 1, 2, { timeout: 20_000 }))).rejects.toMatchObject({ message: "Request timeout expired" });
 
     const delay = new DynamicBatcher(config({ default_queue_policy: { default_timeout_microseconds: 20_000, timeout_action: "DELAY" } }, 1));
     const a = new FakeInstance("a");
@@ -137,7 +137,7 @@ describe("DynamicBatcher", () => {
     const ac = new AbortController();
     const r = b.enqueue(req("x", 1, 2, {}, ac.signal));
     ac.abort();
-    expect((await r).error).toMatchObject({ code: "CANCELLED" });
+    await expect(r).rejects.toMatchObject({ code: "CANCELLED" });
     expect(b.pending).toBe(0);
   });
 });
@@ -214,7 +214,7 @@ describe("DynamicBatcher: instances and costs", () => {
       expect(spy).toHaveBeenCalledTimes(1); // the oldest request's delay: no timer per request
       const short = b.enqueue(req("short", 1, 2, { timeout: 10_000 }));
       expect(spy).toHaveBeenCalledTimes(2); // an earlier deadline: re-armed once
-      expect((await short).error).toMatchObject({ message: "Request timeout expired" });
+      await expect(short).rejects.toMatchObject({ message: "Request timeout expired" });
       await sleep(60);
       expect(a.calls.map((c) => c.ids)).toEqual([["1", "2", "3", "4", "5"]]);
       a.calls[0].finish();
@@ -250,7 +250,7 @@ describe("DynamicBatcher: instances and costs", () => {
     await sleep(60); // all three delayed now
     const r4 = b.enqueue(req("4"));
     ac.abort();
-    expect((await r3).error).toMatchObject({ code: "CANCELLED" });
+    await expect(r3).rejects.toMatchObject({ code: "CANCELLED" });
     const a = new FakeInstance("a");
     b.setInstances([a]);
     const order: string[] = [];

@@ -68,17 +68,16 @@ describe("EnsembleScheduler", () => {
   it("fails with the step's error, prefixed, and releases what the other steps produced", async () => {
     const f = fakeInfer();
     const s = new EnsembleScheduler(config([step("inc", { IN: "X" }, { OUT: "Z" }), step("fail", { IN: "X" }, { OUT: "Y" })]), f.infer);
-    const result = await s.enqueue(request(u8(1)));
-    expect(result.error).toBeInstanceOf(ServerError);
-    expect(result.error).toMatchObject({ code: "INVALID_ARG", message: "in ensemble 'ens', step broke" });
+    const failure = await s.enqueue(request(u8(1))).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ServerError);
+    expect(failure).toMatchObject({ code: "INVALID_ARG", message: "in ensemble 'ens', step broke" });
     expect(f.releases).toEqual(["inc"]);
   });
 
   it("reports Triton's deadlock error when an output can never be produced", async () => {
     const f = fakeInfer();
     const s = new EnsembleScheduler(config([step("inc", { IN: "X" }, { OUT: "W" })]), f.infer);
-    const result = await s.enqueue(request(u8(1)));
-    expect(result.error?.message).toBe("in ensemble 'ens', unexpected deadlock, at least one output is not set while no more ensemble steps can be made");
+    await expect(s.enqueue(request(u8(1)))).rejects.toThrow("in ensemble 'ens', unexpected deadlock, at least one output is not set while no more ensemble steps can be made");
     expect(f.releases).toEqual(["inc"]);
   });
 
@@ -90,6 +89,6 @@ describe("EnsembleScheduler", () => {
     const result = await running;
     await drained;
     if (!result.error) result.release();
-    expect((await s.enqueue(request(u8(1)))).error?.message).toMatch(/unloading/);
+    await expect(s.enqueue(request(u8(1)))).rejects.toThrow(/unloading/);
   });
 });

@@ -2,7 +2,8 @@
  * QueuedRequest: whatever ends a request first wins and every later attempt is a no-op, under
  * each race a scheduler can meet (abort vs result, crash vs result, failQueued vs queued, two
  * results); the abort listener is gone once it settled or left for an instance; executeCall
- * settles each request of a call once, and never rejects.
+ * settles each request of a call once (resolved with its outputs or rejected with its error), and
+ * itself never rejects.
  */
 import { describe, expect, it } from "vitest";
 import type { InstanceResult, ModelInstance } from "../../../src/backends/backend.js";
@@ -17,10 +18,13 @@ const req = (id: string, signal?: Cancellation | AbortSignal): CoreRequest => ({
 const ok = (id: string): InstanceResult => ({ outputs: [], parameters: { id }, release() {} });
 const tick = () => new Promise((r) => setImmediate(r));
 
-/** Counts how often the promise settled (it must be once) and keeps the first value. */
+/** A settled promise as a result: its outputs, or `{ error }` for its rejection. */
+const outcome = (p: Promise<InstanceResult>): Promise<InstanceResult> => p.then((r) => r, (error: ServerError) => ({ error }));
+
+/** Counts how often the promise settled (it must be once) and keeps each outcome. */
 function watch(q: QueuedRequest) {
   const seen: InstanceResult[] = [];
-  q.result.then((r) => seen.push(r), (e) => seen.push({ error: new ServerError("INTERNAL", `rejected: ${String(e)}`) }));
+  q.result.then((r) => seen.push(r), (error: ServerError) => seen.push({ error }));
   return seen;
 }
 
@@ -108,7 +112,7 @@ describe("QueuedRequest", () => {
       throw new Error("must not run");
     });
     expect(signal.listeners).toBe(0);
-    expect((await q.result).error?.code).toBe("CANCELLED");
+    await expect(q.result).rejects.toMatchObject({ code: "CANCELLED" });
     expect(new QueuedRequest(req("2"), "m").cancelledOnArrival()).toBe(false);
   });
 
@@ -142,16 +146,18 @@ describe("executeCall", () => {
     expect(seen[1][0].error).toMatchObject({ code: "INTERNAL", message: "stub died" });
   });
 
-  it("each request gets its own result; a missing one becomes an error, and a throwing execute never rejects", async () => {
+  it("each request gets its own result; a missing one becomes an error, and a throwing execute fails its requests, and executeCall itself never rejects", async () => {
     const short: ModelInstance = { name: "short", state: "ready", pending: 0, execute: async () => [ok("only")] };
     const qs = ["1", "2"].map((id) => new QueuedRequest(req(id), "m"));
+    const outs = qs.map((q) => outcome(q.result));
     await executeCall(short, qs);
-    expect((await qs[0].result).error).toBeUndefined();
-    expect((await qs[1].result).error).toMatchObject({ code: "INTERNAL" });
+    expect((await outs[0]).error).toBeUndefined();
+    expect((await outs[1]).error).toMatchObject({ code: "INTERNAL" });
 
     const throwing: ModelInstance = { name: "t", state: "ready", pending: 0, execute: () => { throw new Error("sync throw"); } };
     const q = new QueuedRequest(req("3"), "m");
+    const out = outcome(q.result);
     await expect(executeCall(throwing, [q])).resolves.toBeUndefined();
-    expect((await q.result).error).toMatchObject({ code: "INTERNAL", message: "sync throw" });
+    expect((await out).error).toMatchObject({ code: "INTERNAL", message: "sync throw" });
   });
 });

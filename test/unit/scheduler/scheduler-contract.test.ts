@@ -1,12 +1,13 @@
 /**
- * The Scheduler contract, for every implementation: enqueue never rejects (each failure is a
- * result `{ error }`), and close() is idempotent: every caller's promise settles once nothing is
+ * The Scheduler contract, for every implementation: enqueue resolves with the outputs and
+ * rejects every failure with a ServerError (one way each), and close() is idempotent: every caller's promise settles once nothing is
  * queued or executing, and requests after it are refused with Triton's unloading text.
  */
 import { describe, expect, it } from "vitest";
 import type { InstanceResult } from "../../../src/backends/backend.js";
 import { validateModelConfig, type ModelConfig } from "../../../src/config/schema.js";
 import type { CoreRequest, CoreResponse } from "../../../src/core/types.js";
+import { ServerError } from "../../../src/errors/index.js";
 import { createScheduler } from "../../../src/scheduler/index.js";
 import { DirectScheduler } from "../../../src/scheduler/direct.js";
 import { DynamicBatcher } from "../../../src/scheduler/dynamic-batcher.js";
@@ -25,9 +26,10 @@ const batching = (dynamic: Record<string, unknown>) => validateModelConfig({
   dynamic_batching: dynamic,
 }, { modelName: "m" });
 
-/** Resolves with the result, or with a marker when the promise rejected (which it must not). */
-const outcome = (p: Promise<InstanceResult>): Promise<InstanceResult | { rejected: unknown; error?: undefined }> =>
-  p.then((r) => r, (e: unknown) => ({ rejected: e }));
+/** The outcome as a result: the outputs, or `{ error }` with what it rejected with. */
+const outcome = (p: Promise<InstanceResult>): Promise<InstanceResult> => p.then((r) => r, (error: ServerError) => ({ error }));
+/** A failure's code, or a marker when it was not a ServerError (which it must always be). */
+const code = (r: InstanceResult) => (r.error === undefined ? "ok" : r.error instanceof ServerError ? r.error.code : "not a ServerError");
 /** True when `p` settled within a few turns of the event loop. */
 async function settles(p: Promise<unknown>): Promise<boolean> {
   let done = false;
@@ -58,7 +60,7 @@ describe.each(makers)("%s: close()", (_name, make) => {
     const second = s.close();
     expect(await settles(first)).toBe(false);
     expect(await settles(second)).toBe(false);
-    expect((await s.enqueue(req("late"))).error).toMatchObject({ code: "UNAVAILABLE", message: "model 'm' is unloading" });
+    await expect(s.enqueue(req("late"))).rejects.toMatchObject({ code: "UNAVAILABLE", message: "model 'm' is unloading" });
     while (a.calls.length > 0 || s.pending > 0) {
       a.calls[0]?.finish();
       await tick();
@@ -71,7 +73,7 @@ describe.each(makers)("%s: close()", (_name, make) => {
 
   it("settles when failQueued empties a queue no instance could serve", async () => {
     const s = make();
-    const queued = s.enqueue(req("1"));
+    const queued = outcome(s.enqueue(req("1")));
     const closing = [s.close(), s.close()];
     expect(await settles(Promise.all(closing))).toBe(false);
     s.failQueued(new Error("no instance"));
@@ -80,7 +82,7 @@ describe.each(makers)("%s: close()", (_name, make) => {
   });
 });
 
-describe("enqueue never rejects", () => {
+describe("enqueue: every failure rejects, with a ServerError", () => {
   it("direct: refused, cancelled on arrival and while queued, failQueued, a failed call", async () => {
     const s = new DirectScheduler("m");
     const gone = new AbortController();
@@ -99,7 +101,7 @@ describe("enqueue never rejects", () => {
     await s.close();
     const refused = outcome(s.enqueue(req("r")));
     const results = await Promise.all([atOnce, whileQueued, failed, crashed, refused]);
-    expect(results.map((r) => ("error" in r ? r.error?.code : "rejected"))).toEqual(["CANCELLED", "CANCELLED", "INTERNAL", "INTERNAL", "UNAVAILABLE"]);
+    expect(results.map(code)).toEqual(["CANCELLED", "CANCELLED", "INTERNAL", "INTERNAL", "UNAVAILABLE"]);
     expect(s.pending).toBe(0);
   });
 
@@ -121,12 +123,13 @@ describe("enqueue never rejects", () => {
     results.push(await crashed);
     await b.close();
     results.push(await outcome(b.enqueue(req("r"))));
+    expect((results as InstanceResult[]).map(code)).toEqual(["UNAVAILABLE", "CANCELLED", "UNAVAILABLE", "INTERNAL", "UNAVAILABLE"]);
     expect(results.map((r) => (r as InstanceResult).error?.message)).toEqual([
       "Exceeds maximum queue size", "request for model 'm' was cancelled", "Request timeout expired", "stub died", "model 'm' is unloading",
     ]);
   });
 
-  it("ensemble: a failing step, and after close, are results", async () => {
+  it("ensemble: a failing step, and after close, reject", async () => {
     const config = {
       name: "ens", platform: "ensemble", output: [{ name: "Y" }],
       ensemble_scheduling: { step: [{ model_name: "inner", model_version: -1, input_map: { IN: "X" }, output_map: { OUT: "Y" } }] },
