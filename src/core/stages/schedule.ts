@@ -38,15 +38,16 @@ export const schedule: Stage = {
     } catch (err) {
       call = Promise.reject(err);
     }
-    // Schedulers resolve with { error } rather than reject; a rejection is mapped the same way.
+    // Schedulers resolve with the outputs and reject every failure (scheduler.ts).
     if (!decoupled) {
       call.then(
         (result) => deliver(ex, result, true),
         (err) => ex.fail(toServerError(err)),
       );
     } else {
+      // The call's own result is empty; a failure before the handler ran ends the stream here.
       call.then(
-        (result) => result.error && ex.fail(result.error),
+        () => {},
         (err) => ex.fail(toServerError(err)),
       ).finally(() => ex.closeCall());
     }
