@@ -320,7 +320,7 @@ describe("RequestPipeline", () => {
   it("ends a decoupled stream with the call's error when the handler never ran", async () => {
     const d = fake("d", true);
     const p = server(d);
-    d.answer = async () => ({ error: new ServerError("UNAVAILABLE", "no instance") });
+    d.answer = () => Promise.reject(new ServerError("UNAVAILABLE", "no instance")); // schedulers reject every failure
     expect(await collect(p.inferStream(valid("d")))).toEqual(["error no instance true"]);
     await p.whenIdle();
     expect(d.stats.failureCount("OTHER")).toBe(1);
