@@ -10,7 +10,7 @@
  * as Triton does.
  */
 import { z } from "zod";
-import { ServerError } from "../errors/index.js";
+import { configSchemaInvalid } from "../errors/index.js";
 import { applyTritonRules, type ValidateOptions } from "./rules.js";
 
 export { configToJson } from "./to-json.js";
@@ -294,11 +294,7 @@ export function validateModelConfig(raw: unknown, options: ValidateOptions): Mod
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.length ? issue.path.join(".") : "(root)";
-    const where = options.file ? ` (${options.file})` : "";
-    throw new ServerError(
-      "INVALID_ARG",
-      `invalid model configuration for '${options.modelName}'${where}: ${path}: ${issue.message}`,
-    );
+    throw configSchemaInvalid(options.modelName, options.file, path, issue.message);
   }
   return applyTritonRules(parsed.data, options);
 }
