@@ -5,10 +5,10 @@
  * models' configs (datatypes, shapes, versions) happen when the ensemble is loaded, not here.
  * Messages are Triton's, including its unbalanced quotes.
  */
-import { ServerError } from "../errors/index.js";
+import { configRuleViolated } from "../errors/index.js";
 import type { ModelConfig, ModelEnsembling } from "./model-config.js";
 
-const invalid = (message: string) => new ServerError("INVALID_ARG", message);
+const invalid = configRuleViolated;
 
 interface TensorNode {
   name: string;

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 import textformat from "protobufjs/ext/textformat.js";
 import protojson from "protobufjs/ext/protojson.js";
-import { ServerError } from "../errors/index.js";
+import { configOverrideInvalid, configParseFailed, protoFileNotFound } from "../errors/index.js";
 
 const PROTO_NAME = "model_config.proto";
 
@@ -32,10 +32,7 @@ export function configRoot(): protobuf.Root {
   if (cachedRoot) return cachedRoot;
   const found = PROTO_CANDIDATES.map((u) => fileURLToPath(u)).find((p) => existsSync(p));
   if (!found) {
-    throw new ServerError(
-      "INTERNAL",
-      `${PROTO_NAME} not found; looked in: ${PROTO_CANDIDATES.map((u) => fileURLToPath(u)).join(", ")}`,
-    );
+    throw protoFileNotFound(PROTO_NAME, PROTO_CANDIDATES.map((u) => fileURLToPath(u)));
   }
   const root = protobuf.parse(readFileSync(found, "utf8"), { keepCase: true }).root;
   root.resolveAll();
@@ -71,7 +68,7 @@ export function parseConfigText(text: string, file: string): Record<string, unkn
     const raw = err instanceof Error ? err.message : String(err);
     const line = lineOf(raw) ?? locateLine(type, text, raw);
     const where = line === undefined ? file : `${file}:${line}`;
-    throw new ServerError("INVALID_ARG", `failed to parse ${where}: ${describe(raw, text, line)}`);
+    throw configParseFailed(where, describe(raw, text, line), err);
   }
   return toPlain(type, message);
 }
@@ -87,14 +84,14 @@ export function parseConfigJson(json: string): Record<string, unknown> {
   try {
     value = JSON.parse(json);
   } catch (err) {
-    throw new ServerError("INVALID_ARG", `Invalid config override: ${(err as Error).message}`);
+    throw configOverrideInvalid((err as Error).message, err);
   }
   try {
     const message = protojson.fromJson(type, upcaseEnums(type, value, 0));
     return toPlain(type, message);
   } catch (err) {
     const raw = err instanceof Error ? err.message : String(err);
-    throw new ServerError("INVALID_ARG", `Invalid config override: ${raw.replace(/^\.inference\./, "inference.")}`);
+    throw configOverrideInvalid(raw.replace(/^\.inference\./, "inference."), err);
   }
 }
 

@@ -17,7 +17,7 @@
  * - Duplicate input or output names are rejected (Triton's config validation lets them through
  *   and the later of the two silently wins).
  */
-import { ServerError } from "../errors/index.js";
+import { ServerError, configRuleViolated, forModelIo, unexpectedKindAuto } from "../errors/index.js";
 import type { ModelConfig, ModelInput, ModelOutput, ModelSequenceBatching } from "./model-config.js";
 import { validateEnsembleScheduling } from "./ensemble-rules.js";
 
@@ -40,7 +40,7 @@ export interface ValidateOptions {
   minComputeCapability?: number;
 }
 
-const invalid = (message: string) => new ServerError("INVALID_ARG", message);
+const invalid = configRuleViolated;
 
 /** -1 in dims: a variable-size dimension (Triton's WILDCARD_DIM). */
 export const WILDCARD_DIM = -1;
@@ -320,7 +320,7 @@ function validateModelIoConfig(cfg: ModelConfig): void {
     try {
       check();
     } catch (err) {
-      if (err instanceof ServerError) throw new ServerError(err.code, err.message + suffix);
+      if (err instanceof ServerError) throw forModelIo(err, cfg.name);
       throw err;
     }
   };
@@ -500,7 +500,7 @@ function validateInstanceGroups(cfg: ModelConfig, gpus: readonly number[] | unde
         }
       }
     } else {
-      throw new ServerError("INTERNAL", `${who} has unexpected kind KIND_AUTO`);
+      throw unexpectedKindAuto(who);
     }
     if (cfg.platform !== TRT_PLATFORM && g.profile.length > 0) {
       // Triton's text, missing space included.

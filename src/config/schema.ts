@@ -4,7 +4,7 @@
  * of a loaded model the way Triton does (autofilled backend fields, normalized defaults, instance
  * groups) and applies Triton's checks with Triton's messages.
  */
-import { ServerError } from "../errors/index.js";
+import { configSchemaInvalid } from "../errors/index.js";
 import { ModelConfigSchema, STUB_BACKENDS, type ModelConfig, type ModelInput, type ModelOutput } from "./model-config.js";
 import { applyTritonRules, type ValidateOptions } from "./rules.js";
 
@@ -26,11 +26,7 @@ export function validateModelConfig(raw: unknown, options: ValidateOptions): Mod
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.length ? issue.path.join(".") : "(root)";
-    const where = options.file ? ` (${options.file})` : "";
-    throw new ServerError(
-      "INVALID_ARG",
-      `invalid model configuration for '${options.modelName}'${where}: ${path}: ${issue.message}`,
-    );
+    throw configSchemaInvalid(options.modelName, options.file, path, issue.message);
   }
   return applyTritonRules(parsed.data, options);
 }

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { invalidArg } from "../errors/index.js";
+import { classificationUnsupportedType } from "../errors/index.js";
 import { bytesElementsSize, datatypeSize, encodeBytesElements, typedArrayFor } from "../ipc/datatypes.js";
 import type { CoreTensor } from "./types.js";
 
@@ -29,7 +29,7 @@ const CLASSIFIABLE = new Set(["UINT8", "UINT16", "UINT32", "UINT64", "INT8", "IN
 /** Each element as a number to rank by and the text Triton prints for it (std::to_string). */
 function elements(t: CoreTensor): { value: number; text: string }[] {
   if (!CLASSIFIABLE.has(t.datatype)) {
-    throw invalidArg(`class result not available for output due to unsupported type '${t.datatype}'`);
+    throw classificationUnsupportedType(t.datatype);
   }
   const Ctor = typedArrayFor(t.datatype)!;
   const aligned = t.data.byteOffset % datatypeSize(t.datatype) === 0 ? t.data : t.data.slice();

@@ -3,21 +3,16 @@
  * its wire form into plain values (WireParameter: the value and the type the wire gave it); the
  * rules and Triton's texts live here.
  */
-import { invalidArg, unsupported } from "../errors/index.js";
+import {
+  type ServerError, fileOverrideUnsupported, grpcClassificationTooSmall, grpcClassificationType, grpcParameterNegative,
+  grpcParameterType, jsonParameterType, loadConfigNotString, loadParameterUnknown, parameterTypeInvalid,
+  repositoryNameUnsupported, reservedParameterKey, unloadDependentsNotBoolean, unloadDependentsUnsupported,
+} from "../errors/index.js";
 import type { LoadOptions, ParamValue } from "./types.js";
 
 /** Triton reserves the `triton_` prefix and refuses it from clients. */
 export function checkParameterKey(key: string): void {
-  if (key.startsWith("triton_")) {
-    throw invalidArg(
-      "parameter keys starting with 'triton_' are reserved for Triton usage and should not be " +
-      "specified.",
-    );
-  }
-}
-
-export function invalidParameterType(key: string) {
-  return invalidArg(`parameter '${key}' has invalid type. It should be either 'int', 'bool', or 'string'.`);
+  if (key.startsWith("triton_")) throw reservedParameterKey();
 }
 
 /** The wire a parameter came over: Triton checks each with its own texts. */
@@ -51,11 +46,11 @@ export function jsonParameter(value: unknown): WireParameter {
 
 interface Check {
   kinds: readonly WireKind[];
-  /** Triton's INVALID_ARG text for any other kind. */
-  text: string;
+  /** Triton's INVALID_ARG error for any other kind. */
+  error: () => ServerError;
   /** gRPC's int64 may be negative where Triton wants a count or a level. */
   min?: number;
-  minText?: string;
+  minError?: () => ServerError;
 }
 
 /**
@@ -70,51 +65,48 @@ interface Check {
 const RESERVED: Readonly<Record<"request" | "input" | "output", Readonly<Record<string, Partial<Record<Protocol, Check>>>>>> = {
   request: {
     sequence_id: {
-      http: { kinds: ["uint", "string"], text: "Unable to parse 'sequence_id': attempt to access JSON non-string as string" },
-      grpc: { kinds: ["int", "string"], text: "invalid value type for 'sequence_id' parameter, expected int64_param or string_param." },
+      http: { kinds: ["uint", "string"], error: () => jsonParameterType("parse", "sequence_id", "string") },
+      grpc: { kinds: ["int", "string"], error: () => grpcParameterType("sequence_id", "int64_param or string_param") },
     },
     sequence_start: {
-      http: { kinds: ["bool"], text: "Unable to parse 'sequence_start': attempt to access JSON non-boolean as boolean" },
-      grpc: { kinds: ["bool"], text: "invalid value type for 'sequence_start' parameter, expected bool_param." },
+      http: { kinds: ["bool"], error: () => jsonParameterType("parse", "sequence_start", "boolean") },
+      grpc: { kinds: ["bool"], error: () => grpcParameterType("sequence_start", "bool_param") },
     },
     sequence_end: {
-      http: { kinds: ["bool"], text: "Unable to parse 'sequence_end': attempt to access JSON non-boolean as boolean" },
-      grpc: { kinds: ["bool"], text: "invalid value type for 'sequence_end' parameter, expected bool_param." },
+      http: { kinds: ["bool"], error: () => jsonParameterType("parse", "sequence_end", "boolean") },
+      grpc: { kinds: ["bool"], error: () => grpcParameterType("sequence_end", "bool_param") },
     },
     priority: {
-      http: { kinds: ["uint"], text: "Unable to parse 'priority': attempt to access JSON non-unsigned-integer as unsigned-integer" },
+      http: { kinds: ["uint"], error: () => jsonParameterType("parse", "priority", "unsigned-integer") },
       grpc: {
-        kinds: ["int", "uint"], text: "invalid value type for 'priority' parameter, expected int64_param or uint64_param.",
-        min: 0, minText: "invalid value for 'priority', expected value >= 0.",
+        kinds: ["int", "uint"], error: () => grpcParameterType("priority", "int64_param or uint64_param"),
+        min: 0, minError: () => grpcParameterNegative("priority"),
       },
     },
     timeout: {
-      http: { kinds: ["uint"], text: "Unable to parse 'timeout': attempt to access JSON non-unsigned-integer as unsigned-integer" },
+      http: { kinds: ["uint"], error: () => jsonParameterType("parse", "timeout", "unsigned-integer") },
       grpc: {
-        kinds: ["int"], text: "invalid value type for 'timeout' parameter, expected int64_param.",
-        min: 0, minText: "invalid value for 'timeout', expected value >= 0.",
+        kinds: ["int"], error: () => grpcParameterType("timeout", "int64_param"),
+        min: 0, minError: () => grpcParameterNegative("timeout"),
       },
     },
     binary_data_output: {
-      http: { kinds: ["bool"], text: "Unable to parse 'binary_data_output': attempt to access JSON non-boolean as boolean" },
+      http: { kinds: ["bool"], error: () => jsonParameterType("parse", "binary_data_output", "boolean") },
     },
   },
   input: {
     binary_data_size: {
-      http: { kinds: ["uint"], text: "Unable to parse 'binary_data_size': attempt to access JSON non-unsigned-integer as unsigned-integer" },
+      http: { kinds: ["uint"], error: () => jsonParameterType("parse", "binary_data_size", "unsigned-integer") },
     },
   },
   output: {
     binary_data: {
-      http: { kinds: ["bool"], text: "Unable to parse 'binary_data': attempt to access JSON non-boolean as boolean" },
+      http: { kinds: ["bool"], error: () => jsonParameterType("parse", "binary_data", "boolean") },
     },
     classification: {
-      http: { kinds: ["uint"], text: "Unable to set 'classification': attempt to access JSON non-unsigned-integer as unsigned-integer" },
+      http: { kinds: ["uint"], error: () => jsonParameterType("set", "classification", "unsigned-integer") },
       // Triton's own text says ">= 0" for a check that refuses 0 too.
-      grpc: {
-        kinds: ["int"], text: "invalid value type for 'classification' parameter, expected int64_param",
-        min: 1, minText: "invalid value for 'classification' parameter, expected >= 0",
-      },
+      grpc: { kinds: ["int"], error: grpcClassificationType, min: 1, minError: grpcClassificationTooSmall },
     },
   },
 };
@@ -130,7 +122,7 @@ export function requestParameter(protocol: Protocol, key: string, p: WireParamet
   const check = reservedCheck("request", key, protocol);
   if (check) return checked(check, p);
   checkParameterKey(key);
-  if (!ORDINARY.includes(p.kind)) throw invalidParameterType(key);
+  if (!ORDINARY.includes(p.kind)) throw parameterTypeInvalid(key);
   return (p as { value: ParamValue }).value;
 }
 
@@ -152,9 +144,9 @@ function reservedCheck(scope: keyof typeof RESERVED, key: string, protocol: Prot
 }
 
 function checked(check: Check, p: WireParameter): ParamValue {
-  if (!check.kinds.includes(p.kind)) throw invalidArg(check.text);
+  if (!check.kinds.includes(p.kind)) throw check.error();
   const value = (p as { value: ParamValue }).value;
-  if (check.min !== undefined && (value as number) < check.min) throw invalidArg(check.minText!);
+  if (check.min !== undefined && (value as number) < check.min) throw check.minError!();
   return value;
 }
 
@@ -169,11 +161,11 @@ export function loadOptionsFrom(params: Record<string, unknown>): LoadOptions {
     if (key === "config") {
       if (typeof value === "string") options.config = value;
       else if (typeof value === "object" && value !== null && !ArrayBuffer.isView(value)) options.config = JSON.stringify(value);
-      else throw invalidArg("Unable to parse 'config': expected a JSON string");
+      else throw loadConfigNotString();
     } else if (key.startsWith("file:")) {
-      throw unsupported(`load parameter '${key}': model file overrides are not supported`);
+      throw fileOverrideUnsupported(key);
     } else {
-      throw invalidArg(`unknown load parameter '${key}'; expected 'config'`);
+      throw loadParameterUnknown(key);
     }
   }
   return options;
@@ -182,11 +174,11 @@ export function loadOptionsFrom(params: Record<string, unknown>): LoadOptions {
 /** Repository unload: `unload_dependents: true` is not supported (no ensembles yet). */
 export function checkUnloadDependents(value: unknown): void {
   if (value === undefined || value === false) return;
-  if (typeof value !== "boolean") throw invalidArg("Unable to parse 'unload_dependents'");
-  throw unsupported("unloading dependent models ('unload_dependents': true) is not supported");
+  if (typeof value !== "boolean") throw unloadDependentsNotBoolean();
+  throw unloadDependentsUnsupported();
 }
 
 /** Named repositories (Triton's repository_name) are not supported: there is one namespace. */
 export function checkRepositoryName(name: string | undefined): void {
-  if (name !== undefined) throw unsupported("'repository_name' specification is not supported");
+  if (name !== undefined) throw repositoryNameUnsupported();
 }

@@ -8,9 +8,12 @@
 import type {
   CoreRequest, CoreResponse, CoreTensor, ParamValue, Parameters, RequestedOutput,
 } from "../core/types.js";
-import { invalidArg, unsupported } from "../errors/index.js";
 import {
-  invalidParameterType, requestParameter, tensorParameter, type WireParameter,
+  bytesCountMismatch, bytesSerializationInvalid, contentsCount, contentsNoTypedField, contentsWithRaw, contentsWrongField,
+  datatypeInvalid, grpcParameterType, parameterOutOfRange, parameterTypeInvalid, rawContentsCount, shapeInvalid, sharedMemoryUnsupported,
+} from "../errors/index.js";
+import {
+  requestParameter, tensorParameter, type WireParameter,
 } from "../core/parameters.js";
 import {
   bytesElementsSize, decodeBytesElements, elementCount, encodeBytesElements, isDatatype,
@@ -106,10 +109,7 @@ export function decodeInferRequest(msg: InferRequestMessage): CoreRequest {
   const inputsMsg = msg.inputs ?? [];
   const raw = msg.raw_input_contents ?? [];
   if (raw.length !== 0 && raw.length !== inputsMsg.length) {
-    throw invalidArg(
-      `expected ${inputsMsg.length} inputs but got ${raw.length} raw input contents for model ` +
-      `'${model}'`,
-    );
+    throw rawContentsCount(model, inputsMsg.length, raw.length);
   }
   const inputs: CoreTensor[] = new Array(inputsMsg.length);
   for (let i = 0; i < inputsMsg.length; i++) {
@@ -117,21 +117,18 @@ export function decodeInferRequest(msg: InferRequestMessage): CoreRequest {
     const name = input.name ?? "";
     const datatype = input.datatype;
     if (!isDatatype(datatype)) {
-      throw invalidArg(`invalid datatype ${JSON.stringify(datatype ?? "")} for input '${name}'`);
+      throw datatypeInvalid(JSON.stringify(datatype ?? ""), name);
     }
     const shape = decodeShape(input.shape ?? [], name);
     const params = input.parameters;
     if (params && params.shared_memory_region !== undefined) {
-      throw unsupported(`input '${name}': shared memory is not supported by this server`);
+      throw sharedMemoryUnsupported("input", name);
     }
     const contents = input.contents ?? null;
     let data: Uint8Array;
     if (raw.length > 0) {
       if (contents && hasAnyContents(contents)) {
-        throw invalidArg(
-          `contents field must not be specified when using raw_input_contents for '${name}' for ` +
-          `model '${model}'`,
-        );
+        throw contentsWithRaw(name, model);
       }
       data = raw[i]!;
       if (datatype === "BYTES") checkBytesLayout(name, shape, data, model);
@@ -156,10 +153,7 @@ function decodeShape(shape: Int64[], name: string): number[] {
   for (let i = 0; i < shape.length; i++) {
     const d = int64ToNumber(shape[i]!);
     if (!Number.isSafeInteger(d) || d < 0) {
-      throw invalidArg(
-        `Unable to parse 'shape' of input '${name}': dimensions must be non-negative integers, ` +
-        `got [${shape.map((s) => String(s)).join(",")}]`,
-      );
+      throw shapeInvalid(name, `[${shape.map((s) => String(s)).join(",")}]`);
     }
     out[i] = d;
   }
@@ -176,16 +170,10 @@ function checkBytesLayout(name: string, shape: number[], data: Uint8Array, model
   const count = elementCount(shape);
   const elements = decodeBytesElements(data);
   if (elements === null) {
-    throw invalidArg(
-      `input '${name}' for model '${model}': binary BYTES data is not a valid serialization ` +
-      "(each element is a 4-byte little-endian length followed by that many bytes)",
-    );
+    throw bytesSerializationInvalid(name, model);
   }
   if (elements.length !== count) {
-    throw invalidArg(
-      `input '${name}' for model '${model}': shape [${shape.join(",")}] needs ${count} BYTES ` +
-      `elements, the binary data holds ${elements.length}`,
-    );
+    throw bytesCountMismatch(name, model, shape, count, elements.length);
   }
 }
 
@@ -198,22 +186,15 @@ export function contentsToRaw(
   const c = contents ?? {};
   for (const f of CONTENTS_FIELDS) {
     if (f !== field && (c[f]?.length ?? 0) > 0) {
-      throw invalidArg(
-        field === null
-          ? `input '${name}' for model '${model}': ${datatype} data must be sent in ` +
-            "raw_input_contents, it has no typed contents field"
-          : `input '${name}' for model '${model}' has datatype ${datatype}: its contents must ` +
-            `be in '${field}', got '${f}'`,
-      );
+      throw field === null
+        ? contentsNoTypedField(name, model, datatype)
+        : contentsWrongField(name, model, datatype, field, f);
     }
   }
   const count = elementCount(shape);
   const values = (field === null ? [] : c[field] ?? []) as unknown[];
   if (values.length !== count) {
-    throw invalidArg(
-      `unexpected number of elements in 'contents' of input '${name}' for model '${model}': ` +
-      `shape [${shape.join(",")}] needs ${count}, got ${values.length}`,
-    );
+    throw contentsCount(name, model, shape, count, values.length);
   }
   if (datatype === "BYTES") {
     const elements = values as Uint8Array[];
@@ -256,7 +237,7 @@ function int64ToBigInt(v: Int64, unsigned: boolean): bigint {
 /** A parameter's value for the core; undefined when no choice is set. */
 export function parameterValue(p: ParameterMessage, key: string): ParamValue | undefined {
   const wire = wireParameter(p, key);
-  if (wire.kind === "bytes") throw invalidParameterType(key);
+  if (wire.kind === "bytes") throw parameterTypeInvalid(key);
   return wire.kind === "other" ? undefined : wire.value;
 }
 
@@ -274,7 +255,7 @@ export function wireParameter(p: ParameterMessage, key: string): WireParameter {
       const int = p.parameter_choice === "int64_param";
       const n = int64ToNumber((int ? p.int64_param : p.uint64_param)!);
       if (!Number.isSafeInteger(n)) {
-        throw invalidArg(`parameter '${key}' is out of the range this server accepts (±2^53)`);
+        throw parameterOutOfRange(key);
       }
       return { kind: int ? "int" : "uint", value: n };
     }
@@ -295,7 +276,7 @@ export function takeEnableEmptyFinalResponse(msg: InferRequestMessage): boolean 
   if (p === undefined) return false;
   delete msg.parameters![key];
   if (p.parameter_choice !== "bool_param") {
-    throw invalidArg(`invalid value type for '${key}' parameter, expected bool_param.`);
+    throw grpcParameterType(key, "bool_param");
   }
   return Boolean(p.bool_param);
 }
@@ -318,7 +299,7 @@ function decodeRequestedOutput(
   const out: RequestedOutput = { name };
   if (!params) return out;
   if (params.shared_memory_region !== undefined) {
-    throw unsupported(`output '${name}': shared memory is not supported by this server`);
+    throw sharedMemoryUnsupported("output", name);
   }
   const cls = params.classification;
   if (cls !== undefined) {

@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 import type { ServiceDefinition } from "@grpc/grpc-js";
-import { internal } from "../errors/index.js";
+import { protoFileNotFound } from "../errors/index.js";
 
 /**
  * Where each .proto lives at run time: beside this module under vitest (src/grpc/), or — once
@@ -25,7 +25,7 @@ function protoPath(folder: "grpc" | "config", name: string): string {
     new URL(`../../../src/${folder}/${name}`, import.meta.url),
   ].map((u) => fileURLToPath(u));
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw internal(`${name} not found; looked in: ${candidates.join(", ")}`);
+  if (!found) throw protoFileNotFound(name, candidates);
   return found;
 }
 

@@ -11,7 +11,8 @@ import type { CoreResponse, LoadOptions } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
 import { RestrictedFeatures, type RestrictedCategory } from "../core/restricted.js";
 import {
-  GRPC_STATUS, RESTRICTED_STATUS, ServerError, cancelled, invalidArg, toServerError, unsupported,
+  GRPC_STATUS, RESTRICTED_STATUS, ServerError, clientCancelledRequest, clientCancelledStream, grpcDecoupled,
+  statisticsUnsupported, toServerError, undecodableRequest,
 } from "../errors/index.js";
 import {
   decodeInferRequest, encodeInferResponse, parameterValue, takeEnableEmptyFinalResponse,
@@ -41,7 +42,7 @@ class UndecodableRequest {
   readonly error: ServerError;
 
   constructor(cause: unknown) {
-    this.error = invalidArg(`Error deserializing request: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.error = undecodableRequest(cause);
   }
 }
 
@@ -214,7 +215,7 @@ export class GrpcFrontEnd {
       ModelStatistics: this.#unary((r) => {
         const stats = api as ServerApi & StatisticsApi;
         if (typeof stats.modelStatistics !== "function") {
-          throw unsupported("model statistics are not available in this server yet");
+          throw statisticsUnsupported();
         }
         // Triton's statistics JSON has the message's field names: fromObject maps it as is.
         return stats.modelStatistics(r.name || undefined, r.version || undefined);
@@ -240,7 +241,7 @@ export class GrpcFrontEnd {
         // grpc-js also reports 'cancelled' when the stream closes after the status went out:
         // only a call still unanswered is a cancellation.
         call.once("cancelled", () => {
-          if (!answered) controller.abort(cancelled("the client cancelled the request"));
+          if (!answered) controller.abort(clientCancelledRequest());
         });
         this.#infer(call.request, controller).then(
           (encoded) => {
@@ -265,7 +266,7 @@ export class GrpcFrontEnd {
   /** One inference, encoded: the response's views are copied into the message, then released. */
   async #infer(msg: InferRequestMessage, signal: RequestSignal): Promise<Buffer> {
     if (this.#api.isDecoupled(msg.model_name ?? "", msg.model_version || undefined)) {
-      throw unsupported("ModelInfer RPC doesn't support models with decoupled transaction policy");
+      throw grpcDecoupled();
     }
     const request = decodeInferRequest(msg);
     request.signal = signal;
@@ -383,7 +384,7 @@ class StreamState {
     call.once("cancelled", () => {
       if (this.#ended) return; // the close after a normal end is reported as 'cancelled' too
       this.#ended = true;
-      this.#controller.abort(cancelled("the client cancelled the stream"));
+      this.#controller.abort(clientCancelledStream());
     });
     call.on("error", () => {});
   }

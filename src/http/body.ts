@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import { promisify } from "node:util";
 import * as zlib from "node:zlib";
-import { ServerError, invalidArg, unsupported } from "../errors/index.js";
+import { compressionUnsupported, decompressFailed, jsonNotObject, jsonUnparsable } from "../errors/index.js";
 
 /** The body exceeds the limit: a transport-level refusal (413), not one of the core's codes. */
 export class BodyTooLargeError extends Error {
@@ -118,15 +118,14 @@ export async function decodeContentEncoding(
 ): Promise<Buffer> {
   if (encoding === undefined || encoding === "" || encoding === "identity") return body;
   const inflater = encoding === "gzip" ? gunzip : encoding === "deflate" ? inflate : null;
-  if (inflater === null) throw unsupported("Unsupported compression type");
+  if (inflater === null) throw compressionUnsupported();
   try {
     return await inflater(body, { maxOutputLength: limit });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
       throw new BodyTooLargeError(limit);
     }
-    throw new ServerError("INVALID_ARG", `failed to decompress the request body (${encoding}): ${
-      (err as Error).message}`);
+    throw decompressFailed(encoding, err);
   }
 }
 
@@ -136,10 +135,10 @@ export function parseJsonObject(body: Buffer): Record<string, unknown> {
   try {
     json = JSON.parse(body.toString("utf8"));
   } catch (err) {
-    throw invalidArg(`failed to parse the request JSON buffer: ${(err as Error).message}`);
+    throw jsonUnparsable(err);
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw invalidArg("Unable to parse the request JSON: expected an object");
+    throw jsonNotObject();
   }
   return json as Record<string, unknown>;
 }

@@ -8,7 +8,9 @@
 import type { Buffer } from "node:buffer";
 import { jsonParameter, requestParameter } from "../core/parameters.js";
 import type { CoreRequest, CoreResponse, CoreTensor, ModelMetadata, Parameters, TensorMetadata } from "../core/types.js";
-import { ServerError, invalidArg } from "../errors/index.js";
+import {
+  ServerError, generateShapeUnfit, inParametersKeyword, parametersKeywordClash, parametersKeywordNotObject,
+} from "../errors/index.js";
 import { elementCount } from "../ipc/datatypes.js";
 import { parseJsonObject } from "./body.js";
 import { jsonToTensorData, tensorToJsonData } from "./json-tensor.js";
@@ -24,15 +26,15 @@ export function decodeGenerateRequest(
       addKey(request, inputs, key, value);
       continue;
     }
-    if (inputs.has("parameters")) throw invalidArg("Keyword 'parameters' for nested schema also given as input tensor name");
+    if (inputs.has("parameters")) throw parametersKeywordClash();
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw invalidArg("Expected JSON object for keyword: 'parameters'");
+      throw parametersKeywordNotObject();
     }
     for (const [nested, v] of Object.entries(value)) {
       try {
         addKey(request, inputs, nested, v);
       } catch (err) {
-        if (err instanceof ServerError) throw new ServerError(err.code, `Converting keyword: 'parameters': ${err.message}`);
+        if (err instanceof ServerError) throw inParametersKeyword(err);
         throw err;
       }
     }
@@ -63,7 +65,7 @@ function toTensor(input: TensorMetadata, value: unknown): CoreTensor {
  */
 export function fitShape(input: TensorMetadata, count: number): number[] {
   const shape = [...input.shape];
-  const fail = () => invalidArg(`The schema can not convert input '${input.name}' to tensor with proper shape`);
+  const fail = () => generateShapeUnfit(input.name);
   let rest = count;
   for (let i = shape.length - 1; i >= 0; i--) {
     const d = shape[i];

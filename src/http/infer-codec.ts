@@ -8,7 +8,13 @@ import { Buffer } from "node:buffer";
 import type {
   CoreRequest, CoreResponse, CoreTensor, ModelMetadata, Parameters, RequestedOutput,
 } from "../core/types.js";
-import { invalidArg, unsupported } from "../errors/index.js";
+import {
+  binaryDataLeftOver, binaryDataShort, binaryWithoutHeader, bytesCountMismatch, bytesSerializationInvalid, datatypeInvalid,
+  headerLengthOutOfRange, headerLengthUnparsable, idNotString, inputByteSizeMismatch, inputDataChoice, inputNameMissing,
+  inputNotObject, inputParametersNotObject, inputsNotArray, jsonNotObject, jsonUnparsable, outputNameMissing, outputNotObject,
+  outputParametersNotObject, outputsNotArray, parametersNotObject, rawBytesShape, rawInputCount, rawShapeNotDeducible,
+  shapeInvalid, shapeMissing, sharedMemoryUnsupported,
+} from "../errors/index.js";
 import { jsonParameter, requestParameter, tensorParameter } from "../core/parameters.js";
 import { datatypeSize, elementCount, isDatatype, type Datatype } from "../ipc/datatypes.js";
 import { countBytesElements, jsonToTensorData, showValue, tensorToJsonData } from "./json-tensor.js";
@@ -38,12 +44,10 @@ export function inferHeaderLength(header: string | string[] | undefined, bodyLen
   const text = Array.isArray(header) ? header[0] ?? "" : header;
   const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value)) {
-    throw invalidArg(`Unable to parse Inference-Header-Content-Length, got: ${text}`);
+    throw headerLengthUnparsable(text);
   }
   if (value > bodyLength) {
-    throw invalidArg(
-      `inference header size should be in range (0, ${bodyLength}), got: ${text}`,
-    );
+    throw headerLengthOutOfRange(bodyLength, text);
   }
   return value;
 }
@@ -54,59 +58,50 @@ export function decodeInferRequest(
   headerGiven: boolean,
 ): DecodedInfer {
   const json = parseJsonHeader(body, headerLength);
-  if (!isObject(json)) throw invalidArg("Unable to parse the request JSON: expected an object");
+  if (!isObject(json)) throw jsonNotObject();
 
   let id = "";
   if (json.id !== undefined) {
-    if (typeof json.id !== "string") throw invalidArg("Unable to parse 'id': expected a string");
+    if (typeof json.id !== "string") throw idNotString();
     id = json.id;
   }
   const { parameters, binaryDataOutput } = decodeRequestParameters(json.parameters);
 
-  if (!Array.isArray(json.inputs)) throw invalidArg("Unable to parse 'inputs': expected an array");
+  if (!Array.isArray(json.inputs)) throw inputsNotArray();
   const inputs: CoreTensor[] = new Array(json.inputs.length);
   let at = headerLength;
   for (let i = 0; i < json.inputs.length; i++) {
     const input: unknown = json.inputs[i];
-    if (!isObject(input)) throw invalidArg(`Unable to parse input ${i}: expected an object`);
+    if (!isObject(input)) throw inputNotObject(i);
     const name = input.name;
-    if (typeof name !== "string") throw invalidArg(`Unable to parse 'name' of input ${i}`);
+    if (typeof name !== "string") throw inputNameMissing(i);
     const datatype = input.datatype;
     if (!isDatatype(datatype)) {
-      throw invalidArg(`invalid datatype ${showValue(datatype)} for input '${name}'`);
+      throw datatypeInvalid(showValue(datatype), name);
     }
     const shape = decodeShape(input.shape, name);
     const params = input.parameters;
     if (params !== undefined && !isObject(params)) {
-      throw invalidArg(`Unable to parse 'parameters' of input '${name}': expected an object`);
+      throw inputParametersNotObject(name);
     }
     const rawSize = params?.binary_data_size;
     const hasData = input.data !== undefined;
     const hasBinary = rawSize !== undefined;
     if (params?.shared_memory_region !== undefined) {
-      throw unsupported(`input '${name}': shared memory is not supported by this server`);
+      throw sharedMemoryUnsupported("input", name);
     }
     if (hasData === hasBinary) {
-      throw invalidArg(
-        `Input '${name}' must set exactly one of 'data' or 'binary_data_size' in 'parameters', ` +
-        `but ${hasData ? "set both" : "set neither"}`,
-      );
+      throw inputDataChoice(name, hasData);
     }
 
     let data: Uint8Array;
     if (hasBinary) {
       const binarySize = tensorParameter("http", "input", "binary_data_size", jsonParameter(rawSize)) as number;
       if (binarySize > 0 && !headerGiven) {
-        throw invalidArg(
-          `input '${name}' sets 'binary_data_size' but the request has no ` +
-          "Inference-Header-Content-Length header",
-        );
+        throw binaryWithoutHeader(name);
       }
       if (at + binarySize > body.byteLength) {
-        throw invalidArg(
-          `unexpected size for input '${name}', expecting ${at + binarySize - body.byteLength} ` +
-          `additional bytes for model '${model}'`,
-        );
+        throw binaryDataShort(name, at + binarySize - body.byteLength, model);
       }
       data = body.subarray(at, at + binarySize);
       at += binarySize;
@@ -117,17 +112,14 @@ export function decodeInferRequest(
     inputs[i] = { name, datatype, shape, data };
   }
   if (at !== body.byteLength) {
-    throw invalidArg(
-      `unexpected additional input data for model '${model}': ${body.byteLength - at} bytes ` +
-      "after the last binary input",
-    );
+    throw binaryDataLeftOver(model, body.byteLength - at);
   }
 
   const format: OutputFormat = { defaultBinary: binaryDataOutput, binary: new Map() };
   let outputs: RequestedOutput[] | undefined;
   if (json.outputs !== undefined) {
     if (!Array.isArray(json.outputs)) {
-      throw invalidArg("Unable to parse 'outputs': expected an array");
+      throw outputsNotArray();
     }
     outputs = json.outputs.map((o: unknown, i: number) => decodeRequestedOutput(o, i, format));
   }
@@ -143,18 +135,15 @@ function parseJsonHeader(body: Uint8Array, length: number): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw invalidArg(`failed to parse the request JSON buffer: ${(err as Error).message}`);
+    throw jsonUnparsable(err);
   }
 }
 
 function decodeShape(shape: unknown, name: string): number[] {
-  if (!Array.isArray(shape)) throw invalidArg(`Unable to parse 'shape' of input '${name}'`);
+  if (!Array.isArray(shape)) throw shapeMissing(name);
   for (const d of shape) {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
-      throw invalidArg(
-        `Unable to parse 'shape' of input '${name}': dimensions must be non-negative integers, ` +
-        `got ${showValue(shape)}`,
-      );
+      throw shapeInvalid(name, showValue(shape));
     }
   }
   return shape as number[];
@@ -167,25 +156,16 @@ function checkBinarySize(
   if (datatype === "BYTES") {
     const found = countBytesElements(data);
     if (found < 0) {
-      throw invalidArg(
-        `input '${name}' for model '${model}': binary BYTES data is not a valid serialization ` +
-        "(each element is a 4-byte little-endian length followed by that many bytes)",
-      );
+      throw bytesSerializationInvalid(name, model);
     }
     if (found !== count) {
-      throw invalidArg(
-        `input '${name}' for model '${model}': shape [${shape.join(",")}] needs ${count} BYTES ` +
-        `elements, the binary data holds ${found}`,
-      );
+      throw bytesCountMismatch(name, model, shape, count, found);
     }
     return;
   }
   const expected = count * datatypeSize(datatype);
   if (data.byteLength !== expected) {
-    throw invalidArg(
-      `input byte size mismatch for input '${name}' for model '${model}'. Expected ${expected}, ` +
-      `got ${data.byteLength}`,
-    );
+    throw inputByteSizeMismatch(name, model, expected, data.byteLength);
   }
 }
 
@@ -199,7 +179,7 @@ function decodeRequestParameters(
   const parameters: Parameters = {};
   let binaryDataOutput = false;
   if (raw === undefined) return { parameters, binaryDataOutput };
-  if (!isObject(raw)) throw invalidArg("Unable to parse 'parameters': expected an object");
+  if (!isObject(raw)) throw parametersNotObject();
   for (const key of Object.keys(raw)) {
     const value = requestParameter("http", key, jsonParameter(raw[key]));
     if (key === "binary_data_output") binaryDataOutput = value as boolean;
@@ -209,17 +189,17 @@ function decodeRequestParameters(
 }
 
 function decodeRequestedOutput(raw: unknown, index: number, format: OutputFormat): RequestedOutput {
-  if (!isObject(raw)) throw invalidArg(`Unable to parse output ${index}: expected an object`);
+  if (!isObject(raw)) throw outputNotObject(index);
   const name = raw.name;
-  if (typeof name !== "string") throw invalidArg(`Unable to parse 'name' of output ${index}`);
+  if (typeof name !== "string") throw outputNameMissing(index);
   const out: RequestedOutput = { name };
   const params = raw.parameters;
   if (params === undefined) return out;
   if (!isObject(params)) {
-    throw invalidArg(`Unable to parse 'parameters' of output '${name}': expected an object`);
+    throw outputParametersNotObject(name);
   }
   if (params.shared_memory_region !== undefined) {
-    throw unsupported(`output '${name}': shared memory is not supported by this server`);
+    throw sharedMemoryUnsupported("output", name);
   }
   if (params.binary_data !== undefined) {
     format.binary.set(name, tensorParameter("http", "output", "binary_data", jsonParameter(params.binary_data)) as boolean);
@@ -243,10 +223,7 @@ export function decodeRawInferRequest(
   metadata: ModelMetadata, maxBatchSize: number,
 ): DecodedInfer {
   if (metadata.inputs.length !== 1) {
-    throw invalidArg(
-      `Raw request must only have 1 input (found 1) to be deduced but got ` +
-      `${metadata.inputs.length} inputs in '${model}' model configuration`,
-    );
+    throw rawInputCount(model, metadata.inputs.length);
   }
   const input = metadata.inputs[0]!;
   const dims = maxBatchSize > 0 ? input.shape.slice(1) : input.shape.slice();
@@ -256,10 +233,7 @@ export function decodeRawInferRequest(
   for (let i = 0; i < shape.length; i++) {
     if (shape[i]! < 0) {
       if (variable !== -1) {
-        throw invalidArg(
-          `The shape of the raw input '${input.name}' can not be deduced because there are more ` +
-          "than one variable-sized dimension",
-        );
+        throw rawShapeNotDeducible(input.name);
       }
       variable = i;
     } else {
@@ -270,9 +244,7 @@ export function decodeRawInferRequest(
   let data: Uint8Array;
   if (input.datatype === "BYTES") {
     if (variable !== -1 || fixed !== 1) {
-      throw invalidArg(
-        `For BYTE datatype raw input '${input.name}', the model must have input shape [1]`,
-      );
+      throw rawBytesShape(input.name);
     }
     // The one place a body is copied: the element needs its length in front of it.
     const framed = Buffer.allocUnsafeSlow(4 + body.byteLength);
@@ -284,10 +256,7 @@ export function decodeRawInferRequest(
     if (variable !== -1) shape[variable] = unit === 0 ? 0 : Math.floor(body.byteLength / unit);
     const expected = elementCount(shape) * datatypeSize(input.datatype);
     if (expected !== body.byteLength) {
-      throw invalidArg(
-        `input byte size mismatch for input '${input.name}' for model '${model}'. Expected ` +
-        `${expected}, got ${body.byteLength}`,
-      );
+      throw inputByteSizeMismatch(input.name, model, expected, body.byteLength);
     }
     data = body;
   }

@@ -7,7 +7,9 @@
  */
 import { Buffer } from "node:buffer";
 import type { CoreTensor } from "../core/types.js";
-import { internal, invalidArg } from "../errors/index.js";
+import {
+  jsonDataCount, jsonDataNotArray, jsonElementInvalid, jsonHalfInput, jsonHalfOutput, outputSizeMismatch,
+} from "../errors/index.js";
 import { datatypeSize, elementCount, typedArrayFor, type Datatype } from "../ipc/datatypes.js";
 
 /** Inclusive integer bounds of the types whose values fit a JS number exactly. */
@@ -31,21 +33,15 @@ export function jsonToTensorData(
   name: string, datatype: Datatype, shape: readonly number[], data: unknown,
 ): Uint8Array {
   if (datatype === "FP16" || datatype === "BF16") {
-    throw invalidArg(
-      `receiving ${datatype} data via JSON is not supported. Please use the binary data format ` +
-      `for input ${name}`,
-    );
+    throw jsonHalfInput(datatype, name);
   }
   if (!Array.isArray(data)) {
-    throw invalidArg(`Unable to parse 'data' for input '${name}': expected a JSON array`);
+    throw jsonDataNotArray(name);
   }
   const flat = flatten(data);
   const count = elementCount(shape);
   if (flat.length !== count) {
-    throw invalidArg(
-      `Unable to parse 'data' for input '${name}': shape [${shape.join(",")}] needs ${count} ` +
-      `elements, got ${flat.length}`,
-    );
+    throw jsonDataCount(name, shape, count, flat.length);
   }
   if (datatype === "BYTES") return stringsToBytes(name, flat);
   if (datatype === "BOOL") return boolsToBytes(name, flat);
@@ -125,10 +121,7 @@ export function showValue(value: unknown): string {
 }
 
 function badElement(name: string, datatype: Datatype, index: number, value: unknown) {
-  return invalidArg(
-    `Unable to parse 'data' for input '${name}': element ${index} (${showValue(value)}) is not a valid ` +
-    `${datatype} value`,
-  );
+  return jsonElementInvalid(name, index, showValue(value), datatype);
 }
 
 function boolsToBytes(name: string, flat: unknown[]): Uint8Array {
@@ -181,10 +174,7 @@ export function countBytesElements(raw: Uint8Array): number {
 export function tensorToJsonData(tensor: CoreTensor): string {
   const { name, datatype, shape, data } = tensor;
   if (datatype === "FP16" || datatype === "BF16") {
-    throw invalidArg(
-      `sending ${datatype} data via JSON is not supported. Please use the binary data format ` +
-      `for output '${name}'`,
-    );
+    throw jsonHalfOutput(datatype, name);
   }
   const count = elementCount(shape);
   if (datatype === "BYTES") return bytesToJson(name, data, count);
@@ -228,5 +218,5 @@ function bytesToJson(name: string, data: Uint8Array, count: number): string {
 }
 
 function sizeMismatch(name: string) {
-  return internal(`output tensor shape does not match size of output for '${name}'`);
+  return outputSizeMismatch(name);
 }

@@ -13,7 +13,8 @@ import type { CoreResponse, LoadOptions } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
 import { RestrictedFeatures } from "../core/restricted.js";
 import {
-  HTTP_STATUS, RESTRICTED_STATUS, ServerError, cancelled, internal, invalidArg, toServerError,
+  HTTP_STATUS, RESTRICTED_STATUS, ServerError, clientClosedConnection, generateNotSingleResponse, httpDecoupled,
+  parametersNotObject, readyNotBoolean, toServerError,
 } from "../errors/index.js";
 import { decodeGenerateRequest, encodeGenerateResponse } from "./generate.js";
 import { BodyTooLargeError, ClientGoneError, decodeContentEncoding, parseJsonObject, readBody } from "./body.js";
@@ -164,7 +165,7 @@ class HttpFrontEnd {
     res.once("close", () => {
       closed = true;
       if (!res.writableFinished) {
-        controller.abort(cancelled("the client closed the connection before the response"));
+        controller.abort(clientClosedConnection());
       }
       releaseAfterWrite?.();
     });
@@ -175,7 +176,7 @@ class HttpFrontEnd {
       // Checked before the body is read, as Triton does. (Triton's newer releases answer 501,
       // older ones 400; 400 it is: the request, not the server, is what cannot be served.)
       if (this.#api.isDecoupled(model, version)) {
-        throw invalidArg("HTTP end point doesn't support models with decoupled transaction policy");
+        throw httpDecoupled();
       }
       const body = await this.#body(req, res);
       const header = req.headers[INFER_HEADER_LENGTH];
@@ -247,7 +248,7 @@ class HttpFrontEnd {
     const controller = new Cancellation();
     let results: ResponseStream | null = null;
     res.once("close", () => {
-      if (!res.writableFinished) controller.abort(cancelled("the client closed the connection before the response"));
+      if (!res.writableFinished) controller.abort(clientClosedConnection());
       results?.close();
     });
     try {
@@ -286,7 +287,7 @@ class HttpFrontEnd {
     try {
       if (error) throw error;
       if (count !== 1) {
-        throw internal("generate expects model to produce exactly 1 response, use generate stream for model that generates various number of responses");
+        throw generateNotSingleResponse();
       }
       send(res, 200, encodeGenerateResponse(only!));
     } finally {
@@ -342,7 +343,7 @@ class HttpFrontEnd {
         case "repository-index": {
           let ready = false;
           if (json !== undefined && json.ready !== undefined) {
-            if (typeof json.ready !== "boolean") throw invalidArg("Unable to parse 'ready'");
+            if (typeof json.ready !== "boolean") throw readyNotBoolean();
             ready = json.ready;
           }
           send(res, 200, JSON.stringify(this.#api.repositoryIndex({ ready })));
@@ -419,7 +420,7 @@ function requestParameters(json: Record<string, unknown> | undefined): Record<st
   const params = json?.parameters;
   if (params === undefined) return {};
   if (typeof params !== "object" || params === null || Array.isArray(params)) {
-    throw invalidArg("Unable to parse 'parameters': expected an object");
+    throw parametersNotObject();
   }
   return params as Record<string, unknown>;
 }

@@ -4,7 +4,11 @@
  * model are serialized; different models load in parallel.
  */
 import { resolve } from "node:path";
-import { ServerError, VersionLoadError, internal, notFound, unavailable, toServerError } from "../errors/index.js";
+import {
+  ServerError, VersionLoadError, backendUnsupported, ensembleDependencyFailed, ensembleNeedsInferPath, ensembleUsesItself,
+  modelNotFound, noAvailableVersions, pollFailed, retold, strictConfigRequired, toServerError,
+  versionLoadFailed, versionNotFound, versionNotReady, versionUnparsable, versionsFailed,
+} from "../errors/index.js";
 import { parseConfigJson } from "../config/parse.js";
 import { isStubBackend, validateModelConfig, type ModelConfig, type ValidateOptions } from "../config/schema.js";
 import { createScheduler, type ComposingInfer, type Scheduler } from "../scheduler/index.js";
@@ -133,7 +137,7 @@ export class ModelManager {
       checkLoadModelName(name);
       if (!this.#models.has(name) && !this.available().includes(name)) {
         // Triton's text and code; a name in no repository gets no index entry either.
-        throw internal(`failed to load '${name}', failed to poll from model repository`);
+        throw pollFailed(name);
       }
     } catch (err) {
       return Promise.reject(err);
@@ -147,10 +151,10 @@ export class ModelManager {
   /** `e` as a client may see it: paths relative to the repository, the error's kind kept. */
   #forClient(e: ServerError): ServerError {
     if (e instanceof VersionLoadError) {
-      return new VersionLoadError(e.model, e.version, new ServerError(e.reason.code, this.#clientPaths.text(e.reason.message)));
+      return versionLoadFailed(e.model, e.version, retold(e.reason, this.#clientPaths.text(e.reason.message)));
     }
     const text = this.#clientPaths.text(e.message);
-    return text === e.message ? e : new ServerError(e.code, text);
+    return text === e.message ? e : retold(e, text);
   }
 
   unload(name: string): Promise<void> {
@@ -166,21 +170,21 @@ export class ModelManager {
   resolve(name: string, version?: string): LoadedVersion {
     const record = this.#models.get(name);
     if (!record || (record.versions.size === 0 && record.state !== "LOADING" && record.state !== "UNAVAILABLE")) {
-      throw notFound(`Request for unknown model: '${name}' is not found`);
+      throw modelNotFound(name);
     }
     if (version !== undefined && version !== "" && version !== "-1") {
-      if (!/^\d+$/.test(version)) throw ServerError.from({ code: "INVALID_ARG", message: `failed to parse model version '${version}'` });
+      if (!/^\d+$/.test(version)) throw versionUnparsable(version);
       const v = record.versions.get(Number(version));
       if (!v && record.unloadedVersions.includes(Number(version))) {
-        throw unavailable(`Request for unknown model: '${name}' version ${version} is not at ready state`);
+        throw versionNotReady(name, version);
       }
-      if (!v) throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
-      if (record.state !== "READY") throw unavailable(`Request for unknown model: '${name}' version ${version} is not at ready state`);
+      if (!v) throw versionNotFound(name, version);
+      if (record.state !== "READY") throw versionNotReady(name, version);
       return v;
     }
     if (record.versions.size === 0 || record.state !== "READY") {
       // NOT_FOUND, as Triton's ModelLifeCycle::GetModel says it (HTTP 404).
-      throw notFound(`Request for unknown model: '${name}' has no available versions`);
+      throw noAvailableVersions(name);
     }
     return record.versions.get(Math.max(...record.versions.keys()))!;
   }
@@ -287,7 +291,7 @@ export class ModelManager {
     const dir = findModelDir(this.#o.repositories, name);
     const { raw: fileRaw, file } = configOverride !== undefined ? { raw: parseConfigJson(configOverride), file: undefined } : readRawModelConfig(dir.path);
     if (!file && configOverride === undefined && this.#o.strictModelConfig) {
-      throw new ServerError("INVALID_ARG", `failed to load '${name}': config.pbtxt is required with --strict-model-config`);
+      throw strictConfigRequired(name);
     }
     const raw = inferBackendFromFiles(fileRaw, dir.path);
     const config = validateModelConfig(raw, { modelName: name, file, ...kindResolution(name, this.#gpus, this.#o.log) });
@@ -295,7 +299,7 @@ export class ModelManager {
     // onnxruntime models run in stubs too, through the built-in handler (stub/builtin/).
     if (!isStubBackend(config) && config.backend !== "onnxruntime") {
       const what = config.platform || config.backend || "(none)";
-      throw new ServerError("UNSUPPORTED", `failed to load '${name}': backend/platform '${what}' is not supported by this server yet`);
+      throw backendUnsupported(name, what);
     }
     const versions = versionsToLoad(config, dir.path, (m) => this.#o.log("WARNING", "model_manager", m));
     // A config may come from the client: the files it names must be this model's (model-files.ts).
@@ -326,7 +330,7 @@ export class ModelManager {
         try {
           v.config = await backend.start(autoComplete);
         } catch (err) {
-          throw new VersionLoadError(name, version, toServerError(err));
+          throw versionLoadFailed(name, version, toServerError(err));
         }
         scheduler = createScheduler(v.config, { name });
         scheduler.setInstances(live);
@@ -335,7 +339,7 @@ export class ModelManager {
     } catch (err) {
       await Promise.all(started.map((v) => v.backend?.stop()));
       if (err instanceof VersionLoadError) throw err;
-      throw new ServerError(toServerError(err).code, `failed to load '${name}': ${toServerError(err).message.replace(/^failed to load '[^']*': /, "")}`);
+      throw versionsFailed(name, toServerError(err));
     }
     return started.sort((a, b) => a.version - b.version);
   }
@@ -346,16 +350,16 @@ export class ModelManager {
    */
   async #startEnsemble(name: string, modelDir: string, config: ModelConfig): Promise<LoadedVersion[]> {
     const infer = this.#o.composingInfer;
-    if (!infer) throw new ServerError("UNSUPPORTED", `failed to load '${name}': ensembles need the server's inference path`);
+    if (!infer) throw ensembleNeedsInferPath(name);
     for (const model of new Set(config.ensemble_scheduling!.step.map((s) => s.model_name))) {
-      if (model === name) throw new ServerError("INVALID_ARG", `failed to load '${name}': ensemble '${name}' uses itself as a step`);
+      if (model === name) throw ensembleUsesItself(name);
       const record = this.#models.get(model);
       if (record) await record.busy;
       if (this.isModelReady(model)) continue;
       try {
         await this.load(model);
       } catch (err) {
-        throw new ServerError("INVALID_ARG", `failed to load '${name}': ensemble '${name}' depends on '${model}', which failed to load: ${toServerError(err).message}`);
+        throw ensembleDependencyFailed(name, model, toServerError(err));
       }
     }
     const versions = versionsToLoad(config, modelDir, (m) => this.#o.log("WARNING", "model_manager", m));

@@ -7,7 +7,9 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ServerError } from "../errors/index.js";
+import {
+  configFileMissing, configUnreadable, modelNotInRepository, modelNotUnique, noVersionUnderPolicy, repositoryNotDirectory,
+} from "../errors/index.js";
 import { parseConfigText } from "../config/parse.js";
 import {
   isStubBackend,
@@ -49,14 +51,11 @@ export function listModelDirs(repositories: readonly string[]): ModelDir[] {
   const byName = new Map<string, ModelDir>();
   for (const repository of repositories) {
     if (!isDirectory(repository)) {
-      throw new ServerError("INVALID_ARG", `failed to poll model repository '${repository}': not a directory`);
+      throw repositoryNotDirectory(repository);
     }
     for (const name of subdirs(repository)) {
       if (byName.has(name)) {
-        throw new ServerError(
-          "INVALID_ARG",
-          `failed to poll model '${name}': not unique across all model repositories`,
-        );
+        throw modelNotUnique(name);
       }
       byName.set(name, { name, path: join(repository, name) });
     }
@@ -68,10 +67,10 @@ export function listModelDirs(repositories: readonly string[]): ModelDir[] {
 export function findModelDir(repositories: readonly string[], name: string): ModelDir {
   const found = repositories.map((r) => join(r, name)).filter((p) => isDirectory(p));
   if (found.length === 0) {
-    throw new ServerError("NOT_FOUND", `failed to poll model '${name}': model not found in any model repository.`);
+    throw modelNotInRepository(name);
   }
   if (found.length > 1) {
-    throw new ServerError("INVALID_ARG", `failed to poll model '${name}': not unique across all model repositories`);
+    throw modelNotUnique(name);
   }
   return { name, path: found[0]! };
 }
@@ -134,10 +133,7 @@ export function versionsToLoad(
   }
   const selected = selectVersions(cfg.version_policy, available);
   if (selected.length === 0) {
-    throw new ServerError(
-      "INVALID_ARG",
-      `at least one version must be available under the version policy of model '${cfg.name}'`,
-    );
+    throw noVersionUnderPolicy(cfg.name);
   }
   return selected;
 }
@@ -162,7 +158,7 @@ export function readRawModelConfig(modelPath: string): RawModelConfig {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new ServerError("INVALID_ARG", `failed to read text proto from ${file}: ${(err as Error).message}`);
+    throw configUnreadable(file, err);
   }
   return { raw: parseConfigText(text, file), file };
 }
@@ -218,10 +214,7 @@ export function readModelConfig(
 ): ModelConfig {
   const { raw, file } = readRawModelConfig(modelPath);
   if (!file && options.requireConfigFile) {
-    throw new ServerError(
-      "INVALID_ARG",
-      `failed to read text proto from ${join(modelPath, CONFIG_FILE)}: no such file`,
-    );
+    throw configFileMissing(join(modelPath, CONFIG_FILE));
   }
   return validateModelConfig(inferBackendFromFiles(raw, modelPath), { ...options, modelName, file });
 }
