@@ -10,7 +10,7 @@
 import type { Server as HttpServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ServerError, invalidArg } from "./errors/index.js";
+import { pollModeUnsupported, startupLoadFailed } from "./errors/index.js";
 import { RequestPipeline } from "./core/pipeline.js";
 import type { ResponseStream } from "./core/response-stream.js";
 import type { ServerApi } from "./core/server-api.js";
@@ -118,7 +118,7 @@ export class TesseraServer implements ServerApi {
     if (caches.length > 0) logInfo("server", `removed ${caches.length} handler cache folder(s) left by a server that is gone`);
     const o = this.options;
     if (o.modelControlMode === "poll") {
-      throw invalidArg("--model-control-mode=poll is not supported yet; use none or explicit");
+      throw pollModeUnsupported();
     }
     const names = o.modelControlMode === "none" || o.loadModels.includes("*") ? this.models.available() : o.loadModels;
     const results = await this.models.loadMany(names);
@@ -126,7 +126,7 @@ export class TesseraServer implements ServerApi {
     logInfo("server", formatModelTable(this.models.states()));
     this.#live = true;
     if (o.exitOnError && results.some((r) => r.error)) {
-      throw new ServerError("INTERNAL", "failed to load all models");
+      throw startupLoadFailed();
     }
     if (o.allowHttp) {
       const ms = (secs: number | undefined) => (secs === undefined ? undefined : secs * 1000);

@@ -13,6 +13,7 @@ import { openAndUnlink, unlinkPendingSegments } from "../src/ipc/segments.js";
 import { BlsClient } from "./bls.js";
 import { Cancellations } from "./cancellation.js";
 import { ExecuteQueue, errorInfo, type ExecuteContext } from "./executor.js";
+import { autoCompleteFailed, importFailed, initializeFailed, messageUnreadable } from "./errors.js";
 import { describeFailure, findModelClass } from "./handler.js";
 import { KindTable, type MessageHandlers } from "./kind-table.js";
 import { AutoCompleteConfig } from "./sdk/auto-complete.js";
@@ -89,7 +90,7 @@ control.register("attach", async (m) => {
     // A message main sent that this stub cannot read: main must fail what is in flight and
     // replace this process, so say why and go.
     onBroken: (err) => {
-      const failed: FromStub = { type: "failed", error: { code: "INTERNAL", message: `the stub could not read its message: ${err.message}` } };
+      const failed: FromStub = { type: "failed", error: messageUnreadable(err) };
       if (!process.connected) exitNow(1);
       process.send!(failed, () => exitNow(1));
     },
@@ -102,7 +103,8 @@ control.register("attach", async (m) => {
   try {
     module = await import(pathToFileURL(m.modulePath).href);
   } catch (err) {
-    throw new Error(`failed to load '${m.modulePath}': ${describeFailure(err, m.modulePath)}`);
+    send({ type: "failed", error: importFailed(describeFailure(err, m.modulePath)), during: "import" });
+    return exitNow(1);
   }
   ModelClass = findModelClass(module, m.modulePath);
   send({ type: "attached", version: PROTOCOL_VERSION, pid: process.pid });
@@ -117,7 +119,7 @@ control.register("autocomplete", async (m) => {
       if (!(done instanceof AutoCompleteConfig)) throw new Error("autoCompleteConfig must return the AutoCompleteConfig it was given");
       config = done.asDict();
     } catch (err) {
-      send({ type: "failed", error: { code: "INVALID_ARG", message: `autoCompleteConfig failed: ${describeFailure(err, attach!.modulePath)}` } });
+      send({ type: "failed", error: autoCompleteFailed(describeFailure(err, attach!.modulePath)) });
       return exitNow(1);
     }
   }
@@ -134,7 +136,7 @@ control.register("initialize", async (m) => {
       senderTimeoutMs: attach!.stubTimeoutMs,
     };
   } catch (err) {
-    send({ type: "failed", error: { code: "INTERNAL", message: `initialize failed: ${describeFailure(err, attach!.modulePath)}` } });
+    send({ type: "failed", error: initializeFailed(describeFailure(err, attach!.modulePath)) });
     return exitNow(1);
   }
   send({ type: "initialized" });

@@ -7,6 +7,7 @@
  */
 import type { Block, Endpoint } from "../src/ipc/endpoint.js";
 import { KIND, type StreamBody, type WireResponse } from "../src/ipc/protocol.js";
+import { finalResponseUnsent } from "./errors.js";
 import { TritonError } from "./sdk/errors.js";
 import { InferenceResponse, TRITONSERVER_RESPONSE_COMPLETE_FINAL, type ResponseSender } from "./sdk/request.js";
 
@@ -63,8 +64,7 @@ export class StreamingSender implements ResponseSender {
       this.#endpoint.freeBlocks(blocks);
       if (!final) throw err;
       // The final flag must get through, or the request never ends: with the failure instead.
-      const message = `could not send the final response: ${err instanceof Error ? err.message : String(err)}`;
-      const bare: StreamBody = { key: this.#key, response: { outputs: [], error: { code: "INTERNAL", message } }, final: true };
+      const bare: StreamBody = { key: this.#key, response: { outputs: [], error: finalResponseUnsent(err) }, final: true };
       try {
         this.#endpoint.send(KIND.STREAM, bare, []);
       } finally {

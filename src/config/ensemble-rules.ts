@@ -5,10 +5,11 @@
  * models' configs (datatypes, shapes, versions) happen when the ensemble is loaded, not here.
  * Messages are Triton's, including its unbalanced quotes.
  */
-import { configRuleViolated } from "../errors/index.js";
+import {
+  ensembleInstanceGroup, ensembleIoUnused, ensembleOptimization, ensembleOutputNotWritten, ensembleSchedulingMisplaced,
+  ensembleStepFieldMissing, ensembleStepsMissing, ensembleTensorUnused, ensembleTensorWrittenTwice, ensembleWarmup,
+} from "../errors/index.js";
 import type { ModelConfig, ModelEnsembling } from "./model-config.js";
-
-const invalid = configRuleViolated;
 
 interface TensorNode {
   name: string;
@@ -22,12 +23,12 @@ interface TensorNode {
 export function validateEnsembleScheduling(cfg: ModelConfig, ens: ModelEnsembling): void {
   const name = cfg.name;
   if (cfg.platform !== "ensemble") {
-    throw invalid(`ensemble scheduling cannot be set for model '${name}' whose platform is not ensemble`);
+    throw ensembleSchedulingMisplaced(name);
   }
-  if (cfg.instance_group.length !== 0) throw invalid(`instance group should not be specified for ensemble '${name}'`);
-  if (cfg.optimization) throw invalid(`optimization should not be specified for ensemble '${name}'`);
-  if (cfg.model_warmup.length !== 0) throw invalid(`model_warmup can not be specified for ensemble '${name}'`);
-  if (ens.step.length === 0) throw invalid(`must specify 'step' for ensemble '${name}'`);
+  if (cfg.instance_group.length !== 0) throw ensembleInstanceGroup(name);
+  if (cfg.optimization) throw ensembleOptimization(name);
+  if (cfg.model_warmup.length !== 0) throw ensembleWarmup(name);
+  if (ens.step.length === 0) throw ensembleStepsMissing(name);
 
   const tensors = buildGraph(name, ens);
 
@@ -36,7 +37,7 @@ export function validateEnsembleScheduling(cfg: ModelConfig, ens: ModelEnsemblin
   const queue: TensorNode[] = [];
   for (const input of cfg.input) {
     const node = tensors.get(input.name);
-    if (!node) throw invalid(`ensemble input '${input.name}' for ensemble ${name}' is not used`);
+    if (!node) throw ensembleIoUnused("input", input.name, name);
     node.ready = true;
     queue.push(node);
   }
@@ -52,14 +53,14 @@ export function validateEnsembleScheduling(cfg: ModelConfig, ens: ModelEnsemblin
   const outputs = new Set<string>();
   for (const output of cfg.output) {
     const node = tensors.get(output.name);
-    if (!node) throw invalid(`ensemble output '${output.name}' for ensemble ${name}' is not used`);
-    if (!node.ready) throw invalid(notWrittenMessage(name, output.name, node));
+    if (!node) throw ensembleIoUnused("output", output.name, name);
+    if (!node.ready) throw ensembleOutputNotWritten(name, output.name, disconnectedUpstream(node));
     outputs.add(output.name);
   }
   for (const [tensorName, node] of tensors) {
     if (outputs.has(tensorName)) continue;
     if (!node.ready || node.next.length === 0) {
-      throw invalid(`ensemble tensor '${tensorName}' is unused in ensemble '${name}'`);
+      throw ensembleTensorUnused(tensorName, name);
     }
   }
 }
@@ -75,20 +76,18 @@ function buildGraph(name: string, ens: ModelEnsembling): Map<string, TensorNode>
     return n;
   };
   ens.step.forEach((step, index) => {
-    if (!step.model_name) throw invalid(`must specify 'model_name' in step ${index} of ensemble '${name}'`);
+    if (!step.model_name) throw ensembleStepFieldMissing("model_name", index, name);
     if (Object.keys(step.input_map).length === 0) {
-      throw invalid(`must specify 'input_map' in step ${index} of ensemble '${name}'`);
+      throw ensembleStepFieldMissing("input_map", index, name);
     }
     if (Object.keys(step.output_map).length === 0) {
-      throw invalid(`must specify 'output_map' in step ${index} of ensemble '${name}'`);
+      throw ensembleStepFieldMissing("output_map", index, name);
     }
     const written: TensorNode[] = [];
     for (const tensorName of Object.values(step.output_map)) {
       const existing = tensors.get(tensorName);
       if (existing?.isOutput) {
-        throw invalid(
-          `ensemble tensor '${tensorName}' can appear in an output map only once for ensemble '${name}' step ${index}`,
-        );
+        throw ensembleTensorWrittenTwice(tensorName, name, index);
       }
       const n = existing ?? node(tensorName, true);
       n.isOutput = true;
@@ -107,9 +106,8 @@ function buildGraph(name: string, ens: ModelEnsembling): Map<string, TensorNode>
   return tensors;
 }
 
-/** Names the first not-ready tensor upstream of an unwritten output, as Triton does. */
-function notWrittenMessage(name: string, output: string, node: TensorNode): string {
-  let message = `output '${output}' for ensemble '${name}' is not written`;
+/** The first not-ready tensor upstream of an unwritten output, as Triton names it; none if it is the output. */
+function disconnectedUpstream(node: TensorNode): string | undefined {
   let last = node;
   const seen = new Set<string>();
   let prev: TensorNode[] | undefined = node.prev;
@@ -125,6 +123,5 @@ function notWrittenMessage(name: string, output: string, node: TensorNode): stri
       }
     }
   }
-  if (last.name !== node.name) message += `: at least one of its depending tensors, '${last.name}', is not connected`;
-  return message;
+  return last.name !== node.name ? last.name : undefined;
 }

@@ -17,7 +17,20 @@
  * - Duplicate input or output names are rejected (Triton's config validation lets them through
  *   and the later of the two silently wins).
  */
-import { ServerError, configRuleViolated, forModelIo, unexpectedKindAuto } from "../errors/index.js";
+import {
+  ServerError, batchInputDataType, batchIoSourceCount, batchSourceUnknown, batchTargetRepeated, batchTargetUnknown,
+  configNameMissing, controlKindRepeated, controlPairAmbiguous, controlPairForbidden, controlPairMissing, controlPairSize,
+  controlTensorReused, controlTensorUnnamed, corridDataType, defaultPriorityOutOfRange, directoryNameMismatch,
+  ensembleSchedulingMissing, ensembleWithBackend, forModelIo, groupGpuUnsupported, groupGpusForbidden, groupNoGpus,
+  groupNoGpusAvailable, histogramBucketsEmpty, instanceGroupsMissing, ioDataTypeMissing, ioDimInvalid, ioDimsMissing,
+  ioEmptyReshape, ioFormatDims, ioNameMissing, ioNameRepeated, ioReshapeDimInvalid, ioReshapeSizeMismatch,
+  ioReshapeVariableDims, maxBatchSizeNegative, metricControlFieldMissing, metricFamilyEmpty, nonLinearFormatDims,
+  nonLinearFormatNotTensorRt, platformBackendMismatch, platformOrBackendMissing, platformUnexpected,
+  preferredSizeNotPositive, preferredSizeTooLarge, preserveOrderingDelay, preserveOrderingLevels, profileEmpty,
+  profileNegative, profileNotTensorRt, profileUnparsable, queuePolicyPriorityOutOfRange, responseCacheUnsupported,
+  sequencePreferredSizeNotPositive, sequencePreferredSizeTooLarge, shapeTensorNotTensorRt, slotUtilizationOutOfRange,
+  unexpectedKindAuto,
+} from "../errors/index.js";
 import type { ModelConfig, ModelInput, ModelOutput, ModelSequenceBatching } from "./model-config.js";
 import { validateEnsembleScheduling } from "./ensemble-rules.js";
 
@@ -39,8 +52,6 @@ export interface ValidateOptions {
   /** Triton's --min-supported-compute-capability; only quoted in a message. Default 6.0. */
   minComputeCapability?: number;
 }
-
-const invalid = configRuleViolated;
 
 /** -1 in dims: a variable-size dimension (Triton's WILDCARD_DIM). */
 export const WILDCARD_DIM = -1;
@@ -71,9 +82,7 @@ export function applyTritonRules(cfg: ModelConfig, opts: ValidateOptions): Model
   validateModelConfigRules(cfg);
   validateModelIoConfig(cfg);
   if (cfg.name !== opts.modelName) {
-    throw invalid(
-      `unexpected directory name '${opts.modelName}' for model '${cfg.name}', directory name must equal model name`,
-    );
+    throw directoryNameMismatch(opts.modelName, cfg.name);
   }
   if (!cfg.ensemble_scheduling) {
     normalizeInstanceGroups(cfg, opts.gpus, opts.onKindAuto);
@@ -147,49 +156,49 @@ function normalizeModelConfig(cfg: ModelConfig): void {
 /** Triton's ValidateModelConfig. */
 function validateModelConfigRules(cfg: ModelConfig): void {
   const name = cfg.name;
-  if (!name) throw invalid("model configuration must specify 'name'");
+  if (!name) throw configNameMissing();
 
   if (!cfg.backend) {
-    if (!cfg.platform) throw invalid(`must specify 'platform' or 'backend' for '${name}'`);
-    if (cfg.platform !== ENSEMBLE_PLATFORM) throw invalid(`unexpected platform type '${cfg.platform}' for ${name}`);
+    if (!cfg.platform) throw platformOrBackendMissing(name);
+    if (cfg.platform !== ENSEMBLE_PLATFORM) throw platformUnexpected(cfg.platform, name);
   } else if (cfg.platform === ENSEMBLE_PLATFORM) {
-    throw invalid(`Ensemble model '${name}' must have platform type '${cfg.platform}' and empty backend type`);
+    throw ensembleWithBackend(name, cfg.platform);
   }
   const family = BACKEND_FAMILY[cfg.backend];
   if (family !== undefined && family !== PLATFORM_FAMILY[cfg.platform]) {
-    throw invalid(`unexpected 'platform' and 'backend' pair, got:${cfg.platform}, ${cfg.backend}`);
+    throw platformBackendMismatch(cfg.platform, cfg.backend);
   }
 
-  if (cfg.max_batch_size < 0) throw invalid(`'max_batch_size' must be non-negative value for ${name}`);
+  if (cfg.max_batch_size < 0) throw maxBatchSizeNegative(name);
 
   const db = cfg.dynamic_batching;
   if (db) {
     for (const size of db.preferred_batch_size) {
-      if (size <= 0) throw invalid(`dynamic batching preferred size must be positive for ${name}`);
+      if (size <= 0) throw preferredSizeNotPositive(name);
       if (size > cfg.max_batch_size) {
-        throw invalid(`dynamic batching preferred size must be <= max batch size for ${name}`);
+        throw preferredSizeTooLarge(name);
       }
     }
     const levels = db.priority_levels;
     if (levels !== 0) {
       if (db.default_priority_level === 0 || db.default_priority_level > levels) {
-        throw invalid(`default priority level must be in range [1, ${levels}] for ${name}`);
+        throw defaultPriorityOutOfRange(levels, name);
       }
       for (const key of Object.keys(db.priority_queue_policy)) {
         const level = Number(key);
         if (level === 0 || level > levels) {
-          throw invalid(`priority queue policy must have priority level in range [1, ${levels}] for ${name}`);
+          throw queuePolicyPriorityOutOfRange(levels, name);
         }
       }
     }
     if (db.preserve_ordering) {
       if (levels > 1) {
-        throw invalid(`Only one priority level is allowed when 'preserve_ordering' is true for ${name}`);
+        throw preserveOrderingLevels(name);
       }
       const policies = [db.default_queue_policy, ...Object.values(db.priority_queue_policy)];
       for (const p of policies) {
         if (p && p.default_timeout_microseconds !== 0 && p.timeout_action === "DELAY") {
-          throw invalid(`Queue policy can not have DELAY as timeout action when 'preserve_ordering' is true for ${name}`);
+          throw preserveOrderingDelay(name);
         }
       }
     }
@@ -200,22 +209,19 @@ function validateModelConfigRules(cfg: ModelConfig): void {
   if (cfg.ensemble_scheduling) {
     validateEnsembleScheduling(cfg, cfg.ensemble_scheduling);
   } else if (cfg.platform === ENSEMBLE_PLATFORM) {
-    throw invalid(`ensemble scheduling must be set for ensemble ${name} whose platform is ${ENSEMBLE_PLATFORM}`);
+    throw ensembleSchedulingMissing(name, ENSEMBLE_PLATFORM);
   }
 
   if (cfg.model_transaction_policy.decoupled && cfg.response_cache?.enable) {
-    throw invalid(
-      `Response Cache does not currently support model ${name} with 'decoupled' transaction policy. ` +
-        "Please disable the response cache.",
-    );
+    throw responseCacheUnsupported(name, "'decoupled' transaction policy");
   }
 
   for (const control of cfg.model_metrics?.metric_control ?? []) {
-    if (!control.metric_identifier) throw invalid("metric control must specify 'metric_identifier'");
-    if (!control.metric_identifier.family) throw invalid("metric identifier must specify non-empty 'family'");
-    if (!control.histogram_options) throw invalid("metric control must specify 'histogram_options'");
+    if (!control.metric_identifier) throw metricControlFieldMissing("metric_identifier");
+    if (!control.metric_identifier.family) throw metricFamilyEmpty();
+    if (!control.histogram_options) throw metricControlFieldMissing("histogram_options");
     if (control.histogram_options.buckets.length === 0) {
-      throw invalid("histogram options must specify non-empty 'buckets'");
+      throw histogramBucketsEmpty();
     }
   }
 }
@@ -225,30 +231,24 @@ type ControlKind = ModelSequenceBatching["control_input"][number]["control"][num
 function validateSequenceBatching(cfg: ModelConfig, sb: ModelSequenceBatching): void {
   const name = cfg.name;
   if (cfg.response_cache?.enable) {
-    throw invalid(
-      `Response Cache does not currently support model ${name} with sequence batching scheduler. ` +
-        "Please disable the response cache.",
-    );
+    throw responseCacheUnsupported(name, "sequence batching scheduler");
   }
   for (const kind of ["CONTROL_SEQUENCE_START", "CONTROL_SEQUENCE_END", "CONTROL_SEQUENCE_READY"] as const) {
     checkSequenceControl(sb, name, kind, true);
   }
   const corrid = checkSequenceControl(sb, name, "CONTROL_SEQUENCE_CORRID", false);
   if (corrid && !["TYPE_UINT64", "TYPE_INT64", "TYPE_UINT32", "TYPE_INT32", "TYPE_STRING"].includes(corrid)) {
-    throw invalid(
-      `unexpected data type for control CONTROL_SEQUENCE_CORRID for ${name}. ` +
-        "Allowed data types are TYPE_UINT64, TYPE_INT64, TYPE_UINT32, TYPE_INT32 and TYPE_STRING",
-    );
+    throw corridDataType(name);
   }
   for (const size of sb.oldest?.preferred_batch_size ?? []) {
-    if (size <= 0) throw invalid(`sequence batching preferred batch size must be positive for ${name}`);
+    if (size <= 0) throw sequencePreferredSizeNotPositive(name);
     if (size > cfg.max_batch_size) {
-      throw invalid(`sequence batching preferred batch size must be <= max batch size for ${name}`);
+      throw sequencePreferredSizeTooLarge(name);
     }
   }
   const utilization = sb.direct?.minimum_slot_utilization ?? 0;
   if (sb.direct && (utilization < 0 || utilization > 1)) {
-    throw invalid(`sequence batching minimum slot utilization must be in range (0.0, 1.0] for ${name}`);
+    throw slotUtilizationOutOfRange(name);
   }
 }
 
@@ -266,38 +266,27 @@ function checkSequenceControl(
   const seenTensors = new Set<string>();
   let found: string | undefined;
   for (const input of sb.control_input) {
-    if (!input.name) throw invalid(`sequence batching control tensor must have a name for ${model}`);
+    if (!input.name) throw controlTensorUnnamed(model);
     if (seenTensors.has(input.name)) {
-      throw invalid(
-        `sequence batching control tensor '${input.name}' is specified for multiple control kinds for ${model}`,
-      );
+      throw controlTensorReused(input.name, model);
     }
     seenTensors.add(input.name);
     for (const c of input.control) {
       if (c.kind !== kind) continue;
-      if (found !== undefined) throw invalid(`sequence batching specifies multiple ${kind} tensors for ${model}`);
+      if (found !== undefined) throw controlKindRepeated(kind, model);
       const pairs = [c.int32_false_true, c.fp32_false_true, c.bool_false_true].filter((p) => p.length > 0);
       if (!boolean) {
         if (pairs.length > 0) {
-          throw invalid(
-            "sequence batching must not specify either 'int32_false_true', 'fp32_false_true' or " +
-              `'bool_false_true' for ${kind} for ${model}`,
-          );
+          throw controlPairForbidden(kind, model);
         }
         found = c.data_type;
         continue;
       }
       if (pairs.length === 0) {
-        throw invalid(
-          "sequence batching must specify either 'int32_false_true', 'fp32_false_true' or " +
-            `'bool_false_true' for ${kind} for ${model}`,
-        );
+        throw controlPairMissing(kind, model);
       }
       if (pairs.length > 1) {
-        throw invalid(
-          "sequence batching specifies more than one from 'int32_false_true', 'fp32_false_true' and " +
-            `'bool_false_true' for ${kind} for ${model}`,
-        );
+        throw controlPairAmbiguous(kind, model);
       }
       const field = c.int32_false_true.length
         ? "int32_false_true"
@@ -305,7 +294,7 @@ function checkSequenceControl(
           ? "fp32_false_true"
           : "bool_false_true";
       if (pairs[0]!.length !== 2) {
-        throw invalid(`sequence batching control '${field}' must have exactly 2 entries for ${kind} for ${model}`);
+        throw controlPairSize(field, kind, model);
       }
       found = field === "int32_false_true" ? "TYPE_INT32" : field === "fp32_false_true" ? "TYPE_FP32" : "TYPE_BOOL";
     }
@@ -315,7 +304,6 @@ function checkSequenceControl(
 
 /** Triton's ValidateModelIOConfig: every message ends in " for <model>". */
 function validateModelIoConfig(cfg: ModelConfig): void {
-  const suffix = ` for ${cfg.name}`;
   const wrap = (check: () => void) => {
     try {
       check();
@@ -330,32 +318,32 @@ function validateModelIoConfig(cfg: ModelConfig): void {
   for (const [what, list] of [["input", cfg.input], ["output", cfg.output]] as const) {
     const seen = new Set<string>();
     for (const io of list) {
-      if (seen.has(io.name)) throw invalid(`model ${what} '${io.name}' is specified more than once${suffix}`);
+      if (seen.has(io.name)) throw ioNameRepeated(what, io.name, cfg.name);
       seen.add(io.name);
     }
   }
 }
 
 function validateInput(io: ModelInput, cfg: ModelConfig): void {
-  validateIoShape(io, cfg.max_batch_size, "model input ");
+  validateIoShape(io, cfg.max_batch_size, "input");
   if ((io.format === "FORMAT_NHWC" || io.format === "FORMAT_NCHW") && io.dims.length !== 3) {
-    throw invalid("model input NHWC/NCHW require 3 dims");
+    throw ioFormatDims();
   }
   validateTensorRtOnly(io, cfg.platform, "input");
 }
 
 function validateOutput(io: ModelOutput, cfg: ModelConfig): void {
-  validateIoShape(io, cfg.max_batch_size, "model output ");
+  validateIoShape(io, cfg.max_batch_size, "output");
   validateTensorRtOnly(io, cfg.platform, "output");
 }
 
 function validateTensorRtOnly(io: ModelInput | ModelOutput, platform: string, kind: string): void {
   if (platform !== TRT_PLATFORM && io.is_shape_tensor) {
-    throw invalid("shape tensors are only supported for TensorRT platform");
+    throw shapeTensorNotTensorRt();
   }
   if (io.is_non_linear_format_io) {
-    if (platform !== TRT_PLATFORM) throw invalid("Non-linear IO format is only supported for the TensorRT platform");
-    if (io.dims.length !== 3) throw invalid(`Non-linear IO format ${kind} requires 3 dims`);
+    if (platform !== TRT_PLATFORM) throw nonLinearFormatNotTensorRt();
+    if (io.dims.length !== 3) throw nonLinearFormatDims(kind);
   }
 }
 
@@ -365,31 +353,28 @@ export function elementCount(dims: readonly number[]): number {
   return dims.length === 0 ? 0 : dims.reduce((a, b) => a * b, 1);
 }
 
-function validateIoShape(io: ModelInput | ModelOutput, maxBatchSize: number, prefix: string): void {
-  if (!io.name) throw invalid(`${prefix}must specify 'name'`);
-  const p = `${prefix}'${io.name}' `;
-  if (io.data_type === "TYPE_INVALID") throw invalid(`${p}must specify 'data_type'`);
-  if (io.dims.length === 0) throw invalid(`${p}must specify 'dims'`);
+function validateIoShape(io: ModelInput | ModelOutput, maxBatchSize: number, kind: "input" | "output"): void {
+  if (!io.name) throw ioNameMissing(kind);
+  if (io.data_type === "TYPE_INVALID") throw ioDataTypeMissing(kind, io.name);
+  if (io.dims.length === 0) throw ioDimsMissing(kind, io.name);
   const reshape = io.reshape;
   // With no batch dimension an empty reshape would make the tensor a scalar, which Triton rejects.
   if (reshape && reshape.shape.length === 0 && maxBatchSize === 0) {
-    throw invalid(`${p}cannot have empty reshape for non-batching model as scalar tensors are not supported`);
+    throw ioEmptyReshape(kind, io.name);
   }
   const badDim = (d: number) => d < 1 && d !== WILDCARD_DIM;
   if (io.dims.some(badDim)) {
-    throw invalid(`${p}dimension must be integer >= 1, or ${WILDCARD_DIM} to indicate a variable-size dimension`);
+    throw ioDimInvalid(kind, io.name);
   }
   if (!reshape) return;
   if (reshape.shape.some(badDim)) {
-    throw invalid(
-      `${p}reshape dimensions must be integer >= 1, or ${WILDCARD_DIM} to indicate a variable-size dimension`,
-    );
+    throw ioReshapeDimInvalid(kind, io.name);
   }
   const dimsSize = elementCount(io.dims);
   const reshapeSize = elementCount(reshape.shape);
   // An empty reshape (count 0) is allowed exactly when dims hold one element.
   if (dimsSize !== reshapeSize && (reshapeSize !== 0 || dimsSize !== 1)) {
-    throw invalid(`${p}has different size for dims and reshape`);
+    throw ioReshapeSizeMismatch(kind, io.name);
   }
   if (dimsSize === -1) {
     // Each run of fixed dims between variable ones must hold the same element count in both.
@@ -408,9 +393,9 @@ function validateIoShape(io: ModelInput | ModelOutput, maxBatchSize: number, pre
     const a = runs(io.dims);
     const b = runs(reshape.shape);
     if (a.length !== b.length) {
-      throw invalid(`${p}has different number of variable-size dimensions for dims and reshape`);
+      throw ioReshapeVariableDims(kind, io.name);
     }
-    if (a.some((n, i) => n !== b[i])) throw invalid(`${p}has different size for dims and reshape`);
+    if (a.some((n, i) => n !== b[i])) throw ioReshapeSizeMismatch(kind, io.name);
   }
 }
 
@@ -419,22 +404,22 @@ function validateBatchIo(cfg: ModelConfig): void {
   const outputs = new Set(cfg.output.map((o) => o.name));
   for (const bi of cfg.batch_input) {
     if (bi.source_input.length !== 1) {
-      throw invalid(`batch input kind '${bi.kind}' expects 1 source input, got ${bi.source_input.length}`);
+      throw batchIoSourceCount("input", bi.kind, bi.source_input.length);
     }
     if (bi.data_type !== "TYPE_INT32" && bi.data_type !== "TYPE_FP32") {
-      throw invalid("batch input data type must be TYPE_INT32 or TYPE_FP32");
+      throw batchInputDataType();
     }
-    for (const s of bi.source_input) if (!inputs.has(s)) throw invalid(`unknown source input name '${s}'`);
+    for (const s of bi.source_input) if (!inputs.has(s)) throw batchSourceUnknown(s);
   }
   for (const bo of cfg.batch_output) {
     if (bo.source_input.length !== 1) {
-      throw invalid(`batch output kind '${bo.kind}' expects 1 source input, got ${bo.source_input.length}`);
+      throw batchIoSourceCount("output", bo.kind, bo.source_input.length);
     }
-    for (const s of bo.source_input) if (!inputs.has(s)) throw invalid(`unknown source input name '${s}'`);
+    for (const s of bo.source_input) if (!inputs.has(s)) throw batchSourceUnknown(s);
     const targets = new Set<string>();
     for (const t of bo.target_name) {
-      if (!outputs.has(t)) throw invalid(`unknown target output name '${t}'`);
-      if (targets.has(t)) throw invalid(`target output name '${t}' can only be specified once`);
+      if (!outputs.has(t)) throw batchTargetUnknown(t);
+      if (targets.has(t)) throw batchTargetRepeated(t);
       targets.add(t);
     }
   }
@@ -475,27 +460,20 @@ function normalizeInstanceGroups(
 
 /** Triton's ValidateInstanceGroup. */
 function validateInstanceGroups(cfg: ModelConfig, gpus: readonly number[] | undefined, minCc: number): void {
-  if (cfg.instance_group.length === 0) throw invalid(`must specify one or more 'instance group's for ${cfg.name}`);
+  if (cfg.instance_group.length === 0) throw instanceGroupsMissing(cfg.name);
   const supported = [...new Set(gpus ?? [])].sort((a, b) => a - b);
   for (const g of cfg.instance_group) {
     const who = `instance group ${g.name} of model ${cfg.name}`;
     if (g.kind === "KIND_MODEL" || g.kind === "KIND_CPU") {
-      if (g.gpus.length > 0) throw invalid(`${who} has kind ${g.kind} but specifies one or more GPUs`);
+      if (g.gpus.length > 0) throw groupGpusForbidden(g.name, cfg.name, g.kind);
     } else if (g.kind === "KIND_GPU") {
       if (gpus !== undefined) {
         if (g.gpus.length === 0) {
-          throw invalid(
-            supported.length === 0
-              ? `${who} has kind KIND_GPU but no GPUs are available`
-              : `${who} has kind KIND_GPU but specifies no GPUs`,
-          );
+          throw supported.length === 0 ? groupNoGpusAvailable(g.name, cfg.name) : groupNoGpus(g.name, cfg.name);
         }
         for (const id of g.gpus) {
           if (!supported.includes(id)) {
-            throw invalid(
-              `${who} specifies invalid or unsupported gpu id ${id}. GPUs with at least the minimum required ` +
-                `CUDA compute compatibility of ${minCc.toFixed(6)} are: ${supported.join(", ")}`,
-            );
+            throw groupGpuUnsupported(g.name, cfg.name, id, minCc.toFixed(6), supported);
           }
         }
       }
@@ -503,20 +481,14 @@ function validateInstanceGroups(cfg: ModelConfig, gpus: readonly number[] | unde
       throw unexpectedKindAuto(who);
     }
     if (cfg.platform !== TRT_PLATFORM && g.profile.length > 0) {
-      // Triton's text, missing space included.
-      throw invalid(
-        `${who} and platform ${cfg.platform}specifies profile field which is only supported for TensorRT models`,
-      );
+      throw profileNotTensorRt(g.name, cfg.name, cfg.platform);
     }
     for (const profile of g.profile) {
-      if (!profile) throw invalid("profile name must not be empty");
+      if (!profile) throw profileEmpty();
       const m = /^\s*([+-]?\d+)/.exec(profile);
-      if (!m) throw invalid(`unable to parse '${profile}': stoi`);
+      if (!m) throw profileUnparsable(profile);
       if (Number(m[1]) < 0) {
-        throw invalid(
-          `${who} and platform ${cfg.platform} specifies invalid profile ${profile}. ` +
-            "The field should contain the string representation of a non-negative integer.",
-        );
+        throw profileNegative(g.name, cfg.name, cfg.platform, profile);
       }
     }
   }

@@ -8,7 +8,7 @@
  * answers. The adapters below rely on that to keep ServerApi's contract: inferStream throws for the
  * former, and streams the latter.
  */
-import { internal, type ServerError } from "../errors/index.js";
+import { endedWithoutResponse, type ServerError } from "../errors/index.js";
 import { ResponseStream } from "./response-stream.js";
 import type { CoreRequest, CoreResponse } from "./types.js";
 
@@ -35,10 +35,10 @@ export interface EntryPolicy {
   /** Taken while the server drains: BLS calls and ensemble steps, which in-flight requests await. */
   readonly internal: boolean;
   /**
-   * The caller takes exactly one response: a decoupled model is refused (UNSUPPORTED) with this
-   * text. Unset: any model, its responses streamed.
+   * The caller takes exactly one response: a decoupled model is refused with this error
+   * (UNSUPPORTED). Unset: any model, its responses streamed.
    */
-  readonly refuseDecoupled?: (model: string) => string;
+  readonly refuseDecoupled?: (model: string) => ServerError;
 }
 
 /** One response, or the rejection: ServerApi.infer and an ensemble's steps. */
@@ -51,7 +51,7 @@ export function dispatchOne(dispatch: Dispatch, request: CoreRequest): Promise<C
           return;
         }
         if (response) resolve(response);
-        else reject(internal(`model '${request.model}' ended the request without a response`));
+        else reject(endedWithoutResponse(request.model));
       },
       onError: reject,
     });

@@ -14,7 +14,7 @@
  * response and settle hooks in reverse, over the stages the request passed.
  */
 import { channel } from "node:diagnostics_channel";
-import { internal, toServerError, type ServerError } from "../errors/index.js";
+import { noStageTook, toServerError, type ServerError } from "../errors/index.js";
 import type { ModelConfig } from "../config/schema.js";
 import type { Dispatch, DispatchHandler, EntryPolicy } from "./dispatch.js";
 import type { ModelStatistics } from "./statistics.js";
@@ -89,7 +89,7 @@ export class Exchange {
       this.fail(toServerError(err));
       return;
     }
-    this.fail(internal(`no stage of the pipeline took the request for model '${this.request.model}'`));
+    this.fail(noStageTook(this.request.model));
   }
 
   /** A response (or a bare final flag): through the passed stages' response hooks to the handler. */

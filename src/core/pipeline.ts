@@ -8,6 +8,7 @@
  * response, clients streaming, handlers' BLS calls and ensemble steps, the latter two taken while
  * the server drains since the requests in flight depend on them.
  */
+import { decoupledEnsembleStep, decoupledNeedsStream } from "../errors/index.js";
 import { dispatchOne, dispatchStream, type Dispatch, type EntryPolicy } from "./dispatch.js";
 import { compose, type ComposeOptions } from "./exchange.js";
 import type { ResponseStream } from "./response-stream.js";
@@ -20,13 +21,13 @@ import type { CoreRequest, CoreResponse } from "./types.js";
 const CLIENT_ONE: EntryPolicy = {
   internal: false,
   // The front ends refuse these first, each with Triton's own text; this guards the rest.
-  refuseDecoupled: (model) => `model '${model}' is decoupled: its responses stream (gRPC ModelStreamInfer, HTTP generate_stream)`,
+  refuseDecoupled: decoupledNeedsStream,
 };
 const CLIENT_STREAM: EntryPolicy = { internal: false };
 const BLS: EntryPolicy = { internal: true };
 const ENSEMBLE_STEP: EntryPolicy = {
   internal: true,
-  refuseDecoupled: (model) => `model '${model}' is decoupled: an ensemble step takes exactly one response`,
+  refuseDecoupled: decoupledEnsembleStep,
 };
 
 export interface PipelineOptions extends ComposeOptions {

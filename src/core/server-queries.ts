@@ -3,7 +3,7 @@
  * statistics) and the repository extension's load / unload, with Triton's texts for refusals.
  * Everything here reads the model catalog; nothing here runs inference.
  */
-import { VersionLoadError, invalidArg, unavailable } from "../errors/index.js";
+import { VersionLoadError, explicitLoadNotAllowed, requestedModelUnavailable, requestedVersionUnavailable } from "../errors/index.js";
 import { configToJson, tensorShapeForMetadata, type ModelConfig } from "../config/schema.js";
 import { datatypeFromConfig } from "../ipc/datatypes.js";
 import type { ModelStatistics, ModelStatisticsResponse } from "./statistics.js";
@@ -85,10 +85,10 @@ export class ServerQueries {
     // Triton lists ready versions only, and answers INVALID_ARG (its texts) for anything else.
     let ready = this.#models.index(true).filter((e) => e.version !== undefined && (model === undefined || e.name === model));
     if (model !== undefined) {
-      if (ready.length === 0) throw invalidArg(`requested model '${model}' is not available`);
+      if (ready.length === 0) throw requestedModelUnavailable(model);
       if (version !== undefined && version !== "" && version !== "-1") {
         ready = ready.filter((e) => Number(e.version) === Number(version));
-        if (ready.length === 0) throw invalidArg(`requested model version is not available for model '${model}'`);
+        if (ready.length === 0) throw requestedVersionUnavailable(model);
       }
     }
     return {
@@ -103,7 +103,7 @@ export class ServerQueries {
   #checkExplicit(): void {
     if (this.#o.modelControlMode !== "explicit") {
       // Triton's text, which names polling even in "none" mode.
-      throw unavailable("explicit model load / unload is not allowed if polling is enabled");
+      throw explicitLoadNotAllowed();
     }
   }
 }

@@ -2,7 +2,7 @@
  * A response as its client asked for it: with requested outputs, those, in the order asked,
  * classified (the classification extension) where asked; without, every output the model made.
  */
-import { ServerError, toServerError } from "../errors/index.js";
+import { outputNotProduced, toServerError } from "../errors/index.js";
 import type { ModelConfig } from "../config/schema.js";
 import { classify, readLabels } from "./classification.js";
 import type { CoreRequest, CoreResponse } from "./types.js";
@@ -25,7 +25,7 @@ export function shapeResponse(request: CoreRequest, source: ShapeSource, respons
   try {
     for (const want of requested) {
       const t = outputs.find((o) => o.name === want.name);
-      if (!t) throw new ServerError("INTERNAL", `model '${request.model}' did not produce the requested output '${want.name}'`);
+      if (!t) throw outputNotProduced(request.model, want.name);
       if (want.classification === undefined) {
         shaped.push(t);
         continue;

@@ -114,15 +114,6 @@ export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-// Generic constructors, kept for the files not yet converted to the named factories of texts.ts.
-// New texts go to texts.ts (and docs/errors.md), not here.
-export const invalidArg = (message: string) => new ServerError("INVALID_ARG", message);
-export const notFound = (message: string) => new ServerError("NOT_FOUND", message);
-export const unavailable = (message: string) => new ServerError("UNAVAILABLE", message);
-export const unsupported = (message: string) => new ServerError("UNSUPPORTED", message);
-export const internal = (message: string) => new ServerError("INTERNAL", message);
-export const cancelled = (message: string) => new ServerError("CANCELLED", message);
-
 /** Triton's names of its codes, as its Status strings print them ("Internal: ..."). */
 export const STATUS_NAME: Readonly<Record<ErrorCode, string>> = {
   UNKNOWN: "Unknown",

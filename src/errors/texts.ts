@@ -3,28 +3,15 @@
  * lib/core/errors.js): one factory per distinct text, its code fixed here, the cause kept where
  * there is one. Texts are Triton's where Triton has one and must stay byte-identical: clients and
  * tests match on them. Each factory is listed in docs/errors.md (test/unit/errors/texts.test.ts
- * fails on a missing or mismatched row). Status mapping stays in server-error.ts alone.
+ * fails on a missing or mismatched row). Status mapping stays in server-error.ts alone. The
+ * config rules' texts are in config-texts.ts, serving's in runtime-texts.ts; both re-exported here.
  */
+import { define, last, named } from "./factory.js";
 import { type ErrorCode, STATUS_NAME, ServerError, messageOf, redactSegmentNames } from "./server-error.js";
 
-/** A named error factory; `code` is the code of every error it makes, or "given" (the caller's). */
-export type Factory<A extends unknown[], E extends ServerError = ServerError> = ((...args: A) => E) & {
-  readonly code: ErrorCode | "given";
-};
-
-function named<A extends unknown[], E extends ServerError>(code: ErrorCode | "given", make: (...args: A) => E): Factory<A, E> {
-  return Object.assign(make, { code });
-}
-
-/** A factory of `code` errors whose message is `text(...args)`, and whose cause is `cause(...args)`. */
-function define<A extends unknown[]>(
-  code: ErrorCode, text: (...args: A) => string, cause?: (...args: A) => unknown,
-): Factory<A> {
-  return named(code, (...args: A) => new ServerError(code, text(...args), cause ? { cause: cause(...args) } : undefined));
-}
-
-/** The last argument, where a factory takes the error it reports as its last parameter. */
-const last = (...args: unknown[]) => args[args.length - 1];
+export type { Factory } from "./factory.js";
+export * from "./config-texts.js";
+export * from "./runtime-texts.js";
 
 /** Triton's request prefix in infer_request.cc texts. */
 const requestPrefix = (id: string) => `[request id: ${id || "<id_unknown>"}] `;
@@ -50,14 +37,34 @@ export class ModelLoadError extends ServerError {
 }
 
 /**
- * The detail of a failure that happened while loading: a ModelLoadError's own field; otherwise the
- * text. The one text still read back: stub/main.ts sends a handler that fails to import as the
- * plain text "failed to load '<module path>': <detail>" (only `{ code, message }` cross), whose
- * prefix the model's own replaces. When the stub sends the detail alone, this is `e.message`.
+ * A handler module that failed to import in its stub: "failed to load '<module path>': <detail>".
+ * The stub sends the detail alone (a "failed" control message marked `during: "import"`); main
+ * names the module it asked the stub to load, and keeps `detail` for the model's own text. (Not
+ * exported: handlerImportFailed makes it.)
+ */
+class HandlerImportError extends ServerError {
+  readonly modulePath: string;
+  /** The text after "failed to load '<module path>': ", redacted as the message is. */
+  readonly detail: string;
+
+  constructor(modulePath: string, detail: string, code: ErrorCode) {
+    super(code, `failed to load '${modulePath}': ${detail}`);
+    this.modulePath = modulePath;
+    this.detail = redactSegmentNames(detail);
+  }
+}
+
+/** A handler module that failed to import in its stub, with the stub's code; the model's load failure quotes the detail. */
+export const handlerImportFailed = named("given", (modulePath: string, detail: string, code: ErrorCode) =>
+  new HandlerImportError(modulePath, detail, code));
+
+/**
+ * The detail of a failure that happened while loading, as the model's own text quotes it: the
+ * field of a load or import failure (built from fields, never read back out of a text); else the
+ * whole message.
  */
 function loadDetail(e: ServerError): string {
-  if (e instanceof ModelLoadError) return e.detail;
-  return e.message.replace(/^failed to load '[^']*': /, "");
+  return e instanceof ModelLoadError || e instanceof HandlerImportError ? e.detail : e.message;
 }
 
 /** A model version that failed to start (its handler's initialize threw, its stub died, ...). */
@@ -531,9 +538,6 @@ export const configOverrideInvalid = define("INVALID_ARG", (detail: string, caus
 /** A config that fails the schema; `path` is the field, `message` zod's issue. */
 export const configSchemaInvalid = define("INVALID_ARG", (model: string, file: string | undefined, path: string, message: string) =>
   `invalid model configuration for '${model}'${file ? ` (${file})` : ""}: ${path}: ${message}`);
-
-/** A model config rule violated (Triton's model_config_utils.cc texts, given by config/rules.ts). */
-export const configRuleViolated = define("INVALID_ARG", (text: string) => text);
 
 /** An input/output rule's failure, with its code, ending in " for <model>" (ValidateModelIOConfig). */
 export const forModelIo = named("given", (err: ServerError, model: string) =>

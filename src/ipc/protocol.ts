@@ -146,8 +146,11 @@ export type FromStub =
   | { type: "attached"; version: number; pid: number }
   | { type: "autocompleted"; config: Record<string, unknown> }
   | { type: "initialized" }
-  /** A failure of attach, autocomplete or initialize; the stub then exits. */
-  | { type: "failed"; error: ErrorInfo }
+  /**
+   * A failure of attach, autocomplete or initialize; the stub then exits. `during: "import"`: the
+   * handler module failed to import, and error.message is the detail alone (main names the module).
+   */
+  | { type: "failed"; error: ErrorInfo; during?: "import" }
   | { type: "log"; level: LogLevel; message: string }
   /** createSession chose this onnxruntime execution provider (main shows it in the config). */
   | { type: "execution-provider"; provider: string }

@@ -3,7 +3,7 @@
  * one promise every close() caller gets resolves when nothing is queued or executing. Calling
  * close() again, from anywhere, returns that same promise, so no caller is left waiting.
  */
-import { unavailable, type ServerError } from "../errors/index.js";
+import { modelUnloading, type ServerError } from "../errors/index.js";
 
 export class CloseLatch {
   readonly #model: string;
@@ -24,7 +24,7 @@ export class CloseLatch {
 
   /** What a request gets once closed (Triton's text while a model unloads). */
   refusal(): ServerError {
-    return unavailable(`model '${this.#model}' is unloading`);
+    return modelUnloading(this.#model);
   }
 
   /** Refuses new requests from now on; resolves once nothing is pending. Idempotent. */

@@ -19,7 +19,7 @@
  * One timer serves the whole batcher, armed to the earliest deadline (the oldest request's
  * max_queue_delay, or the first queue timeout) and re-armed only when that deadline moves earlier.
  */
-import { unavailable } from "../errors/index.js";
+import { queueFull, requestTimeoutExpired } from "../errors/index.js";
 import type { ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
 import { markEnqueued, markRejected } from "../core/statistics.js";
@@ -81,7 +81,7 @@ export class DynamicBatcher implements Scheduler {
     const level = this.#queue.admit(request);
     if (level === null) {
       markRejected(request);
-      return Promise.reject(unavailable("Exceeds maximum queue size"));
+      return Promise.reject(queueFull());
     }
     const seq = this.#seq++;
     const q = new QueuedRequest(request, this.#model);
@@ -192,7 +192,7 @@ export class DynamicBatcher implements Scheduler {
     const expired = this.#queue.expireDue(performance.now());
     for (const w of expired) {
       markRejected(w.q.request);
-      w.q.settle({ error: unavailable("Request timeout expired") });
+      w.q.settle({ error: requestTimeoutExpired() });
     }
     if (expired.length > 0) {
       if (this.#queue.size === 0) this.#disarm();

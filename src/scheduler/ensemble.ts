@@ -6,13 +6,12 @@
  * stay unreleased until the ensemble's own response is, since later steps and the answer view
  * their outputs in place.
  */
-import { ServerError, internal, toServerError } from "../errors/index.js";
+import { ensembleDeadlock, inEnsemble, requestCancelled, toServerError, type ServerError } from "../errors/index.js";
 import type { ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
 import { markDispatched, markEnqueued } from "../core/statistics.js";
 import type { CoreRequest, CoreResponse, CoreTensor } from "../core/types.js";
 import { CloseLatch } from "./close-latch.js";
-import { cancelledError } from "./queued-request.js";
 import type { RequestOutputs, Scheduler } from "./scheduler.js";
 
 /** Runs a request on a composing model; resolves with its response, rejects with its error. */
@@ -74,7 +73,7 @@ export class EnsembleScheduler implements Scheduler {
     let failure: ServerError | null = null;
     try {
       while (waiting.size > 0 || running.size > 0) {
-        if (request.signal?.aborted) throw cancelledError(this.#config.name);
+        if (request.signal?.aborted) throw requestCancelled(this.#config.name);
         for (const step of [...waiting]) {
           if (!Object.values(step.input_map).every((t) => tensors.has(t))) continue;
           waiting.delete(step);
@@ -95,7 +94,7 @@ export class EnsembleScheduler implements Scheduler {
         await Promise.race(running.values());
         if (failure) {
           const f: ServerError = failure;
-          throw new ServerError(f.code, `in ensemble '${this.#config.name}', ${f.message}`);
+          throw inEnsemble(f, this.#config.name);
         }
       }
       const outputs = this.#config.output.map((o) => {
@@ -125,7 +124,7 @@ export class EnsembleScheduler implements Scheduler {
 
   /** Triton's text for steps that cannot produce every output (a step left an output unset). */
   #deadlock(): ServerError {
-    return internal(`in ensemble '${this.#config.name}', unexpected deadlock, at least one output is not set while no more ensemble steps can be made`);
+    return ensembleDeadlock(this.#config.name);
   }
 
   /** One step's request: its model inputs from ensemble tensors, its mapped outputs requested. */

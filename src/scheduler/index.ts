@@ -3,7 +3,7 @@
  * models; a model with dynamic_batching gets the dynamic batcher; any other runs each request
  * alone (direct). The one place that maps config to policy.
  */
-import { internal } from "../errors/index.js";
+import { ensembleWithoutInferPath } from "../errors/index.js";
 import type { ModelConfig } from "../config/schema.js";
 import { DirectScheduler } from "./direct.js";
 import { DynamicBatcher } from "./dynamic-batcher.js";
@@ -22,7 +22,7 @@ export interface SchedulerContext {
 
 export function createScheduler(config: ModelConfig, context: SchedulerContext): Scheduler {
   if (config.platform === "ensemble") {
-    if (!context.composingInfer) throw internal(`ensemble '${context.name}' needs the server's inference path`);
+    if (!context.composingInfer) throw ensembleWithoutInferPath(context.name);
     return new EnsembleScheduler(config, context.composingInfer);
   }
   return config.dynamic_batching ? new DynamicBatcher(config) : new DirectScheduler(context.name);

@@ -7,14 +7,11 @@
  * The promise a scheduler hands out settles exactly once: resolved with the outputs, or
  * rejected with the ServerError (an instance's per-request `{ error }` becomes that rejection).
  */
-import { cancelled, internal, toServerError, type ServerError } from "../errors/index.js";
+import { instanceNoResult, requestCancelled, toServerError, type ServerError } from "../errors/index.js";
 import type { InstanceResult, ModelInstance } from "../backends/backend.js";
 import { markDispatched } from "../core/statistics.js";
 import type { CoreRequest } from "../core/types.js";
 import type { RequestOutputs } from "./scheduler.js";
-
-/** Triton's text for a request cancelled before it reached an instance. */
-export const cancelledError = (model: string) => cancelled(`request for model '${model}' was cancelled`);
 
 export class QueuedRequest {
   readonly request: CoreRequest;
@@ -59,7 +56,7 @@ export class QueuedRequest {
 
   /** Ends it as cancelled unless it already ended. */
   cancel(): boolean {
-    return !this.settled && this.settle({ error: cancelledError(this.#model) });
+    return !this.settled && this.settle({ error: requestCancelled(this.#model) });
   }
 
   /** Already cancelled when it arrived: it ends now, as cancelled, and should not be queued. */
@@ -107,7 +104,7 @@ export function executeCall(instance: ModelInstance, items: readonly QueuedReque
   }
   return call.then(
     (results) => {
-      items.forEach((q, i) => q.settle(results[i] ?? { error: internal(`instance '${instance.name}' returned no result for a request`) }));
+      items.forEach((q, i) => q.settle(results[i] ?? { error: instanceNoResult(instance.name) }));
       onEnd?.();
     },
     (err) => {

@@ -3,7 +3,7 @@
  * streamExec()) arrives as BLS_REQUEST and runs through the server like a client's; each
  * response goes back as BLS_RESPONSE. Registered on the channel of every stub.
  */
-import { ServerError, toServerError, unavailable, unsupported } from "../../errors/index.js";
+import { blsUnavailable, callingStubGone, requestTimeoutExpired, toServerError } from "../../errors/index.js";
 import { Cancellation } from "../../core/cancellation.js";
 import type { ResponseStream, StreamItem } from "../../core/response-stream.js";
 import type { CoreRequest } from "../../core/types.js";
@@ -51,7 +51,7 @@ async function serveCall(channel: StubChannel, target: BlsTarget | undefined, bo
   };
   let stream: ResponseStream;
   try {
-    if (!target) throw unsupported("BLS calls are not available to this model");
+    if (!target) throw blsUnavailable();
     stream = target({
       model: body.model,
       version: body.version || undefined,
@@ -67,15 +67,15 @@ async function serveCall(channel: StubChannel, target: BlsTarget | undefined, bo
     return;
   }
   const timer = body.timeoutMs === undefined ? undefined : setTimeout(() => {
-    reply({ error: unavailable("Request timeout expired"), final: true });
-    controller.abort(unavailable("Request timeout expired"));
+    reply({ error: requestTimeoutExpired(), final: true });
+    controller.abort(requestTimeoutExpired());
     stream.close();
   }, body.timeoutMs);
   try {
     for await (const item of stream) {
       reply(item);
       if (channel.closed) {
-        controller.abort(new ServerError("CANCELLED", "the calling stub is gone"));
+        controller.abort(callingStubGone());
         break;
       }
     }

@@ -14,7 +14,7 @@ import { pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
 import { processAlive } from "../../ipc/segments.js";
 import { PACKAGE_ROOT } from "../../ipc/addon.js";
-import { ServerError } from "../../errors/index.js";
+import { handlerCompileFailed } from "../../errors/index.js";
 
 export const SDK_ENTRY = join(PACKAGE_ROOT, "dist", "stub", "sdk", "index.js");
 /** Folder name of a server's handler cache: "tessera-<server pid>" (no dash after the pid, unlike segment names). */
@@ -104,7 +104,7 @@ export async function prepareHandlerModule(file: string, cacheKey: string): Prom
     const errors = (err as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] }).errors;
     const first = errors?.[0];
     const where = first?.location ? `${join(dirname(file), first.location.file.split("/").pop()!)}:${first.location.line}:${first.location.column}: ` : "";
-    throw new ServerError("INVALID_ARG", `failed to compile ${file}: ${where}${first?.text ?? String(err)}`);
+    throw handlerCompileFailed(file, where, first?.text ?? String(err), err);
   }
   mkdirSync(HANDLER_CACHE_DIR, { recursive: true, mode: 0o700 });
   const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);

@@ -9,7 +9,7 @@
  * read, and its owner kills the stub. Every call and stream ends exactly once: answered by the
  * stub, or failed when the channel closes (whichever comes first; the other finds nothing).
  */
-import { ServerError } from "../../errors/index.js";
+import { ServerError, channelBroken, mixedDecoupledCall, requestNotPassed } from "../../errors/index.js";
 import { nowNs } from "../../core/statistics.js";
 import type { CoreRequest, RequestResult, ResponseSink } from "../../core/types.js";
 import type { Block, Endpoint, EndpointOptions, MessageRef } from "../../ipc/endpoint.js";
@@ -138,13 +138,13 @@ export class StubChannel {
       body = { id, requests: wireRequests(requests, endpoint, blocks, () => this.#nextKey++) };
     } catch (err) {
       endpoint.freeBlocks(blocks);
-      return Promise.reject(new ServerError("INTERNAL", `failed to pass the request to '${name}': ${(err as Error).message}`));
+      return Promise.reject(requestNotPassed(name, err));
     }
     // A model is decoupled or not: its requests all have sinks (answers stream) or none do.
     const streamed = requests.some((r) => r.sink);
     if (streamed && !requests.every((r) => r.sink)) {
       endpoint.freeBlocks(blocks);
-      return Promise.reject(new ServerError("INTERNAL", `a call to '${name}' mixes decoupled and other requests`));
+      return Promise.reject(mixedDecoupledCall(name));
     }
     const unwatch: (() => void)[] = [];
     requests.forEach((r, i) => {
@@ -166,7 +166,7 @@ export class StubChannel {
         this.#calls.delete(body.id);
         for (const stop of unwatch) stop();
         if (streamed) for (const r of body.requests) this.#endStream(r.key);
-        reject(new ServerError("INTERNAL", `failed to pass the request to '${name}': ${(err as Error).message}`));
+        reject(requestNotPassed(name, err));
       }
     });
   }
@@ -188,7 +188,7 @@ export class StubChannel {
     if (this.#closed) return;
     this.#endpoint.close();
     this.#o.onBroken(reason);
-    this.close(new ServerError("INTERNAL", `the channel to '${this.#o.name}' is broken: ${reason}`));
+    this.close(channelBroken(this.#o.name, reason));
   }
 
   /** Closes the endpoint and fails every call and open stream with `error`, once. */

@@ -5,7 +5,7 @@
  * (exit, missed heartbeats, a broken channel, or kill) fails every in-flight request, once, with
  * an error that names the instance.
  */
-import { ServerError } from "../../errors/index.js";
+import { instanceNotReady, instanceRequestsFailed, type ServerError } from "../../errors/index.js";
 import type { ResponseStream } from "../../core/response-stream.js";
 import type { CoreRequest } from "../../core/types.js";
 import { Endpoint } from "../../ipc/endpoint.js";
@@ -93,7 +93,7 @@ export class StubInstance implements ModelInstance {
   execute(requests: CoreRequest[]): Promise<InstanceResult[]> {
     const state = this.state;
     if (state !== "ready" && state !== "busy") {
-      return Promise.reject(new ServerError("UNAVAILABLE", `model instance '${this.name}' is not ready`));
+      return Promise.reject(instanceNotReady(this.name));
     }
     return this.#channel!.execute(requests);
   }
@@ -119,7 +119,7 @@ export class StubInstance implements ModelInstance {
   }
 
   #died(reason: string, err: ServerError): void {
-    this.#channel?.close(new ServerError("INTERNAL", `Failed to process the request(s) for model instance '${this.name}', message: ${err.message}`));
+    this.#channel?.close(instanceRequestsFailed(this.name, err));
     this.#o.onDeath(this, reason);
   }
 }

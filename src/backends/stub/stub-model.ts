@@ -4,7 +4,9 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ServerError } from "../../errors/index.js";
+import {
+  handlerFileNotFound, instancesRestarting, modelFileNotFound, noInstancesToStart, restartFailed, type ServerError,
+} from "../../errors/index.js";
 import { configToJson, type ModelConfig } from "../../config/schema.js";
 import type { ResponseStream } from "../../core/response-stream.js";
 import type { CoreRequest } from "../../core/types.js";
@@ -66,13 +68,13 @@ export function handlerFile(modelDir: string, version: number, cfg: ModelConfig)
   const dir = join(modelDir, String(version));
   const candidates = cfg.default_model_filename ? [cfg.default_model_filename] : HANDLER_FILES;
   for (const c of candidates) if (existsSync(join(dir, c))) return join(dir, c);
-  throw new ServerError("INVALID_ARG", `model '${cfg.name}' version ${version}: no handler file found in ${dir} (looked for ${candidates.join(", ")})`);
+  throw handlerFileNotFound(cfg.name, version, dir, candidates);
 }
 
 /** The model file of an onnxruntime version folder (default_model_filename, else model.onnx). */
 export function onnxFile(modelDir: string, version: number, cfg: ModelConfig): string {
   const file = join(modelDir, String(version), cfg.default_model_filename || "model.onnx");
-  if (!existsSync(file)) throw new ServerError("INVALID_ARG", `model '${cfg.name}' version ${version}: no model file ${file}`);
+  if (!existsSync(file)) throw modelFileNotFound(cfg.name, version, file);
   return file;
 }
 
@@ -151,7 +153,7 @@ export class StubModel {
       ? prepareBuiltinModule("onnxruntime", onnxFile(this.#modelDir, this.#version, this.#config), key)
       : await prepareHandlerModule(handlerFile(this.#modelDir, this.#version, this.#config), key);
     this.#slots = instanceSlots(this.#config).map((s) => ({ ...s, executionProviders: [], instance: null, failures: 0, startedAt: 0 }));
-    if (this.#slots.length === 0) throw new ServerError("INVALID_ARG", `model '${this.#name}' has no instances to start`);
+    if (this.#slots.length === 0) throw noInstancesToStart(this.#name);
     try {
       const first = this.#slots[0];
       first.instance = this.#newInstance(first);
@@ -257,8 +259,7 @@ export class StubModel {
     } catch (err) {
       if (this.#stopping) return;
       if (this.instances.length === 0) {
-        this.#onRestartFailed(new ServerError("UNAVAILABLE",
-          `model '${this.#name}' version ${this.#version} has no live instance: restarting '${slot.name}' failed: ${(err as Error).message}`));
+        this.#onRestartFailed(restartFailed(this.#name, this.#version, slot.name, err));
       }
       slot.startedAt = Date.now(); // not stable: the back-off keeps growing
       this.#onDeath(slot, instance, `could not be restarted: ${(err as Error).message}`);
@@ -281,8 +282,7 @@ export class StubModel {
     this.#noInstanceTimer = setInterval(() => {
       if (this.instances.length > 0) return this.#instancesBack();
       const next = Math.min(...this.#slots.map((s) => s.failures));
-      this.#onRestartFailed(new ServerError("UNAVAILABLE",
-        `model '${this.#name}' version ${this.#version} has no live instance: its instances are restarting after ${next} consecutive failure(s)`));
+      this.#onRestartFailed(instancesRestarting(this.#name, this.#version, next));
     }, NO_INSTANCE_GRACE_MS);
     this.#noInstanceTimer.unref();
   }

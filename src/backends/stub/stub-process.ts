@@ -8,8 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { ServerError } from "../../errors/index.js";
-import type { ErrorInfo } from "../../errors/index.js";
+import { ServerError, handlerImportFailed, stubNoAnswer, stubUnhealthy } from "../../errors/index.js";
 import { PACKAGE_ROOT, closeFd, createEventFd } from "../../ipc/addon.js";
 import type { EndpointOptions } from "../../ipc/endpoint.js";
 import { controlLayout, writeHeader } from "../../ipc/layout.js";
@@ -71,7 +70,7 @@ export class StubProcess {
     pong: () => {
       this.#lastPong = Date.now();
     },
-    failed: (m) => this.#onFailed(m.error),
+    failed: (m) => this.#onFailed(m),
     attached: (m) => this.#reply(m),
     autocompleted: (m) => this.#reply(m),
     initialized: (m) => this.#reply(m),
@@ -201,10 +200,12 @@ export class StubProcess {
     (this.#control[m.type] as (m: FromStub) => void)(m);
   }
 
-  #onFailed(error: ErrorInfo): void {
-    const err = ServerError.from(error);
+  #onFailed(m: Extract<FromStub, { type: "failed" }>): void {
+    const wire = ServerError.from(m.error);
+    // A handler that failed to import: the stub sent the detail alone; main names the module it asked for.
+    const err = m.during === "import" ? handlerImportFailed(this.#o.modulePath, wire.message, wire.code) : wire;
     // After start-up a failure report means the stub cannot go on (e.g. it could not read a message).
-    if (this.#serving && !this.#dead) return this.break(error.message);
+    if (this.#serving && !this.#dead) return this.break(m.error.message);
     for (const w of this.#waiters.splice(0)) {
       clearTimeout(w.timer);
       w.reject(err);
@@ -224,7 +225,7 @@ export class StubProcess {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w.timer !== timer);
-        reject(new ServerError("INTERNAL", `stub '${this.#o.instanceName}' did not answer '${type}' within ${timeoutMs} ms`));
+        reject(stubNoAnswer(this.#o.instanceName, type, timeoutMs));
       }, timeoutMs);
       this.#waiters.push({ type, resolve, reject, timer });
     });
@@ -247,8 +248,7 @@ export class StubProcess {
   }
 
   #deadError(): ServerError {
-    const detail = this.#stderrTail.length > 0 ? `: ${this.#stderrTail.slice(-5).join(" | ")}` : "";
-    return new ServerError("INTERNAL", `Stub process '${this.#o.instanceName}' is not healthy (${this.#deathReason || "exited"})${detail}`);
+    return stubUnhealthy(this.#o.instanceName, this.#deathReason || "exited", this.#stderrTail.slice(-5));
   }
 
   #die(reason: string): void {

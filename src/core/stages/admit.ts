@@ -4,7 +4,7 @@
  * A known model's invalid request counts as its failure (as Triton counts it); the other refusals
  * here count nowhere.
  */
-import { unavailable, unsupported } from "../../errors/index.js";
+import { serverShuttingDown } from "../../errors/index.js";
 import type { Exchange, Stage, Target } from "../exchange.js";
 import { nowNs } from "../statistics.js";
 import { validateRequest } from "../validate.js";
@@ -41,7 +41,7 @@ export class Admission implements Stage {
 
   onRequest(ex: Exchange): void {
     const request = ex.request;
-    if (this.#closing && !ex.policy.internal) throw unavailable("Server is shutting down");
+    if (this.#closing && !ex.policy.internal) throw serverShuttingDown();
     const startNs = nowNs();
     const target = this.#resolve(request.model, request.version);
     request.times = { startNs };
@@ -53,7 +53,7 @@ export class Admission implements Stage {
       throw err;
     }
     const refusal = ex.policy.refuseDecoupled;
-    if (refusal && target.config.model_transaction_policy.decoupled) throw unsupported(refusal(request.model));
+    if (refusal && target.config.model_transaction_policy.decoupled) throw refusal(request.model);
     this.#inFlight++;
   }
 

@@ -14,7 +14,7 @@ import { RequestPipeline } from "../../../src/core/pipeline.js";
 import type { StreamItem } from "../../../src/core/response-stream.js";
 import { ModelStatistics } from "../../../src/core/statistics.js";
 import type { CoreRequest, CoreResponse, RequestResult } from "../../../src/core/types.js";
-import { ServerError, notFound } from "../../../src/errors/index.js";
+import { ServerError } from "../../../src/errors/index.js";
 
 const request = (model = "m", extra: Partial<CoreRequest> = {}): CoreRequest => ({ model, id: "r", inputs: [], parameters: {}, ...extra });
 
@@ -96,7 +96,7 @@ describe("compose", () => {
     const { events, handler } = recorder();
     const stage: Stage = {
       onRequest: (ex) => {
-        ex.fail(notFound("first"));
+        ex.fail(new ServerError("NOT_FOUND", "first"));
         throw new Error("second");
       },
     };
@@ -134,10 +134,10 @@ describe("compose", () => {
     const taken: Exchange[] = [];
     const { events, handler } = recorder();
     compose([terminal(taken)]).entry({ internal: false })(request(), handler);
-    taken[0].fail(notFound("gone"));
+    taken[0].fail(new ServerError("NOT_FOUND", "gone"));
     const late = response("late");
     taken[0].respond(late, true);
-    taken[0].fail(notFound("again"));
+    taken[0].fail(new ServerError("NOT_FOUND", "again"));
     expect(late.releases).toBe(1);
     expect(events).toEqual(["error gone"]);
   });
@@ -153,7 +153,7 @@ describe("compose", () => {
     });
     compose([logging("a", log), terminal(taken)], { onHandlerError: (e) => reported.push(e) }).entry({ internal: false })(request(), handler);
     taken[0].respond(response(), true);
-    taken[0].fail(notFound("after"));
+    taken[0].fail(new ServerError("NOT_FOUND", "after"));
     expect(events).toEqual([]);
     expect(log).toEqual(["a.request", "a.response", "a.settle"]);
     expect(reported).toHaveLength(1);
@@ -221,7 +221,7 @@ function server(...targets: Fake[]) {
   return new RequestPipeline({
     resolve: (model) => {
       const t = byName.get(model);
-      if (!t) throw notFound(`Request for unknown model: '${model}' is not found`);
+      if (!t) throw new ServerError("NOT_FOUND", `Request for unknown model: '${model}' is not found`);
       return t;
     },
   });

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { ResponseStream, type StreamItem } from "../../../src/core/response-stream.js";
 import type { CoreResponse } from "../../../src/core/types.js";
-import { invalidArg } from "../../../src/errors/index.js";
+import { ServerError } from "../../../src/errors/index.js";
 
 /** A response that counts its release() calls. */
 function response(id: string): CoreResponse & { releases: number } {
@@ -32,7 +32,7 @@ describe("ResponseStream", () => {
     const stream = new ResponseStream();
     const a = response("a");
     const b = response("b");
-    const error = invalidArg("bad");
+    const error = new ServerError("INVALID_ARG", "bad");
     stream.push({ response: a, final: false });
     stream.push({ error, final: false });
     stream.push({ response: b, final: true });
@@ -72,7 +72,7 @@ describe("ResponseStream", () => {
     const late = response("late");
     stream.push({ response: last, final: true });
     stream.push({ response: late, final: false });
-    stream.push({ error: invalidArg("late error"), final: true });
+    stream.push({ error: new ServerError("INVALID_ARG", "late error"), final: true });
     expect(late.releases).toBe(1);
     expect(last.releases).toBe(0);
     expect((await collect(stream)).map((i) => i.response)).toEqual([last]);
@@ -83,7 +83,7 @@ describe("ResponseStream", () => {
     expect(stream.finished).toBe(false);
     stream.push({ response: response("a"), final: false });
     expect(stream.finished).toBe(false);
-    stream.push({ error: invalidArg("e"), final: true });
+    stream.push({ error: new ServerError("INVALID_ARG", "e"), final: true });
     expect(stream.finished).toBe(true);
   });
 
@@ -99,7 +99,7 @@ describe("ResponseStream", () => {
     const a = response("a");
     const b = response("b");
     stream.push({ response: a, final: false });
-    stream.push({ error: invalidArg("e"), final: false });
+    stream.push({ error: new ServerError("INVALID_ARG", "e"), final: false });
     stream.push({ response: b, final: true });
     stream.close();
     expect([a.releases, b.releases]).toEqual([1, 1]);
@@ -132,7 +132,7 @@ describe("ResponseStream", () => {
     const b = response("b");
     stream.push({ response: a, final: false });
     stream.push({ response: b, final: true });
-    stream.push({ error: invalidArg("e"), final: true });
+    stream.push({ error: new ServerError("INVALID_ARG", "e"), final: true });
     expect([a.releases, b.releases]).toEqual([1, 1]);
   });
 });

@@ -36,6 +36,8 @@ const GIVEN_SAMPLES: Record<string, unknown[]> = {
   retold: [given, "other text"],
   inParametersKeyword: [given],
   forModelIo: [given, "m"],
+  handlerImportFailed: ["/m/1/model.ts", "detail", "UNAVAILABLE"],
+  inEnsemble: [given, "e"],
 };
 
 describe("error factories and docs/errors.md", () => {
@@ -130,7 +132,9 @@ describe("load failures carry their model and detail", () => {
   });
 
   it("replaces the module path a stub names in its own text with the model's name", () => {
-    const wire = ServerError.from({ code: "INVALID_ARG", message: "failed to load '/tmp/cache/m-1.mjs': SyntaxError: x" });
+    // The stub sends the detail alone (`during: "import"`); main names the module, in Triton's text.
+    const wire = texts.handlerImportFailed("/tmp/cache/m-1.mjs", "SyntaxError: x", "INVALID_ARG");
+    expect(wire).toMatchObject({ code: "INVALID_ARG", message: "failed to load '/tmp/cache/m-1.mjs': SyntaxError: x" });
     expect(texts.versionLoadFailed("m", 1, wire).message).toBe("failed to load 'm': SyntaxError: x");
     expect(texts.versionsFailed("m", wire)).toMatchObject({ code: "INVALID_ARG", message: "failed to load 'm': SyntaxError: x", detail: "SyntaxError: x" });
     expect(texts.versionsFailed("m", new ServerError("INTERNAL", "stub died")).message).toBe("failed to load 'm': stub died");

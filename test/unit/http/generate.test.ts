@@ -9,7 +9,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ResponseStream } from "../../../src/core/response-stream.js";
 import type { CoreRequest, CoreResponse, CoreTensor, ModelMetadata, TensorMetadata } from "../../../src/core/types.js";
-import { ServerError, invalidArg, unavailable } from "../../../src/errors/index.js";
+import { ServerError } from "../../../src/errors/index.js";
 import { decodeGenerateRequest, encodeGenerateResponse, fitShape } from "../../../src/http/generate.js";
 import {
   FakeApi, bytesOf, postJson, rawRequest, serializeStrings, start, until, type Running,
@@ -310,7 +310,7 @@ describe("POST /generate", () => {
   it("answers the model's error with its status, releasing a response that came with it", async () => {
     decoupled((request, stream) => {
       stream.push({ response: int(request, 1), final: false });
-      stream.push({ error: unavailable("model went away"), final: true });
+      stream.push({ error: new ServerError("UNAVAILABLE", "model went away"), final: true });
     });
     const res = await postJson(path("gen", false), { IN: 1 });
     expect(res.status).toBe(503);
@@ -364,7 +364,7 @@ describe("POST /generate_stream", () => {
   it("writes errors mid-stream as events and goes on, status 200", async () => {
     decoupled((request, stream) => {
       stream.push({ response: int(request, 1), final: false });
-      stream.push({ error: invalidArg("bad element"), final: false });
+      stream.push({ error: new ServerError("INVALID_ARG", "bad element"), final: false });
       stream.push({ response: int(request, 3), final: true });
     });
     const r = await events({ IN: [1] });
@@ -379,7 +379,7 @@ describe("POST /generate_stream", () => {
 
   it("lets an error as the first item set the status, and goes on", async () => {
     decoupled((request, stream) => {
-      stream.push({ error: invalidArg("first went wrong"), final: false });
+      stream.push({ error: new ServerError("INVALID_ARG", "first went wrong"), final: false });
       stream.push({ response: int(request, 2), final: true });
     });
     const r = await events({ IN: [1] });

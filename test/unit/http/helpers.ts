@@ -11,7 +11,7 @@ import type {
   CoreRequest, CoreResponse, CoreTensor, LoadOptions, ModelIndexEntry, ModelMetadata,
   ServerMetadata,
 } from "../../../src/core/types.js";
-import { ServerError, isErrorCode, notFound, toServerError } from "../../../src/errors/index.js";
+import { ServerError, isErrorCode, toServerError } from "../../../src/errors/index.js";
 import { ResponseStream } from "../../../src/core/response-stream.js";
 import { createHttpServer, type HttpServerOptions } from "../../../src/http/index.js";
 
@@ -137,7 +137,7 @@ export class FakeApi implements ServerApi {
 
   #model(name: string): FakeModel {
     const m = this.models.get(name);
-    if (!m) throw notFound(`Request for unknown model: '${name}' is not found`);
+    if (!m) throw new ServerError("NOT_FOUND", `Request for unknown model: '${name}' is not found`);
     return m;
   }
 }

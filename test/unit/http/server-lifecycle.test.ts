@@ -5,7 +5,7 @@
 import * as http from "node:http";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CoreRequest, CoreResponse } from "../../../src/core/types.js";
-import { cancelled } from "../../../src/errors/index.js";
+import { ServerError } from "../../../src/errors/index.js";
 import { FakeApi, postJson, rawRequest, start, until, type Running } from "./helpers.js";
 
 let api: FakeApi;
@@ -157,7 +157,7 @@ describe("cancellation", () => {
     await until(() => api.requests.length === 1);
     req.destroy();
     await until(() => api.requests[0]!.signal!.aborted);
-    gate.reject(cancelled("request cancelled"));
+    gate.reject(new ServerError("CANCELLED", "request cancelled"));
     await new Promise((r) => setTimeout(r, 20));
     api.inferHook = undefined;
     const res = await postJson(server.url + path, { inputs: [INPUT] });
