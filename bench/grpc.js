@@ -18,22 +18,22 @@ const CONCURRENCY = 16;
 
 const in0 = Buffer.from(new Float32Array([1, 2, 3, 4]).buffer);
 const in1 = Buffer.from(new Float32Array([1, 1, 1, 1]).buffer);
-const grpcRequest = {
+export const grpcRequest = {
   model_name: "add_sub",
   inputs: [{ name: "INPUT0", datatype: "FP32", shape: [4] }, { name: "INPUT1", datatype: "FP32", shape: [4] }],
   raw_input_contents: [in0, in1],
 };
-const binHeader = Buffer.from(JSON.stringify({
+export const binHeader = Buffer.from(JSON.stringify({
   inputs: [
     { name: "INPUT0", shape: [4], datatype: "FP32", parameters: { binary_data_size: 16 } },
     { name: "INPUT1", shape: [4], datatype: "FP32", parameters: { binary_data_size: 16 } },
   ],
   parameters: { binary_data_output: true },
 }));
-const binBody = Buffer.concat([binHeader, in0, in1]);
+export const binBody = Buffer.concat([binHeader, in0, in1]);
 
 /** tessera with HTTP and gRPC on ephemeral loopback ports. */
-async function start() {
+export async function start() {
   const proc = spawn(process.execPath, [join(root, "server.js"), "--model-repository", join(root, "examples", "model_repository"),
     "--http-port", "0", "--http-address", "127.0.0.1", "--allow-grpc", "true", "--grpc-port", "0", "--grpc-address", "127.0.0.1",
     "--allow-metrics", "false"], { stdio: ["ignore", "pipe", "pipe"] });
@@ -52,7 +52,7 @@ async function start() {
   return { ...ports, pid: proc.pid, stop: () => new Promise((r) => { proc.on("exit", r); proc.kill("SIGINT"); }) };
 }
 
-function grpcClient(port) {
+export function grpcClient(port) {
   const def = loader.loadSync("grpc_service.proto", {
     includeDirs: [join(root, "src", "grpc"), join(root, "src", "config")],
     keepCase: true, longs: String, enums: String, defaults: true, oneofs: true,
@@ -87,7 +87,7 @@ async function measured(pid, fn) {
 const PATH = "/inference.GRPCInferenceService/ModelInfer";
 const identity = (b) => b;
 
-async function loadGrpc(client, encoded, concurrency) {
+export async function loadGrpc(client, encoded, concurrency) {
   const samples = [];
   let done = 0, errors = 0;
   const end = Date.now() + DURATION_MS;

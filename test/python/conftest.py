@@ -118,3 +118,12 @@ def repo_copy():
     yield copy
     for d in made:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def fixtures_server():
+    """http-repo (classifier, echo, batched) and decoupled-repo (repeat, …), shared by the tests that
+    change no state; tests that count statistics read them before and after (deltas)."""
+    s = Server([FIXTURES / "http-repo", FIXTURES / "decoupled-repo"])
+    yield s
+    assert s.stop() == 0, s.log
