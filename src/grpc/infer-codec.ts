@@ -267,7 +267,7 @@ export function wireParameter(p: ParameterMessage, key: string): WireParameter {
 }
 
 /**
- * ModelStreamInfer's own request parameter, taken out of the message before it is decoded (the
+ * The streaming parameter, taken out of the message before it is decoded (the
  * core refuses `triton_` keys): whether a bare final flag is answered with an empty response.
  */
 export function takeEnableEmptyFinalResponse(msg: InferRequestMessage): boolean {

@@ -268,6 +268,8 @@ export class GrpcFrontEnd {
     if (this.#api.isDecoupled(msg.model_name ?? "", msg.model_version || undefined)) {
       throw grpcDecoupled();
     }
+    // Meaningless for one response, yet clients (perf_analyzer) send it and Triton accepts it.
+    takeEnableEmptyFinalResponse(msg);
     const request = decodeInferRequest(msg);
     request.signal = signal;
     const response: CoreResponse = await this.#api.infer(request);

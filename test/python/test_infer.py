@@ -215,3 +215,29 @@ def test_grpc_infer_of_decoupled_model_is_refused(examples_server):
         g.infer("text_generator", [tensor(grpcclient, "text_input", text)])
     assert e.value.status() == "StatusCode.UNIMPLEMENTED"
     assert "ModelInfer RPC doesn't support models with decoupled transaction policy" in e.value.message()
+
+
+
+def test_grpc_infer_accepts_the_empty_final_response_flag(examples_server):
+    """perf_analyzer sends triton_enable_empty_final_response on every gRPC infer; Triton accepts
+    it (the Python client refuses it itself, so the request is built from Triton's protobufs)."""
+    import grpc
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    def request(key):
+        r = service_pb2.ModelInferRequest(model_name="add_sub")
+        for name in ("INPUT0", "INPUT1"):
+            t = r.inputs.add(name=name, datatype="FP32", shape=[4])
+            t.contents.fp32_contents.extend([1, 2, 3, 4])
+        r.parameters[key].bool_param = True
+        return r
+
+    with grpc.insecure_channel(examples_server.grpc_url) as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        answer = stub.ModelInfer(request("triton_enable_empty_final_response"))
+        out = np.frombuffer(answer.raw_output_contents[0], dtype=np.float32)
+        np.testing.assert_array_equal(out, [2, 4, 6, 8])
+        with pytest.raises(grpc.RpcError) as e:
+            stub.ModelInfer(request("triton_other"))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "parameter keys starting with 'triton_' are reserved" in e.value.details()
