@@ -4,10 +4,12 @@
  * rules and Triton's texts live here.
  */
 import {
-  type ServerError, fileOverrideUnsupported, grpcClassificationTooSmall, grpcClassificationType, grpcParameterNegative,
-  grpcParameterType, jsonParameterType, loadConfigNotString, loadParameterUnknown, parameterTypeInvalid,
+  type ServerError, grpcClassificationTooSmall, grpcClassificationType, grpcLoadParameterType, grpcLoadParameterUnknown,
+  grpcParameterNegative, grpcParameterType, jsonParameterType, loadParameterNotString, loadParameterUnrecognized,
+  parameterTypeInvalid,
   repositoryNameUnsupported, reservedParameterKey, unloadDependentsNotBoolean, unloadDependentsUnsupported,
 } from "../errors/index.js";
+import { Buffer } from "node:buffer";
 import type { LoadOptions, ParamValue } from "./types.js";
 
 /** Triton reserves the `triton_` prefix and refuses it from clients. */
@@ -151,21 +153,30 @@ function checked(check: Check, p: WireParameter): ParamValue {
 }
 
 /**
- * Repository load parameters: `config` (a JSON string, or over HTTP a JSON object) replaces
- * config.pbtxt; `file:` overrides are not supported; anything else is refused.
+ * Repository load parameters, with each front end's rules (http_server.cc HandleRepositoryControl,
+ * grpc_server.cc RepositoryModelLoad): `config`, a string, replaces config.pbtxt; `file:<path>`
+ * carries a model file (over HTTP its base64 text, over gRPC bytes_param); anything else is
+ * refused. Over HTTP every value must be a JSON string, whatever its key. What the files may be
+ * is the repository's business (repository/file-overrides.ts).
  */
-export function loadOptionsFrom(params: Record<string, unknown>): LoadOptions {
+export function loadOptionsFrom(protocol: Protocol, params: Record<string, unknown>): LoadOptions {
   const options: LoadOptions = {};
   for (const key of Object.keys(params)) {
     const value = params[key];
-    if (key === "config") {
-      if (typeof value === "string") options.config = value;
-      else if (typeof value === "object" && value !== null && !ArrayBuffer.isView(value)) options.config = JSON.stringify(value);
-      else throw loadConfigNotString();
-    } else if (key.startsWith("file:")) {
-      throw fileOverrideUnsupported(key);
+    const isFile = key.startsWith("file:");
+    if (protocol === "http") {
+      if (typeof value !== "string") throw loadParameterNotString();
+      if (key === "config") options.config = value;
+      else if (isFile) (options.files ??= []).push({ key, data: Buffer.from(value, "base64") });
+      else throw loadParameterUnrecognized();
+    } else if (key === "config") {
+      if (typeof value !== "string") throw grpcLoadParameterType(key, "string_param");
+      options.config = value;
+    } else if (isFile) {
+      if (!(value instanceof Uint8Array)) throw grpcLoadParameterType(key, "bytes_param");
+      (options.files ??= []).push({ key, data: value });
     } else {
-      throw loadParameterUnknown(key);
+      throw grpcLoadParameterUnknown(key);
     }
   }
   return options;

@@ -15,7 +15,7 @@ export interface ModelCatalog {
   index(readyOnly: boolean): ModelIndexEntry[];
   isModelReady(model: string, version?: string): boolean;
   allReady(): boolean;
-  load(model: string, configOverride?: string): Promise<void>;
+  load(model: string, configOverride?: string, files?: LoadOptions["files"]): Promise<void>;
   unload(model: string): Promise<void>;
 }
 
@@ -70,7 +70,7 @@ export class ServerQueries {
   async loadModel(model: string, options: LoadOptions): Promise<void> {
     this.#checkExplicit();
     try {
-      await this.#models.load(model, options.config);
+      await this.#models.load(model, options.config, options.files);
     } catch (err) {
       throw err instanceof VersionLoadError ? err.forRepositoryApi() : err;
     }

@@ -104,6 +104,8 @@ export interface ModelIndexEntry {
 export interface LoadOptions {
   /** A JSON model config that replaces config.pbtxt (repository load extension). */
   config?: string;
+  /** `file:<path>` overrides, in the order given: the path (key, "file:" kept) and its bytes. */
+  files?: { key: string; data: Uint8Array }[];
 }
 
 /** One instance call, shared by every request it ran. Filled in by the instance. */

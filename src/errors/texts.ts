@@ -265,15 +265,6 @@ export const shapeMissing = define("INVALID_ARG", (input: string) => `Unable to 
 export const shapeInvalid = define("INVALID_ARG", (input: string, shown: string) =>
   `Unable to parse 'shape' of input '${input}': dimensions must be non-negative integers, got ${shown}`);
 
-/** Binary BYTES data that is not a sequence of length-prefixed elements. */
-export const bytesSerializationInvalid = define("INVALID_ARG", (input: string, model: string) =>
-  `input '${input}' for model '${model}': binary BYTES data is not a valid serialization ` +
-  "(each element is a 4-byte little-endian length followed by that many bytes)");
-
-/** Binary BYTES data with another element count than its shape's. */
-export const bytesCountMismatch = define("INVALID_ARG", (input: string, model: string, shape: readonly number[], count: number, found: number) =>
-  `input '${input}' for model '${model}': shape ${fmtShape(shape)} needs ${count} BYTES elements, the binary data holds ${found}`);
-
 /**
  * An input whose data is not its shape's size (infer_request.cc); `requestId`, where given, is
  * quoted in Triton's "[request id: ...]" prefix.
@@ -364,7 +355,7 @@ export const httpDecoupled = define("INVALID_ARG", () =>
   "HTTP end point doesn't support models with decoupled transaction policy");
 
 /** A repository index request whose "ready" is not a boolean. */
-export const readyNotBoolean = define("INVALID_ARG", () => "Unable to parse 'ready'");
+export const readyNotBoolean = define("INVALID_ARG", () => "Invalid value for 'ready': expected a boolean");
 
 /** A gRPC message that does not deserialize (INVALID_ARG, not grpc-js's INTERNAL). */
 export const undecodableRequest = define("INVALID_ARG", (cause: unknown) =>
@@ -443,18 +434,13 @@ export const grpcParameterNegative = define("INVALID_ARG", (key: string) => `inv
 export const grpcClassificationTooSmall = define("INVALID_ARG", () =>
   "invalid value for 'classification' parameter, expected >= 0");
 
-/** A repository load whose "config" parameter is neither a string nor an object. */
-export const loadConfigNotString = define("INVALID_ARG", () => "Unable to parse 'config': expected a JSON string");
-
 /** A repository load with a `file:` parameter (model file overrides are not supported). */
 export const fileOverrideUnsupported = define("UNSUPPORTED", (key: string) =>
   `load parameter '${key}': model file overrides are not supported`);
 
-/** A repository load parameter other than "config" or `file:`. */
-export const loadParameterUnknown = define("INVALID_ARG", (key: string) => `unknown load parameter '${key}'; expected 'config'`);
-
 /** A repository unload whose "unload_dependents" is not a boolean. */
-export const unloadDependentsNotBoolean = define("INVALID_ARG", () => "Unable to parse 'unload_dependents'");
+export const unloadDependentsNotBoolean = define("INTERNAL", () =>
+  "Unable to parse 'unload_dependents': attempt to access JSON non-boolean as boolean");
 
 /** A repository unload with "unload_dependents": true (not supported). */
 export const unloadDependentsUnsupported = define("UNSUPPORTED", () =>
@@ -545,3 +531,40 @@ export const forModelIo = named("given", (err: ServerError, model: string) =>
 
 /** An instance group whose KIND_AUTO was not resolved before validation (a server bug). */
 export const unexpectedKindAuto = define("INTERNAL", (who: string) => `${who} has unexpected kind KIND_AUTO`);
+
+// ---------------------------------------------------------------------------------------------
+// BYTES element counts (infer_request.cc, ValidateBytesInputs) and repository load parameters
+// (http_server.cc HandleRepositoryControl, grpc_server.cc RepositoryModelLoad).
+
+/** A BYTES input whose data ends inside an element's 4-byte length. */
+export const bytesLengthIncomplete = define("INVALID_ARG", (requestId: string, input: string, model: string, left: number) =>
+  `${requestPrefix(requestId)}incomplete string length indicator for inference input '${input}' for model '${model}', ` +
+  `expecting 4 bytes but only ${left} bytes available. Please make sure the string length indicator is in one buffer.`);
+
+/** A BYTES input with more elements than its shape's count (reported at the first extra one). */
+export const bytesElementsTooMany = define("INVALID_ARG", (requestId: string, found: number, input: string, model: string, expected: number) =>
+  `${requestPrefix(requestId)}unexpected number of string elements ${found} for inference input '${input}' for model '${model}', expecting ${expected}`);
+
+/** A BYTES input with fewer elements than its shape's count. */
+export const bytesElementsCount = define("INVALID_ARG", (requestId: string, expected: number, input: string, model: string, found: number) =>
+  `${requestPrefix(requestId)}expected ${expected} string elements for inference input '${input}' for model '${model}', got ${found}`);
+
+/** A BYTES element whose length runs past the input's data (ours: Triton lets the last one through). */
+export const bytesElementTruncated = define("INVALID_ARG", (requestId: string, input: string, model: string, index: number) =>
+  `${requestPrefix(requestId)}string element ${index} of inference input '${input}' for model '${model}' is longer than the data left for it`);
+
+/** An HTTP load whose "parameters" is not an object (TritonJson's text and code). */
+export const loadParametersNotObject = define("INTERNAL", () => "attempt to get members for non-object");
+
+/** An HTTP load parameter whose value is not a JSON string (TritonJson's text and code). */
+export const loadParameterNotString = define("INTERNAL", () => "attempt to access JSON non-string as string");
+
+/** An HTTP load parameter other than "config" or "file:<path>" (Triton's text and code). */
+export const loadParameterUnrecognized = define("INTERNAL", () => "unexpected error on creating Triton parameter");
+
+/** A gRPC load parameter of the wrong choice: "config" wants string_param, "file:" bytes_param. */
+export const grpcLoadParameterType = define("INVALID_ARG", (key: string, expected: string) =>
+  `invalid value type for load parameter '${key}', expected ${expected}.`);
+
+/** A gRPC load parameter other than "config" or "file:<path>". */
+export const grpcLoadParameterUnknown = define("INVALID_ARG", (key: string) => `unrecognized load parameter '${key}'.`);

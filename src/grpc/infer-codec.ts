@@ -9,14 +9,14 @@ import type {
   CoreRequest, CoreResponse, CoreTensor, ParamValue, Parameters, RequestedOutput,
 } from "../core/types.js";
 import {
-  bytesCountMismatch, bytesSerializationInvalid, contentsCount, contentsNoTypedField, contentsWithRaw, contentsWrongField,
+  contentsCount, contentsNoTypedField, contentsWithRaw, contentsWrongField,
   datatypeInvalid, grpcParameterType, parameterOutOfRange, parameterTypeInvalid, rawContentsCount, shapeInvalid, sharedMemoryUnsupported,
 } from "../errors/index.js";
 import {
   requestParameter, tensorParameter, type WireParameter,
 } from "../core/parameters.js";
 import {
-  bytesElementsSize, decodeBytesElements, elementCount, encodeBytesElements, isDatatype,
+  bytesElementsSize, elementCount, encodeBytesElements, isDatatype,
   typedArrayFor, type Datatype,
 } from "../ipc/datatypes.js";
 
@@ -130,8 +130,8 @@ export function decodeInferRequest(msg: InferRequestMessage): CoreRequest {
       if (contents && hasAnyContents(contents)) {
         throw contentsWithRaw(name, model);
       }
+      // BYTES elements are walked by the core, for every front end alike (core/validate.ts).
       data = raw[i]!;
-      if (datatype === "BYTES") checkBytesLayout(name, shape, data, model);
     } else {
       data = contentsToRaw(name, datatype, shape, contents, model);
     }
@@ -165,18 +165,6 @@ function hasAnyContents(c: TensorContentsMessage): boolean {
   return false;
 }
 
-/** The same check (and text) as the HTTP front end's for binary BYTES data. */
-function checkBytesLayout(name: string, shape: number[], data: Uint8Array, model: string): void {
-  const count = elementCount(shape);
-  const elements = decodeBytesElements(data);
-  if (elements === null) {
-    throw bytesSerializationInvalid(name, model);
-  }
-  if (elements.length !== count) {
-    throw bytesCountMismatch(name, model, shape, count, elements.length);
-  }
-}
-
 /** Typed contents → raw little-endian bytes (a fresh, aligned buffer). */
 export function contentsToRaw(
   name: string, datatype: Datatype, shape: number[], contents: TensorContentsMessage | null,
@@ -193,14 +181,15 @@ export function contentsToRaw(
   }
   const count = elementCount(shape);
   const values = (field === null ? [] : c[field] ?? []) as unknown[];
-  if (values.length !== count) {
-    throw contentsCount(name, model, shape, count, values.length);
-  }
   if (datatype === "BYTES") {
+    // Serialized as given; the core checks their count (Triton's ValidateBytesInputs).
     const elements = values as Uint8Array[];
     const out = new Uint8Array(bytesElementsSize(elements));
     encodeBytesElements(elements, out);
     return out;
+  }
+  if (values.length !== count) {
+    throw contentsCount(name, model, shape, count, values.length);
   }
   if (datatype === "BOOL") {
     const out = new Uint8Array(count);

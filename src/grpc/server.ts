@@ -419,13 +419,13 @@ class StreamState {
   }
 }
 
-/** Load parameters, as the HTTP front end reads them: `config` (a JSON string) only. */
+/** Load parameters: the choice each was sent with (core/parameters.ts checks them). */
 function loadOptions(params: Record<string, ParameterMessage> | undefined): LoadOptions {
   const plain: Record<string, unknown> = {};
   for (const [key, p] of Object.entries(params ?? {})) {
     plain[key] = p.parameter_choice === "bytes_param" ? p.bytes_param : parameterValue(p, key);
   }
-  return loadOptionsFrom(plain);
+  return loadOptionsFrom("grpc", plain);
 }
 
 function checkUnloadParameters(params: Record<string, ParameterMessage> | undefined): void {

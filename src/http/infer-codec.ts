@@ -9,7 +9,7 @@ import type {
   CoreRequest, CoreResponse, CoreTensor, ModelMetadata, Parameters, RequestedOutput,
 } from "../core/types.js";
 import {
-  binaryDataLeftOver, binaryDataShort, binaryWithoutHeader, bytesCountMismatch, bytesSerializationInvalid, datatypeInvalid,
+  binaryDataLeftOver, binaryDataShort, binaryWithoutHeader, datatypeInvalid,
   headerLengthOutOfRange, headerLengthUnparsable, idNotString, inputByteSizeMismatch, inputDataChoice, inputNameMissing,
   inputNotObject, inputParametersNotObject, inputsNotArray, jsonNotObject, jsonUnparsable, outputNameMissing, outputNotObject,
   outputParametersNotObject, outputsNotArray, parametersNotObject, rawBytesShape, rawInputCount, rawShapeNotDeducible,
@@ -17,7 +17,7 @@ import {
 } from "../errors/index.js";
 import { jsonParameter, requestParameter, tensorParameter } from "../core/parameters.js";
 import { datatypeSize, elementCount, isDatatype, type Datatype } from "../ipc/datatypes.js";
-import { countBytesElements, jsonToTensorData, showValue, tensorToJsonData } from "./json-tensor.js";
+import { bytesToJsonBuffer, jsonToTensorData, showValue, tensorToJsonData } from "./json-tensor.js";
 
 export const INFER_HEADER_LENGTH = "inference-header-content-length";
 
@@ -152,17 +152,9 @@ function decodeShape(shape: unknown, name: string): number[] {
 function checkBinarySize(
   name: string, datatype: Datatype, shape: number[], data: Uint8Array, model: string,
 ): void {
+  // BYTES: the core walks the elements, for every front end alike (core/validate.ts).
+  if (datatype === "BYTES") return;
   const count = elementCount(shape);
-  if (datatype === "BYTES") {
-    const found = countBytesElements(data);
-    if (found < 0) {
-      throw bytesSerializationInvalid(name, model);
-    }
-    if (found !== count) {
-      throw bytesCountMismatch(name, model, shape, count, found);
-    }
-    return;
-  }
   const expected = count * datatypeSize(datatype);
   if (data.byteLength !== expected) {
     throw inputByteSizeMismatch(name, model, expected, data.byteLength);
@@ -270,8 +262,8 @@ export function decodeRawInferRequest(
 }
 
 export interface EncodedResponse {
-  /** The JSON part of the body. */
-  json: string;
+  /** The JSON part of the body: bytes when a BYTES output is written as JSON. */
+  json: string | Buffer;
   /** UTF-8 length of `json`: the Inference-Header-Content-Length when `binary` is non-empty. */
   jsonBytes: number;
   /** Binary outputs' data in output order: views owned by the CoreResponse, never copied. */
@@ -292,6 +284,7 @@ export function encodeInferResponse(response: CoreResponse, format: OutputFormat
   json += `,"outputs":[`;
   const binary: Uint8Array[] = [];
   let binaryBytes = 0;
+  const parts: Buffer[] = [];
   const outputs = response.outputs;
   for (let i = 0; i < outputs.length; i++) {
     const t = outputs[i]!;
@@ -303,12 +296,19 @@ export function encodeInferResponse(response: CoreResponse, format: OutputFormat
         binary.push(t.data);
         binaryBytes += t.data.byteLength;
       }
+    } else if (t.datatype === "BYTES") {
+      // Written as bytes, not text: elements need not be UTF-8 (json-tensor.ts).
+      parts.push(Buffer.from(json + '"data":', "utf8"), bytesToJsonBuffer(t.name, t.data, elementCount(t.shape)));
+      json = "}";
     } else {
       json += `"data":${tensorToJsonData(t)}}`;
     }
   }
   json += "]}";
-  return { json, jsonBytes: Buffer.byteLength(json, "utf8"), binary, binaryBytes };
+  if (parts.length === 0) return { json, jsonBytes: Buffer.byteLength(json, "utf8"), binary, binaryBytes };
+  parts.push(Buffer.from(json, "utf8"));
+  const body = Buffer.concat(parts);
+  return { json: body, jsonBytes: body.byteLength, binary, binaryBytes };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -39,11 +39,13 @@ export function jsonToTensorData(
     throw jsonDataNotArray(name);
   }
   const flat = flatten(data);
+  // BYTES: the strings as given, their count checked by the core against the shape (Triton's
+  // ValidateBytesInputs), as for binary and gRPC data.
+  if (datatype === "BYTES") return stringsToBytes(name, flat);
   const count = elementCount(shape);
   if (flat.length !== count) {
     throw jsonDataCount(name, shape, count, flat.length);
   }
-  if (datatype === "BYTES") return stringsToBytes(name, flat);
   if (datatype === "BOOL") return boolsToBytes(name, flat);
 
   const Ctor = typedArrayFor(datatype)!;
@@ -216,6 +218,70 @@ function bytesToJson(name: string, data: Uint8Array, count: number): string {
   if (at !== buf.length) throw sizeMismatch(name);
   return s + "]";
 }
+
+/**
+ * A BYTES output's `data` as JSON bytes, each element's bytes written as they are, never decoded:
+ * what rapidjson writes for Triton (its writer does not validate UTF-8). Escaped are only `"`,
+ * `\\` and the control characters below 0x20, so valid UTF-8 reads back as the same text, and any
+ * other bytes reach the client unchanged (Python's json.loads, which tritonclient uses, reads
+ * lone surrogates as such). Decoding as UTF-8 here would replace invalid sequences with U+FFFD.
+ */
+export function bytesToJsonBuffer(name: string, data: Uint8Array, count: number): Buffer {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // First pass: bounds, and the escaped size.
+  let size = 2;
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > buf.length) throw sizeMismatch(name);
+    const len = buf.readUInt32LE(at);
+    at += 4;
+    if (len > buf.length - at) throw sizeMismatch(name);
+    size += (i === 0 ? 2 : 3) + len;
+    for (let j = at; j < at + len; j++) size += ESCAPE_EXTRA[buf[j]!]!;
+    at += len;
+  }
+  if (at !== buf.length) throw sizeMismatch(name);
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  out[o++] = 0x5b; // [
+  at = 0;
+  for (let i = 0; i < count; i++) {
+    const len = buf.readUInt32LE(at);
+    at += 4;
+    if (i > 0) out[o++] = 0x2c; // ,
+    out[o++] = 0x22; // "
+    for (let j = at; j < at + len; j++) {
+      const b = buf[j]!;
+      if (ESCAPE_EXTRA[b] === 0) {
+        out[o++] = b;
+        continue;
+      }
+      out[o++] = 0x5c; // backslash
+      const short = SHORT_ESCAPE[b];
+      if (short !== undefined) {
+        out[o++] = short;
+      } else {
+        o += out.write(`u00${HEX[b >> 4]}${HEX[b & 15]}`, o, "latin1");
+      }
+    }
+    out[o++] = 0x22;
+    at += len;
+  }
+  out[o++] = 0x5d; // ]
+  return out;
+}
+
+const HEX = "0123456789ABCDEF";
+/** rapidjson's short escapes: \b \t \n \f \r, \" and \\. */
+const SHORT_ESCAPE: Partial<Record<number, number>> = { 8: 0x62, 9: 0x74, 10: 0x6e, 12: 0x66, 13: 0x72, 0x22: 0x22, 0x5c: 0x5c };
+/** Bytes each input byte adds when escaped: 1 for a short escape, 5 for \u00XX, 0 for none. */
+const ESCAPE_EXTRA: Uint8Array = (() => {
+  const extra = new Uint8Array(256);
+  for (let b = 0; b < 0x20; b++) extra[b] = SHORT_ESCAPE[b] !== undefined ? 1 : 5;
+  extra[0x22] = 1;
+  extra[0x5c] = 1;
+  return extra;
+})();
 
 function sizeMismatch(name: string) {
   return outputSizeMismatch(name);

@@ -14,7 +14,7 @@ import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../
 import { RestrictedFeatures } from "../core/restricted.js";
 import {
   HTTP_STATUS, RESTRICTED_STATUS, ServerError, clientClosedConnection, generateNotSingleResponse, httpDecoupled,
-  parametersNotObject, readyNotBoolean, toServerError,
+  loadParametersNotObject, readyNotBoolean, toServerError,
 } from "../errors/index.js";
 import { decodeGenerateRequest, encodeGenerateResponse } from "./generate.js";
 import { BodyTooLargeError, ClientGoneError, decodeContentEncoding, parseJsonObject, readBody } from "./body.js";
@@ -400,10 +400,10 @@ class HttpFrontEnd {
   }
 }
 
-function send(res: http.ServerResponse, status: number, body: string): void {
+function send(res: http.ServerResponse, status: number, body: string | Buffer): void {
   res.writeHead(status, {
     "Content-Type": JSON_TYPE,
-    "Content-Length": Buffer.byteLength(body, "utf8"),
+    "Content-Length": typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.byteLength,
   });
   res.end(body);
 }
@@ -416,23 +416,23 @@ function parseOptionalJson(body: Buffer): Record<string, unknown> | undefined {
   return body.byteLength === 0 ? undefined : parseJsonObject(body);
 }
 
-function requestParameters(json: Record<string, unknown> | undefined): Record<string, unknown> {
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+// Load: "parameters" must be an object, each value a string (TritonJson's texts, as Triton).
+function loadOptions(json: Record<string, unknown> | undefined): LoadOptions {
   const params = json?.parameters;
   if (params === undefined) return {};
-  if (typeof params !== "object" || params === null || Array.isArray(params)) {
-    throw parametersNotObject();
-  }
-  return params as Record<string, unknown>;
+  if (!isObject(params)) throw loadParametersNotObject();
+  return loadOptionsFrom("http", params);
 }
 
-// Load parameters: `config` replaces config.pbtxt (a JSON string, as tritonclient sends it; an
-// object is accepted too); `file:<path>` overrides carry model files, which LoadOptions cannot.
-function loadOptions(json: Record<string, unknown> | undefined): LoadOptions {
-  return loadOptionsFrom(requestParameters(json));
-}
-
+// Unload: Triton looks "unload_dependents" up only in an object "parameters"; anything else
+// there is ignored, as Triton ignores it.
 function checkUnloadParameters(json: Record<string, unknown> | undefined): void {
-  checkUnloadDependents(requestParameters(json).unload_dependents);
+  const params = json?.parameters;
+  if (isObject(params)) checkUnloadDependents(params.unload_dependents);
 }
 
 function describe(err: unknown): string {

@@ -10,6 +10,7 @@ import {
   versionLoadFailed, versionNotFound, versionNotReady, versionUnparsable, versionsFailed,
 } from "../errors/index.js";
 import { parseConfigJson } from "../config/parse.js";
+import { refuseFileOverrides, type FileOverride } from "./file-overrides.js";
 import { isStubBackend, validateModelConfig, type ModelConfig, type ValidateOptions } from "../config/schema.js";
 import { createScheduler, type ComposingInfer, type Scheduler } from "../scheduler/index.js";
 import type { ModelInstance } from "../backends/backend.js";
@@ -116,11 +117,14 @@ export class ModelManager {
    * Loads (or reloads) a model, for a client: a failure is logged in full, and thrown as the
    * client sees it, its paths relative to the repository (a VersionLoadError stays one).
    */
-  load(name: string, configOverride?: string): Promise<void> {
+  load(name: string, configOverride?: string, files: readonly FileOverride[] = []): Promise<void> {
     try {
       // Before anything touches the file system: the name becomes a folder path. A refused name
       // is the client's mistake, not news for the log.
       checkLoadModelName(name);
+      if (files.length > 0) {
+        refuseFileOverrides(name, files, configOverride !== undefined, (m) => this.#o.log("ERROR", "model_manager", m));
+      }
     } catch (err) {
       return Promise.reject(err);
     }

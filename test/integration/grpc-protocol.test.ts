@@ -190,7 +190,7 @@ describe("server and model endpoints", () => {
     const dependents = await failure("RepositoryModelUnload", { model_name: "echo", parameters: { unload_dependents: { bool_param: true } } });
     expect(dependents.code).toBe(grpc.status.UNIMPLEMENTED);
     const badParam = await failure("RepositoryModelLoad", { model_name: "echo", parameters: { colour: { string_param: "red" } } });
-    expect(badParam).toEqual({ code: grpc.status.INVALID_ARGUMENT, details: "unknown load parameter 'colour'; expected 'config'" });
+    expect(badParam).toEqual({ code: grpc.status.INVALID_ARGUMENT, details: "unrecognized load parameter 'colour'." });
   }, 60_000);
 
   it("returns statistics for a model that has served requests", async () => {

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
 import {
   checkParameterKey, checkRepositoryName, checkUnloadDependents, jsonParameter, loadOptionsFrom, requestParameter,
@@ -11,12 +12,22 @@ describe("parameters shared by the front ends", () => {
     expect(() => checkParameterKey("priority")).not.toThrow();
   });
 
-  it("reads load options: config as a JSON string or object, nothing else", () => {
-    expect(loadOptionsFrom({ config: '{"max_batch_size":4}' })).toEqual({ config: '{"max_batch_size":4}' });
-    expect(loadOptionsFrom({ config: { max_batch_size: 4 } })).toEqual({ config: '{"max_batch_size":4}' });
-    expect(() => loadOptionsFrom({ config: new Uint8Array(2) })).toThrow("Unable to parse 'config': expected a JSON string");
-    expect(() => loadOptionsFrom({ "file:1/model.onnx": "x" })).toThrow(/not supported/);
-    expect(() => loadOptionsFrom({ other: 1 })).toThrow("unknown load parameter 'other'; expected 'config'");
+  it("reads HTTP load options as Triton does: every value a string, config or file: keys only", () => {
+    expect(loadOptionsFrom("http", { config: '{"max_batch_size":4}' })).toEqual({ config: '{"max_batch_size":4}' });
+    expect(loadOptionsFrom("http", { config: "{}", "file:1/model.onnx": Buffer.from([0, 255, 7]).toString("base64") })).toEqual({
+      config: "{}", files: [{ key: "file:1/model.onnx", data: Buffer.from([0, 255, 7]) }],
+    });
+    for (const bad of [{ config: { max_batch_size: 4 } }, { config: 1 }, { "file:a": true }, { other: 1 }]) {
+      expect(() => loadOptionsFrom("http", bad)).toThrow(expect.objectContaining({ code: "INTERNAL", message: "attempt to access JSON non-string as string" }));
+    }
+    expect(() => loadOptionsFrom("http", { other: "x" })).toThrow(expect.objectContaining({ code: "INTERNAL", message: "unexpected error on creating Triton parameter" }));
+  });
+
+  it("reads gRPC load options by the choice each was sent with, with Triton's texts", () => {
+    expect(loadOptionsFrom("grpc", { config: "{}", "file:m": new Uint8Array([1]) })).toEqual({ config: "{}", files: [{ key: "file:m", data: new Uint8Array([1]) }] });
+    expect(() => loadOptionsFrom("grpc", { config: new Uint8Array(2) })).toThrow("invalid value type for load parameter 'config', expected string_param.");
+    expect(() => loadOptionsFrom("grpc", { "file:m": "text" })).toThrow("invalid value type for load parameter 'file:m', expected bytes_param.");
+    expect(() => loadOptionsFrom("grpc", { other: 1 })).toThrow("unrecognized load parameter 'other'.");
   });
 
   it("refuses unload_dependents and named repositories", () => {

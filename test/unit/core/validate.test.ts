@@ -45,7 +45,9 @@ describe("validateRequest", () => {
     expect(() => validateRequest(req([t("A", "FP32", [9, 4], 144), t("B", "INT64", [9, 1], 72)]), c)).toThrow(
       "inference request batch-size must be <= 8 for 'm'");
     expect(() => validateRequest(req([t("A", "FP32", [2, 4], 32), t("B", "INT64", [3, 1], 24)]), c)).toThrow(/batch size does not match/);
-    expect(() => validateRequest(req([t("A", "FP32", [4], 16), t("B", "INT64", [2, 1], 16)]), c)).toThrow("Expected [-1,4], got [4]");
+    expect(() => validateRequest(req([t("A", "FP32", [4], 16), t("B", "INT64", [4, 1], 32)]), c)).toThrow("Expected [-1,4], got [4]");
+    // Every input's batch dimension comes before any input's datatype or shape (Triton's order).
+    expect(() => validateRequest(req([t("A", "FP64", [2, 4], 64), t("B", "INT64", [3, 1], 24)]), c)).toThrow(/batch size does not match/);
   });
 });
 

@@ -16,6 +16,7 @@ import {
   decodeInferRequest, decodeRawInferRequest, encodeInferResponse, inferHeaderLength,
 } from "../../../src/http/infer-codec.js";
 import { countBytesElements, jsonToTensorData, tensorToJsonData } from "../../../src/http/json-tensor.js";
+import { checkBytesElements } from "../../../src/core/validate.js";
 import { DATATYPES, datatypeSize, decodeBytesElements, elementCount, type Datatype } from "../../../src/ipc/datatypes.js";
 import {
   POISON_KEYS, expectInputsMatch, hostileArb, jsonText, nest, runs, serializeElements, shapeArb, tensorArb, tensorsArb,
@@ -214,16 +215,19 @@ describe("BYTES length prefixes", () => {
     }), runs(500));
   });
 
-  it("a binary BYTES input decodes to its elements or INVALID_ARG", () => {
+  it("a binary BYTES input reaches the core byte for byte, and the core accepts it or answers INVALID_ARG", () => {
     fc.assert(fc.property(corrupted, fc.nat({ max: 6 }), ({ elements, raw }, claimed) => {
       const count = claimed % 2 === 0 ? elements.length : claimed;
       const header = Buffer.from(JSON.stringify({
         inputs: [{ name: "s", datatype: "BYTES", shape: [count], parameters: { binary_data_size: raw.byteLength } }],
       }));
       const body = Buffer.concat([header, raw]);
-      const got = valueOrClientError(() => decodeInferRequest(body, header.byteLength, "m", undefined, true));
-      if (got === undefined) return;
-      expect(decodeBytesElements(got.request.inputs[0]!.data)?.length).toBe(count);
+      const got = decodeInferRequest(body, header.byteLength, "m", undefined, true);
+      const data = got.request.inputs[0]!.data;
+      expect(Buffer.from(data)).toEqual(Buffer.from(raw));
+      const checked = valueOrClientError(() => checkBytesElements("", "s", "m", count, data));
+      if (checked === undefined) return;
+      expect(decodeBytesElements(data)?.length).toBe(count);
     }), runs(500));
   });
 });
@@ -244,7 +248,7 @@ describe("JSON tensor data", () => {
         outputs: tensors.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.bytes })),
       };
       const encoded = encodeInferResponse(response, { defaultBinary: false, binary: new Map() });
-      const json = JSON.parse(encoded.json);
+      const json = JSON.parse(encoded.json.toString());
       expect(encoded.binary).toEqual([]);
       expect(json.id ?? "").toBe(id);
       tensors.forEach((t, i) => {

@@ -96,7 +96,12 @@ describe("repository", () => {
   it("refuses a malformed index body", async () => {
     const bad = await post("/v2/repository/index", JSON.stringify({ ready: "yes" }));
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toEqual({ error: "Unable to parse 'ready'" });
+    expect(await bad.json()).toEqual({ error: "Invalid value for 'ready': expected a boolean" });
+    for (const ready of ["null", "1", "[true]", '{"x":true}']) {
+      const res = await post("/v2/repository/index", `{"ready":${ready}}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ error: "Invalid value for 'ready': expected a boolean" });
+    }
     const broken = await post("/v2/repository/index", "{");
     expect(broken.status).toBe(400);
     expect((await broken.json()).error).toMatch(/^failed to parse the request JSON buffer/);
@@ -111,15 +116,25 @@ describe("repository", () => {
     expect(api.loads).toEqual([["m1", { config }], ["m2", {}]]);
   });
 
-  it("refuses load parameters it cannot carry", async () => {
+  it("refuses load parameters as Triton does, and hands file: overrides on", async () => {
     const file = await post(
       "/v2/repository/models/m/load",
       JSON.stringify({ parameters: { "file:1/model.onnx": "AAAA" } }),
     );
-    expect(file.status).toBe(501);
+    expect(file.status).toBe(200);
     const other = await post("/v2/repository/models/m/load", JSON.stringify({ parameters: { x: "1" } }));
-    expect(other.status).toBe(400);
-    expect(api.loads).toEqual([]);
+    expect(other.status).toBe(500);
+    expect(await other.json()).toEqual({ error: "unexpected error on creating Triton parameter" });
+    for (const parameters of [{ config: { max_batch_size: 1 } }, { config: 1 }, { "file:a": null }]) {
+      const res = await post("/v2/repository/models/m/load", JSON.stringify({ parameters }));
+      expect(res.status).toBe(500);
+      expect(await res.json()).toEqual({ error: "attempt to access JSON non-string as string" });
+    }
+    const notObject = await post("/v2/repository/models/m/load", JSON.stringify({ parameters: [] }));
+    expect(notObject.status).toBe(500);
+    expect(await notObject.json()).toEqual({ error: "attempt to get members for non-object" });
+    // The file itself is the repository's to judge: the front end hands it on, decoded.
+    expect(api.loads).toEqual([["m", { files: [{ key: "file:1/model.onnx", data: Buffer.from([0, 0, 0]) }] }]]);
   });
 
   it("maps a load failure through HTTP_STATUS", async () => {
