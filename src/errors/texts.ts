@@ -269,7 +269,7 @@ export const shapeInvalid = define("INVALID_ARG", (input: string, shown: string)
  * An input whose data is not its shape's size (infer_request.cc); `requestId`, where given, is
  * quoted in Triton's "[request id: ...]" prefix.
  */
-export const inputByteSizeMismatch = define("INVALID_ARG", (input: string, model: string, expected: number, got: number, requestId?: string) =>
+export const inputByteSizeMismatch = define("INVALID_ARG", (input: string, model: string, expected: number | bigint, got: number, requestId?: string) =>
   `${requestId === undefined ? "" : requestPrefix(requestId)}input byte size mismatch for input '${input}' for model '${model}'. ` +
   `Expected ${expected}, got ${got}`);
 
@@ -568,3 +568,30 @@ export const grpcLoadParameterType = define("INVALID_ARG", (key: string, expecte
 
 /** A gRPC load parameter other than "config" or "file:<path>". */
 export const grpcLoadParameterUnknown = define("INVALID_ARG", (key: string) => `unrecognized load parameter '${key}'.`);
+
+// ---------------------------------------------------------------------------------------------
+// HTTP bodies: nesting depth, exact shapes, encodings (Triton's http_server.cc and common.cc texts).
+
+/** A JSON body (or an input's `data`) nested past Triton's HTTP_MAX_JSON_NESTING_DEPTH. */
+export const jsonNestingTooDeep = define("INVALID_ARG", (limit: number) =>
+  `JSON nesting depth exceeds maximum allowed limit (${limit})`);
+
+/**
+ * A shape dimension that is not an unsigned integer (negative, fractional, not a number, past
+ * 2^64-1): TritonJson's IndexAsUInt error behind RETURN_MSG_IF_ERR, INTERNAL as Triton has it.
+ */
+export const shapeNotUnsigned = define("INTERNAL", () =>
+  "Unable to parse 'shape': attempt to access JSON non-unsigned-integer as unsigned-integer");
+
+/** A shape with a dimension that is negative as int64 (GetElementCount's -2); `shape` as Triton prints it. */
+export const shapeDimsInvalid = define("INVALID_ARG", (input: string, shape: string) =>
+  `invalid shape for input '${input}': shape ${shape} contains one or more invalid dimensions`);
+
+/** A shape whose element count overflows int64 (GetElementCount's -3). */
+export const shapeCountOverflow = define("INVALID_ARG", (input: string, shape: string) =>
+  `invalid shape for input '${input}': shape ${shape} causes total element count to exceed maximum size of 9223372036854775807`);
+
+/** A JSON input whose element count times its datatype size overflows int64. */
+export const byteSizeOverflow = define("INVALID_ARG", (input: string, count: string, size: number) =>
+  `byte size overflow for input '${input}': element count (${count}) * data type size (${size}) ` +
+  "exceeds maximum allowed size (9223372036854775807)");

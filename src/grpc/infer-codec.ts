@@ -10,7 +10,8 @@ import type {
 } from "../core/types.js";
 import {
   contentsCount, contentsNoTypedField, contentsWithRaw, contentsWrongField,
-  datatypeInvalid, grpcParameterType, parameterOutOfRange, parameterTypeInvalid, rawContentsCount, shapeInvalid, sharedMemoryUnsupported,
+  datatypeInvalid, grpcParameterType, parameterOutOfRange, parameterTypeInvalid, rawContentsCount, shapeCountOverflow, shapeInvalid,
+  sharedMemoryUnsupported,
 } from "../errors/index.js";
 import {
   requestParameter, tensorParameter, type WireParameter,
@@ -19,6 +20,8 @@ import {
   bytesElementsSize, elementCount, encodeBytesElements, isDatatype,
   typedArrayFor, type Datatype,
 } from "../ipc/datatypes.js";
+
+import { exactElementCount } from "../core/element-count.js";
 
 /** An int64/uint64 field as protobufjs decodes it: a Long (long.js present), else a number. */
 export type Int64 =
@@ -148,14 +151,24 @@ export function decodeInferRequest(msg: InferRequestMessage): CoreRequest {
   };
 }
 
+/**
+ * int64 dims, read exactly (a Long or a decimal string past 2^53 keeps every digit): negative ones
+ * are refused, and so is a shape whose element count overflows int64, with Triton's text (as the
+ * HTTP front end's). The core gets the nearest doubles: past 2^53 only a shape with a 0 dim holds
+ * no more data than a body can carry.
+ */
 function decodeShape(shape: Int64[], name: string): number[] {
   const out = new Array<number>(shape.length);
+  let exact: bigint[] | null = null;
   for (let i = 0; i < shape.length; i++) {
-    const d = int64ToNumber(shape[i]!);
-    if (!Number.isSafeInteger(d) || d < 0) {
-      throw shapeInvalid(name, `[${shape.map((s) => String(s)).join(",")}]`);
-    }
+    const v = shape[i]!;
+    const d = typeof v === "number" ? v : int64ToNumber(v);
+    if (!Number.isSafeInteger(d)) exact ??= shape.map((s) => int64ToBigInt(s, false));
+    if (d < 0) throw shapeInvalid(name, `[${(exact ?? shape).map((s) => String(s)).join(",")}]`);
     out[i] = d;
+  }
+  if (exactElementCount(exact ?? out) === "overflow") {
+    throw shapeCountOverflow(name, `[${(exact ?? out).join(",")}]`);
   }
   return out;
 }

@@ -9,7 +9,10 @@ import { Buffer } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import { promisify } from "node:util";
 import * as zlib from "node:zlib";
-import { compressionUnsupported, decompressFailed, jsonNotObject, jsonUnparsable } from "../errors/index.js";
+import {
+  compressionUnsupported, decompressFailed, jsonNestingTooDeep, jsonNotObject, jsonUnparsable,
+} from "../errors/index.js";
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from "./json-scan.js";
 
 /** The body exceeds the limit: a transport-level refusal (413), not one of the core's codes. */
 export class BodyTooLargeError extends Error {
@@ -131,6 +134,7 @@ export async function decodeContentEncoding(
 
 /** A request body that must be one JSON object (Triton's texts when it is not). */
 export function parseJsonObject(body: Buffer): Record<string, unknown> {
+  if (jsonDepthExceeds(body, MAX_JSON_DEPTH)) throw jsonNestingTooDeep(MAX_JSON_DEPTH);
   let json: unknown;
   try {
     json = JSON.parse(body.toString("utf8"));
@@ -141,4 +145,43 @@ export function parseJsonObject(body: Buffer): Record<string, unknown> {
     throw jsonNotObject();
   }
   return json as Record<string, unknown>;
+}
+
+const gzip = promisify(zlib.gzip);
+const deflate = promisify(zlib.deflate);
+
+export type ResponseEncoding = "gzip" | "deflate";
+
+/**
+ * The encoding an infer response goes back in, as Triton's CompressionTypeUsed picks it from
+ * Accept-Encoding: among identity, deflate and gzip, the highest q (default 1; an unparsable q
+ * skips the entry), the first listed on a tie; null for identity or no header.
+ */
+export function responseEncoding(header: string | string[] | undefined): ResponseEncoding | null {
+  if (header === undefined) return null;
+  const text = Array.isArray(header) ? header.join(",") : header;
+  let best = "identity";
+  let weight = 0;
+  for (const entry of text.split(",")) {
+    const start = entry.search(/[^ ]/);
+    const q = entry.indexOf(";q=");
+    if (start < 0 || (q >= 0 && start >= q)) continue;
+    const type = q < 0 ? entry.slice(start) : entry.slice(start, q);
+    let w = 1;
+    if (q >= 0) {
+      w = Number.parseFloat(entry.slice(q + 3));
+      if (Number.isNaN(w)) continue;
+    }
+    if ((type === "identity" || type === "deflate" || type === "gzip") && w > weight) {
+      best = type;
+      weight = w;
+    }
+  }
+  return best === "identity" ? null : best as ResponseEncoding;
+}
+
+/** A response body compressed as `encoding` (deflate is the zlib format, as Triton writes it). */
+export function encodeContent(parts: readonly Uint8Array[], encoding: ResponseEncoding): Promise<Buffer> {
+  const whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return encoding === "gzip" ? gzip(whole) : deflate(whole);
 }

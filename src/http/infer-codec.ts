@@ -13,11 +13,14 @@ import {
   headerLengthOutOfRange, headerLengthUnparsable, idNotString, inputByteSizeMismatch, inputDataChoice, inputNameMissing,
   inputNotObject, inputParametersNotObject, inputsNotArray, jsonNotObject, jsonUnparsable, outputNameMissing, outputNotObject,
   outputParametersNotObject, outputsNotArray, parametersNotObject, rawBytesShape, rawInputCount, rawShapeNotDeducible,
-  shapeInvalid, shapeMissing, sharedMemoryUnsupported,
+  shapeMissing, sharedMemoryUnsupported, jsonNestingTooDeep, shapeNotUnsigned, shapeDimsInvalid, shapeCountOverflow,
+  byteSizeOverflow,
 } from "../errors/index.js";
 import { jsonParameter, requestParameter, tensorParameter } from "../core/parameters.js";
 import { datatypeSize, elementCount, isDatatype, type Datatype } from "../ipc/datatypes.js";
 import { bytesToJsonBuffer, jsonToTensorData, showValue, tensorToJsonData } from "./json-tensor.js";
+import { MAX_JSON_DEPTH, jsonDepthExceeds, parseExactJson, type ExactJson } from "./json-scan.js";
+import { INT64_MAX, exactElementCount } from "../core/element-count.js";
 
 export const INFER_HEADER_LENGTH = "inference-header-content-length";
 
@@ -57,8 +60,15 @@ export function decodeInferRequest(
   body: Uint8Array, headerLength: number, model: string, version: string | undefined,
   headerGiven: boolean,
 ): DecodedInfer {
-  const json = parseJsonHeader(body, headerLength);
+  const text = Buffer.from(body.buffer, body.byteOffset, headerLength).toString("utf8");
+  const json = parseJsonHeader(body, headerLength, text);
   if (!isObject(json)) throw jsonNotObject();
+  // The request as exact JSON, parsed only if a shape needs it (a dimension past 2^53).
+  let exact: ExactJson | undefined;
+  const exactShape = (i: number): ExactJson => {
+    exact ??= parseExactJson(text);
+    return ((exact as { inputs: { shape: ExactJson }[] }).inputs[i]!).shape;
+  };
 
   let id = "";
   if (json.id !== undefined) {
@@ -79,7 +89,7 @@ export function decodeInferRequest(
     if (!isDatatype(datatype)) {
       throw datatypeInvalid(showValue(datatype), name);
     }
-    const shape = decodeShape(input.shape, name);
+    const { shape, count } = decodeShape(input.shape, name, () => exactShape(i));
     const params = input.parameters;
     if (params !== undefined && !isObject(params)) {
       throw inputParametersNotObject(name);
@@ -105,8 +115,10 @@ export function decodeInferRequest(
       }
       data = body.subarray(at, at + binarySize);
       at += binarySize;
-      checkBinarySize(name, datatype, shape, data, model);
+      checkBinarySize(name, datatype, shape, count, data, model);
     } else {
+      const size = datatype === "BYTES" ? 1 : datatypeSize(datatype);
+      if (size > 1 && count > INT64_MAX / BigInt(size)) throw byteSizeOverflow(name, String(count), size);
       data = jsonToTensorData(name, datatype, shape, input.data);
     }
     inputs[i] = { name, datatype, shape, data };
@@ -130,8 +142,15 @@ export function decodeInferRequest(
   };
 }
 
-function parseJsonHeader(body: Uint8Array, length: number): unknown {
-  const text = Buffer.from(body.buffer, body.byteOffset, length).toString("utf8");
+/**
+ * Triton counts its nesting limit from an input's `data`, which sits three levels down (the root
+ * object, `inputs`, the input): the header may nest that much deeper than other bodies, and a
+ * `data` Triton refuses is refused here with the same text.
+ */
+export const INFER_HEADER_DEPTH = MAX_JSON_DEPTH + 2;
+
+function parseJsonHeader(body: Uint8Array, length: number, text: string): unknown {
+  if (jsonDepthExceeds(body, INFER_HEADER_DEPTH, 0, length)) throw jsonNestingTooDeep(MAX_JSON_DEPTH);
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -139,24 +158,47 @@ function parseJsonHeader(body: Uint8Array, length: number): unknown {
   }
 }
 
-function decodeShape(shape: unknown, name: string): number[] {
+/**
+ * Triton's shape rules (ParseJsonTritonIO, GetElementCount): each dim an unsigned JSON integer,
+ * read as uint64 and kept as int64 (so 2^63 and up are negative, and invalid); the element count
+ * must fit int64. A dim past 2^53 is read again from the exact parse, so texts and the count are
+ * exact; the core gets the nearest doubles (such a shape holds no data unless a dim is 0).
+ */
+function decodeShape(shape: unknown, name: string, exact: () => ExactJson): { shape: number[]; count: bigint } {
   if (!Array.isArray(shape)) throw shapeMissing(name);
+  let safe = true;
   for (const d of shape) {
-    if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
-      throw shapeInvalid(name, showValue(shape));
-    }
+    if (typeof d !== "number" || !Number.isInteger(d) || d < 0) throw shapeNotUnsigned();
+    if (d > Number.MAX_SAFE_INTEGER) safe = false;
   }
-  return shape as number[];
+  if (safe) {
+    const count = exactElementCount(shape as number[]);
+    if (count === "overflow") throw shapeCountOverflow(name, `[${shape.join(",")}]`);
+    return { shape: shape as number[], count: count as bigint };
+  }
+  const dims = (exact() as (number | bigint)[]).map((d) => {
+    // A double literal (1e20, 5.0) is not an unsigned integer to rapidjson, nor a bigint past 2^64.
+    if (typeof d === "number" && Number.isSafeInteger(d) && d >= 0) return BigInt(d);
+    if (typeof d !== "bigint" || d < 0n || d > UINT64_MAX) throw shapeNotUnsigned();
+    return BigInt.asIntN(64, d);
+  });
+  const count = exactElementCount(dims);
+  if (count === "invalid") throw shapeDimsInvalid(name, `[${dims.join(",")}]`);
+  if (count === "overflow") throw shapeCountOverflow(name, `[${dims.join(",")}]`);
+  return { shape: dims.map(Number), count };
 }
 
+const UINT64_MAX = (1n << 64n) - 1n;
+
 function checkBinarySize(
-  name: string, datatype: Datatype, shape: number[], data: Uint8Array, model: string,
+  name: string, datatype: Datatype, shape: number[], exactCount: bigint, data: Uint8Array, model: string,
 ): void {
   // BYTES: the core walks the elements, for every front end alike (core/validate.ts).
   if (datatype === "BYTES") return;
   const count = elementCount(shape);
-  const expected = count * datatypeSize(datatype);
-  if (data.byteLength !== expected) {
+  const expected = exactCount * BigInt(datatypeSize(datatype));
+  if (BigInt(data.byteLength) !== expected) {
+    // Printed exactly: the text's number is a bigint past 2^53 only for shapes no body can fill.
     throw inputByteSizeMismatch(name, model, expected, data.byteLength);
   }
 }

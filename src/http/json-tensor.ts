@@ -8,9 +8,10 @@
 import { Buffer } from "node:buffer";
 import type { CoreTensor } from "../core/types.js";
 import {
-  jsonDataCount, jsonDataNotArray, jsonElementInvalid, jsonHalfInput, jsonHalfOutput, outputSizeMismatch,
+  jsonDataCount, jsonDataNotArray, jsonNestingTooDeep, jsonElementInvalid, jsonHalfInput, jsonHalfOutput, outputSizeMismatch,
 } from "../errors/index.js";
 import { datatypeSize, elementCount, typedArrayFor, type Datatype } from "../ipc/datatypes.js";
+import { MAX_JSON_DEPTH } from "./json-scan.js";
 
 /** Inclusive integer bounds of the types whose values fit a JS number exactly. */
 const INT_RANGE: Partial<Record<Datatype, readonly [number, number]>> = {
@@ -102,6 +103,8 @@ function flatten(data: unknown[]): unknown[] {
       stack.pop();
       continue;
     }
+    // Triton's ReadDataFromJsonHelper: `data` is depth 0, and nothing may sit at depth 100.
+    if (stack.length >= MAX_JSON_DEPTH) throw jsonNestingTooDeep(MAX_JSON_DEPTH);
     const v = top[0][top[1]++];
     if (Array.isArray(v)) stack.push([v, 0]);
     else out.push(v);

@@ -17,10 +17,13 @@ import {
   loadParametersNotObject, readyNotBoolean, toServerError,
 } from "../errors/index.js";
 import { decodeGenerateRequest, encodeGenerateResponse } from "./generate.js";
-import { BodyTooLargeError, ClientGoneError, decodeContentEncoding, parseJsonObject, readBody } from "./body.js";
+import {
+  BodyTooLargeError, ClientGoneError, decodeContentEncoding, encodeContent, parseJsonObject, readBody, responseEncoding,
+  type ResponseEncoding,
+} from "./body.js";
 import {
   INFER_HEADER_LENGTH, decodeInferRequest, decodeRawInferRequest, encodeInferResponse,
-  inferHeaderLength, type DecodedInfer,
+  inferHeaderLength, type DecodedInfer, type EncodedResponse,
 } from "./infer-codec.js";
 import { matchRoute, routeCategory, type Route } from "./router.js";
 
@@ -57,7 +60,57 @@ export function createHttpServer(api: ServerApi, options: HttpServerOptions): ht
     const headers = options.headersTimeoutMs;
     serverOptions.headersTimeout = request !== undefined && request > 0 && (headers === 0 || headers > request) ? request : headers;
   }
-  return http.createServer(serverOptions, (req, res) => front.handle(req, res));
+  const server = http.createServer(serverOptions, (req, res) => {
+    // A request taken in after a Content-Length + Transfer-Encoding refusal: answered, then closed.
+    if (reparsed.has(req.socket)) res.shouldKeepAlive = false;
+    front.handle(req, res);
+  });
+  server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
+    if (reparseChunked(server, err, socket)) return;
+    refuseClient(err, socket);
+  });
+  return server;
+}
+
+/** Sockets whose request was re-read without its Content-Length (see reparseChunked). */
+const reparsed = new WeakSet<object>();
+
+/**
+ * Triton (libevhtp) serves a request that has both Transfer-Encoding: chunked and a
+ * Content-Length, as RFC 9112 §6.3 lets a server do: the chunked framing wins. Node's parser
+ * refuses it (its only switch, insecureHTTPParser, would relax every other check too). So, once
+ * per connection, the refused head is read again without its Content-Length by a fresh parser,
+ * and the connection closes after the response (the RFC's guard against request smuggling).
+ * Only a head that starts the packet is retried; anything else gets Node's answer.
+ */
+function reparseChunked(
+  server: http.Server, err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: import("node:stream").Duplex,
+): boolean {
+  const raw = err.rawPacket;
+  if (err.code !== "HPE_INVALID_CONTENT_LENGTH" || !/Transfer-Encoding/.test(err.message) ||
+    raw === undefined || reparsed.has(socket) || !/^[A-Z]+ /.test(raw.toString("latin1", 0, 16))) return false;
+  const headEnd = raw.indexOf("\r\n\r\n");
+  if (headEnd < 0) return false;
+  const lines = raw.toString("latin1", 0, headEnd).split("\r\n").filter((l) => !/^content-length\s*:/i.test(l));
+  reparsed.add(socket);
+  const s = socket as import("node:stream").Duplex & { parser?: { unconsume?: () => void } | null };
+  s.parser?.unconsume?.();
+  s.removeAllListeners("data");
+  server.emit("connection", socket);
+  s.unshift(Buffer.concat([Buffer.from(lines.join("\r\n"), "latin1"), raw.subarray(headEnd)]));
+  return true;
+}
+
+/** Node's own answer to a request it cannot parse (what it does when no clientError listener is set). */
+function refuseClient(err: NodeJS.ErrnoException, socket: import("node:stream").Duplex): void {
+  const s = socket as import("node:stream").Duplex & { _httpMessage?: { headersSent?: boolean } };
+  if (s.writable && !s._httpMessage?.headersSent) {
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large"
+      : err.code === "HPE_CHUNK_EXTENSIONS_OVERFLOW" ? "413 Payload Too Large"
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    s.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+  }
+  s.destroy(err);
 }
 
 class HttpFrontEnd {
@@ -217,6 +270,11 @@ class HttpFrontEnd {
       this.#fail(res, err);
       return;
     }
+    const encoding = responseEncoding(req.headers["accept-encoding"]);
+    if (encoding !== null) {
+      await this.#sendCompressed(res, encoded, encoding, release);
+      return;
+    }
     if (encoded.binary.length === 0) {
       // The JSON text holds its own copy of every value: the views can go back at once.
       release();
@@ -235,6 +293,36 @@ class HttpFrontEnd {
     res.write(encoded.json);
     for (const chunk of encoded.binary) res.write(chunk);
     res.end();
+  }
+
+  /**
+   * Accept-Encoding chose gzip or deflate: the whole body (JSON, then binary outputs) compressed,
+   * as Triton does; Inference-Header-Content-Length stays the uncompressed JSON's length. The
+   * compressor copies the views, so they go back once it is done. A compression failure is
+   * logged and the body goes uncompressed (Triton's fallback).
+   */
+  async #sendCompressed(
+    res: http.ServerResponse, encoded: EncodedResponse, encoding: ResponseEncoding, release: () => void,
+  ): Promise<void> {
+    // The JSON is a Buffer already when a BYTES output went out as raw bytes (json-tensor.ts).
+    const json = typeof encoded.json === "string" ? Buffer.from(encoded.json, "utf8") : encoded.json;
+    let body: Buffer | null = null;
+    try {
+      body = await encodeContent([json, ...encoded.binary], encoding);
+    } catch (err) {
+      this.#log(`http: unable to compress response: ${describe(err)}`);
+    }
+    const plain = body === null ? Buffer.concat([json, ...encoded.binary]) : null;
+    release();
+    if (res.destroyed) return;
+    const headers: http.OutgoingHttpHeaders = encoded.binary.length === 0
+      ? { "Content-Type": JSON_TYPE }
+      : { "Content-Type": "application/octet-stream", "Inference-Header-Content-Length": encoded.jsonBytes };
+    if (body !== null) headers["Content-Encoding"] = encoding;
+    const out = body ?? plain!;
+    headers["Content-Length"] = out.byteLength;
+    res.writeHead(200, headers);
+    res.end(out);
   }
 
   /**

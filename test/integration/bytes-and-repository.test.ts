@@ -47,7 +47,7 @@ describe("BYTES and repository parameters, as Triton answers them", () => {
       outputs: [{ name: "OUTPUT0", parameters: { binary_data: false } }],
     }));
     const res = await fetch(`${server.url}/v2/models/string_identity/infer`, {
-      method: "POST", body: Buffer.concat([header, data]), headers: { "inference-header-content-length": String(header.byteLength) },
+      method: "POST", body: Buffer.concat([header, data]), headers: { "inference-header-content-length": String(header.byteLength), "accept-encoding": "identity" },
     });
     const body = Buffer.from(await res.arrayBuffer());
     expect(Number(res.headers.get("content-length"))).toBe(body.byteLength);

@@ -8,7 +8,7 @@
  */
 import fc from "fast-check";
 import { expect } from "vitest";
-import { HTTP_STATUS, ServerError, type ErrorCode } from "../../src/errors/index.js";
+import { HTTP_STATUS, ServerError, shapeNotUnsigned, type ErrorCode } from "../../src/errors/index.js";
 import { DATATYPES, type Datatype } from "../../src/ipc/datatypes.js";
 
 export const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 0x7e55e4a);
@@ -34,6 +34,16 @@ export const CLIENT_CODES: ReadonlySet<ErrorCode> = new Set(
  * throws fails the property with the thrown value in the message (a RangeError, a TypeError from
  * the decoder's own code, an INTERNAL ServerError).
  */
+/**
+ * The one INTERNAL text bad input may earn, because Triton answers it with 500 (qa's
+ * test_negative_dimensions): a shape dimension that is not an unsigned integer.
+ */
+export const TRITON_INTERNAL_TEXTS: ReadonlySet<string> = new Set([shapeNotUnsigned().message]);
+
+/** An `also` for valueOrClientError: Triton's own INTERNAL texts for bad input. */
+export const tritonInternal = (err: unknown): boolean =>
+  err instanceof ServerError && err.code === "INTERNAL" && TRITON_INTERNAL_TEXTS.has(err.message);
+
 export function valueOrClientError<T>(fn: () => T, also: (err: unknown) => boolean = () => false): T | undefined {
   try {
     return fn();

@@ -20,7 +20,7 @@ import { checkBytesElements } from "../../../src/core/validate.js";
 import { DATATYPES, datatypeSize, decodeBytesElements, elementCount, type Datatype } from "../../../src/ipc/datatypes.js";
 import {
   POISON_KEYS, expectInputsMatch, hostileArb, jsonText, nest, runs, serializeElements, shapeArb, tensorArb, tensorsArb,
-  valueOrClientError, valueOrClientErrorAsync,
+  tritonInternal, valueOrClientError, valueOrClientErrorAsync,
 } from "../fuzz.js";
 
 const JSON_TYPES = DATATYPES.filter((d) => d !== "FP16" && d !== "BF16");
@@ -176,7 +176,7 @@ describe("decodeInferRequest", () => {
       const binary = enc.body.subarray(enc.headerGiven ? enc.headerLength : enc.body.byteLength);
       const body = Buffer.concat([header, tail ?? binary]);
       const headerLength = Math.max(0, Math.min(body.byteLength, header.byteLength + headerDelta));
-      valueOrClientError(() => decodeInferRequest(body, headerLength, "m", undefined, true));
+      valueOrClientError(() => decodeInferRequest(body, headerLength, "m", undefined, true), tritonInternal);
     }), runs(600));
   });
 
@@ -189,7 +189,7 @@ describe("decodeInferRequest", () => {
     );
     fc.assert(fc.property(bodyArb, fc.uint8Array({ maxLength: 16 }), fc.boolean(), (json, tail, headerGiven) => {
       const body = Buffer.concat([json, tail]);
-      valueOrClientError(() => decodeInferRequest(body, json.byteLength, "m", undefined, headerGiven));
+      valueOrClientError(() => decodeInferRequest(body, json.byteLength, "m", undefined, headerGiven), tritonInternal);
     }), runs(300));
   });
 });

@@ -103,7 +103,7 @@ describe("decodeInferRequest", () => {
     }, [], /invalid datatype "FP8" for input 'x'/],
     ["a negative dimension", {
       inputs: [{ name: "x", datatype: "FP32", shape: [-1], data: [1] }],
-    }, [], /Unable to parse 'shape' of input 'x'/],
+    }, [], "Unable to parse 'shape': attempt to access JSON non-unsigned-integer as unsigned-integer"],
     ["inputs that are not an array", { inputs: {} }, [], /Unable to parse 'inputs'/],
     ["an id that is not a string", { id: 5, inputs: [] }, [], /Unable to parse 'id'/],
     ["a triton_ parameter", { parameters: { triton_x: 1 }, inputs: [] }, [], /reserved for Triton usage/],
