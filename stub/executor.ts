@@ -8,6 +8,7 @@ import type { Block, Endpoint, MessageRef } from "../src/ipc/endpoint.js";
 import { KIND, type ExecuteBody, type ResponseBody, type WireResponse, type WireTensor } from "../src/ipc/protocol.js";
 import type { ErrorInfo } from "../src/errors/index.js";
 import { Cancellations } from "./cancellation.js";
+import { describeThrown, executeFailed } from "./errors.js";
 import type { MessageTable } from "./kind-table.js";
 import { CollectingSender, StreamingSender } from "./response-sender.js";
 import { TritonError } from "./sdk/errors.js";
@@ -28,6 +29,8 @@ export interface ExecuteContext {
   model: TritonModel;
   endpoint: Endpoint;
   modelName: string;
+  /** This stub's instance ("<group>_<k>"): execute failures name it, as Triton's do. */
+  instanceName: string;
   /** model_transaction_policy.decoupled: requests answer through response senders. */
   decoupled: boolean;
   cancellations: Cancellations;
@@ -128,6 +131,17 @@ export async function runExecute(body: ExecuteBody, ctx: ExecuteContext): Promis
   return ctx.decoupled ? runDecoupled(body, ctx) : runCoupled(body, ctx);
 }
 
+/** What the handler threw, marked so: its text gets the exception type and the handler's frames. */
+class HandlerThrew {
+  constructor(readonly thrown: unknown) {}
+}
+
+/** The error of a failed call, for each request still open (Triton: "Failed to process ..."). */
+function callFailed(ctx: ExecuteContext, err: unknown): ErrorInfo {
+  const detail = err instanceof HandlerThrew ? describeThrown(err.thrown) : errorInfo(err).message;
+  return executeFailed(ctx.instanceName, detail);
+}
+
 /** Time the handler's own execute() took: decoding and encoding are compute_input/output. */
 async function timed(ctx: ExecuteContext, requests: InferenceRequest[]): Promise<{ result: unknown; execNs: number } | { error: unknown; execNs: number }> {
   const started = performance.now();
@@ -149,7 +163,7 @@ async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Execu
     const requests = decodeRequests(body, ctx, senders.map((_, i) => () => (senders[i] ??= new CollectingSender())));
     const ran = await timed(ctx, requests);
     execNs = ran.execNs;
-    if ("error" in ran) throw ran.error;
+    if ("error" in ran) throw new HandlerThrew(ran.error);
     let result = ran.result;
     if ((result === undefined || result === null) && senders.some((s) => s)) {
       result = await withTimeout(Promise.all(senders.map((s) => s?.done ?? noSender(ctx.modelName))), ctx.senderTimeoutMs,
@@ -161,7 +175,7 @@ async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Execu
     return { reply: { id: body.id, responses: wire, execNs }, blocks, inputsDone: null };
   } catch (err) {
     endpoint.freeBlocks(blocks);
-    return { reply: { id: body.id, error: errorInfo(err), execNs }, blocks: [], inputsDone: null };
+    return { reply: { id: body.id, error: callFailed(ctx, err), execNs }, blocks: [], inputsDone: null };
   } finally {
     for (const r of body.requests) cancellations.end(r.key);
   }
@@ -185,8 +199,8 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
       if (--open === 0) allClosed();
     }));
   const failAll = (err: unknown) => {
-    const info = errorInfo(err);
-    const error = err instanceof TritonError ? err : new TritonError(info.message, info.code);
+    const info = callFailed(ctx, err);
+    const error = new TritonError(info.message, info.code);
     for (const s of senders) {
       try {
         s.fail(error);
@@ -201,7 +215,7 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
     const requests = decodeRequests(body, ctx, senders.map((s) => () => s));
     const ran = await timed(ctx, requests);
     execNs = ran.execNs;
-    if ("error" in ran) failAll(ran.error);
+    if ("error" in ran) failAll(new HandlerThrew(ran.error));
     else if (ran.result !== undefined && ran.result !== null) {
       failAll(new TritonError(`Model '${ctx.modelName}' is using the decoupled mode and the execute function must return None.`));
     }

@@ -132,7 +132,7 @@ control.register("initialize", async (m) => {
     if (typeof model.execute !== "function") throw new Error("the model class has no execute() method");
     await model.initialize?.(m.args);
     context = {
-      model, endpoint: endpoint!, modelName: attach!.modelName, decoupled: isDecoupled(m.args.model_config), cancellations,
+      model, endpoint: endpoint!, modelName: attach!.modelName, instanceName: attach!.instanceName, decoupled: isDecoupled(m.args.model_config), cancellations,
       senderTimeoutMs: attach!.stubTimeoutMs,
     };
   } catch (err) {

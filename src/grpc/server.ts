@@ -283,9 +283,15 @@ export class GrpcFrontEnd {
   /**
    * @internal For StreamState: one stream request, any model. Writes each response as it comes
    * with `triton_final_response`, an error as error_message (the stream goes on), and a bare
-   * final flag only when the request asked (triton_enable_empty_final_response).
+   * final flag only when the request asked (triton_enable_empty_final_response). With `fatal`
+   * (the stream's triton_grpc_error mode), an error response of a scheduled request goes to it
+   * instead and this request writes nothing more; a request refused before it was scheduled
+   * still answers in the stream, as Triton's does (its ServerInferAsync error is not a response).
    */
-  async streamInfer(msg: InferRequestMessage, signal: RequestSignal, write: (encoded: Buffer | null) => boolean): Promise<void> {
+  async streamInfer(
+    msg: InferRequestMessage, signal: RequestSignal, write: (encoded: Buffer | null) => boolean,
+    fatal?: (status: Partial<grpc.StatusObject>) => void,
+  ): Promise<void> {
     if ((msg as unknown) instanceof UndecodableRequest) {
       // A message of the stream that could not be decoded: its error, and the stream goes on.
       write(STREAM_ERROR((msg as unknown as UndecodableRequest).error.message, { id: "" }));
@@ -309,7 +315,11 @@ export class GrpcFrontEnd {
     signal.addEventListener("abort", stop, { once: true });
     try {
       for await (const item of results) {
-        if (!write(this.#streamItem(item, head, enableEmptyFinal))) break;
+        if (fatal && item.error) {
+          fatal(this.#status(item.error));
+          break;
+        }
+        if (!write(this.#streamItem(item, head, enableEmptyFinal, fatal))) break;
       }
     } finally {
       signal.removeEventListener("abort", stop);
@@ -318,7 +328,10 @@ export class GrpcFrontEnd {
   }
 
   /** One stream item, encoded; null when nothing is to be written (a bare final flag, not asked for). */
-  #streamItem(item: StreamItem, head: { id: string; model_name: string; model_version: string }, enableEmptyFinal: boolean): Buffer | null {
+  #streamItem(
+    item: StreamItem, head: { id: string; model_name: string; model_version: string }, enableEmptyFinal: boolean,
+    fatal?: (status: Partial<grpc.StatusObject>) => void,
+  ): Buffer | null {
     const final = { triton_final_response: { bool_param: item.final } };
     if (item.response) {
       try {
@@ -326,6 +339,11 @@ export class GrpcFrontEnd {
         plain.parameters = { ...plain.parameters, ...final };
         return STREAM_RESPONSE(plain);
       } catch (err) {
+        // Triton: a response that fails InferResponseCompleteCommon is an error response too.
+        if (fatal) {
+          fatal(this.#status(err));
+          return null;
+        }
         return STREAM_ERROR(this.#streamError(err), { ...head, parameters: final });
       } finally {
         this.#release(item.response);
@@ -366,6 +384,11 @@ const STREAM_ERROR = (message: string, infer: object) =>
  * clients match them by id). A failed request answers with error_message and the stream goes on.
  * The call ends once the client has half-closed and every request has had its final response; a
  * cancelled call aborts them all.
+ *
+ * With the metadata `triton_grpc_error: true` (Triton's opt-in, the value exactly "true"), the
+ * first error response ends the call with that error's gRPC status and message instead; as in
+ * Triton's stream handler the call then counts as cancelled: requests in flight are cancelled,
+ * their later responses and the stream's later requests are dropped.
  */
 class StreamState {
   readonly #call: grpc.ServerDuplexStream<InferRequestMessage, Buffer>;
@@ -374,10 +397,13 @@ class StreamState {
   #pending = 0;
   #inputDone = false;
   #ended = false;
+  /** triton_grpc_error mode: an error response ends the call with its status (see the class). */
+  readonly #fatal: ((status: Partial<grpc.StatusObject>) => void) | undefined;
 
   constructor(call: grpc.ServerDuplexStream<InferRequestMessage, Buffer>, front: GrpcFrontEnd) {
     this.#call = call;
     this.#front = front;
+    if (call.metadata.get("triton_grpc_error")[0] === "true") this.#fatal = (status) => this.#endWithError(status);
     call.on("data", (msg: InferRequestMessage) => this.#request(msg));
     call.once("end", () => {
       this.#inputDone = true;
@@ -406,10 +432,18 @@ class StreamState {
       if (encoded) this.#call.write(encoded);
       return true;
     };
-    void this.#front.streamInfer(msg, this.#controller, write).finally(() => {
+    void this.#front.streamInfer(msg, this.#controller, write, this.#fatal).finally(() => {
       this.#pending--;
       this.#maybeEnd();
     });
+  }
+
+  /** The first error response in triton_grpc_error mode: the call ends with it, the rest is cancelled. */
+  #endWithError(status: Partial<grpc.StatusObject>): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#controller.abort(clientCancelledStream());
+    this.#call.emit("error", status); // grpc-js ends the call with this status
   }
 
   #maybeEnd(): void {

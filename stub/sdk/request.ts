@@ -1,4 +1,5 @@
 import { TritonError } from "./errors.js";
+import { checkedParameters } from "./parameters.js";
 import { Tensor } from "./tensor.js";
 
 export type ParamValue = string | number | boolean;
@@ -54,7 +55,7 @@ export class InferenceRequest {
     if (!Array.isArray(options.inputs) || options.inputs.some((t) => !(t instanceof Tensor))) {
       throw new TypeError("InferenceRequest: inputs must be an array of Tensor");
     }
-    this.#o = { ...options };
+    this.#o = { ...options, parameters: checkedParameters(options.parameters) };
   }
 
   /**
@@ -62,7 +63,10 @@ export class InferenceRequest {
    * (made on first use).
    */
   static received(options: InferenceRequestOptions, cancelled: () => boolean, sender?: () => ResponseSender): InferenceRequest {
-    const r = new InferenceRequest(options);
+    // The client's parameters, as main decoded them: not a handler's to check (pb_utils checks
+    // only the ones a handler passes to the constructor).
+    const r = new InferenceRequest({ ...options, parameters: undefined });
+    r.#o.parameters = options.parameters;
     r.#cancelled = cancelled;
     r.#sender = sender;
     return r;
@@ -159,7 +163,7 @@ export class InferenceResponse {
     }
     this.#outputs = [...outputs];
     this.#error = options.error ?? null;
-    this.#parameters = { ...(options.parameters ?? {}) };
+    this.#parameters = checkedParameters(options.parameters);
   }
 
   outputTensors(): Tensor[] {

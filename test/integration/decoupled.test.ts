@@ -115,11 +115,15 @@ describe("gRPC ModelStreamInfer, decoupled", () => {
   });
 
   it("ends every open request with the error when execute() throws or returns responses", async () => {
+    // Triton's python backend: the thrown exception's type and message after its prefix, INTERNAL.
     const thrown = await stream([repeatRequest("t", [1], { mode: "throw" })]);
-    expect(thrown.messages.map((m) => [m.error_message, final(m)])).toEqual([["execute failed on purpose", true]]);
+    expect(thrown.messages.map((m) => final(m))).toEqual([true]);
+    expect(thrown.messages[0].error_message).toMatch(
+      /^Failed to process the request\(s\) for model 'repeat_0_0', message: TritonError: execute failed on purpose\n\nAt:\n {2}\/\S+\/repeat\/1\/model\.ts\(21\): /);
     const returned = await stream([repeatRequest("t2", [1], { mode: "return" })]);
     expect(returned.messages).toHaveLength(1);
-    expect(returned.messages[0].error_message).toBe("Model 'repeat' is using the decoupled mode and the execute function must return None.");
+    expect(returned.messages[0].error_message).toBe("Failed to process the request(s) for model 'repeat_0_0', message: " +
+      "Model 'repeat' is using the decoupled mode and the execute function must return None.");
   });
 
   it("interleaves the responses of concurrent requests, each from its own inputs", async () => {
@@ -205,7 +209,9 @@ describe("HTTP generate extension", () => {
     expect(none).toMatchObject({ status: 200, events: [] });
     // An error first sets the status, as Triton's does.
     const thrown = await events("repeat", { IN: [1], mode: "throw" });
-    expect(thrown).toMatchObject({ status: 400, events: [{ error: "execute failed on purpose" }] });
+    expect(thrown.status).toBe(500); // Triton: a thrown exception is INTERNAL, whatever its code
+    expect(thrown.events).toHaveLength(1);
+    expect(thrown.events[0].error).toMatch(/^Failed to process the request\(s\) for model 'repeat_0_0', message: TritonError: execute failed on purpose\n/);
   });
 
   it("generate: exactly one response, else Triton's error", async () => {
@@ -273,7 +279,8 @@ describe("response senders", () => {
     // A sender never closed fails its request after stub-timeout-seconds; the instance serves on.
     const open = await postJson(`${server.url}/v2/models/single_sender/infer`, { ...body, parameters: { mode: "no_final" } });
     expect(open.status).toBe(500);
-    expect(open.body.error).toBe("model 'single_sender': execute() returned, and a response sender was not closed with TRITONSERVER_RESPONSE_COMPLETE_FINAL within 2000 ms");
+    expect(open.body.error).toBe("Failed to process the request(s) for model 'single_sender_0_0', message: " +
+      "model 'single_sender': execute() returned, and a response sender was not closed with TRITONSERVER_RESPONSE_COMPLETE_FINAL within 2000 ms");
     expect((await postJson(`${server.url}/v2/models/single_sender/infer`, body)).body.outputs[0].data).toEqual([2, 4, 6]);
     // Its one response streams like any model's, flagged final.
     const s = await events("single_sender", { IN: [5] });

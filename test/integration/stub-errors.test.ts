@@ -51,24 +51,42 @@ describe("stub handler errors", () => {
     expect(stubsAtStart).toHaveLength(2);
   });
 
-  it("TritonError(INVALID_ARG) thrown by execute → 400 with the handler's message", async () => {
+  // Triton's python backend (pb_stub.cc ProcessRequests): INTERNAL, its prefix naming the
+  // instance, then the exception's type, message and the handler's frames ("At:").
+  const PREFIX = "Failed to process the request(s) for model 'errors_0_0', message: ";
+  const at = (line: number) => `\n\nAt:\n  ${STUB_REPO}/errors/1/model.ts(${line}): Errors.execute\n`;
+
+  it("TritonError(INVALID_ARG) thrown by execute → 500 (INTERNAL, as Triton) with the prefix, type and frame", async () => {
     const r = await callErrors("invalid_arg");
-    expect(r.status).toBe(400);
-    expect(r.json.error).toBe("the input is unacceptable: INVALID_ARG from the handler");
+    expect(r.status).toBe(500);
+    expect(r.json.error).toBe(`${PREFIX}TritonError: the input is unacceptable: INVALID_ARG from the handler${at(13)}`);
     await expectStillServing();
   });
 
-  it("a plain Error thrown by execute → 500 with its message", async () => {
+  it("a plain Error thrown by execute → 500 with the prefix, Error: and its message", async () => {
     const r = await callErrors("plain_error");
     expect(r.status).toBe(500);
-    expect(r.json.error).toBe("plain Error thrown by execute");
+    expect(r.json.error).toBe(`${PREFIX}Error: plain Error thrown by execute${at(15)}`);
     await expectStillServing();
   });
 
-  it("a thrown non-Error value → 500 with its text", async () => {
+  it("a thrown non-Error value → 500 with the prefix and its text", async () => {
     const r = await callErrors("throw_string");
     expect(r.status).toBe(500);
-    expect(r.json.error).toBe("a bare string was thrown");
+    expect(r.json.error).toBe(`${PREFIX}a bare string was thrown`);
+  });
+
+  it("a response parameter that is not bool/int/str fails the call with pb_utils' text; nothing half-built", async () => {
+    for (const [mode, type, line] of [["bad_param_float", "float", 37], ["bad_param_null", "NoneType", 39], ["bad_param_object", "dict", 41]] as const) {
+      const r = await callErrors(mode);
+      expect(r.status).toBe(500);
+      expect(r.json.error).toBe(`${PREFIX}TritonError: Expect parameters values to have type bool/int/str, found type <class '${type}'>` +
+        `\n\nAt:\n  ${STUB_REPO}/errors/1/model.ts(${line}): <anonymous>\n  ${STUB_REPO}/errors/1/model.ts(${line}): Errors.execute\n`);
+    }
+    const good = await callErrors("good_param");
+    expect(good.status, JSON.stringify(good.json)).toBe(200);
+    expect(good.json.parameters).toEqual({ label: "ok", count: 3, flag: true });
+    await expectStillServing();
   });
 
   it("a response carrying an error fails that request with the error's code and message", async () => {
@@ -82,7 +100,7 @@ describe("stub handler errors", () => {
   });
 
   const wrong: [string, RegExp][] = [
-    ["wrong_count", /model 'errors': execute\(\) returned 2 responses for 1 requests/],
+    ["wrong_count", /^Failed to process the request\(s\) for model 'errors_0_0', message: model 'errors': execute\(\) returned 2 responses for 1 requests/],
     ["empty", /model 'errors': execute\(\) returned 0 responses for 1 requests/],
     ["not_array", /model 'errors': execute\(\) must return an array of InferenceResponse, got object/],
     ["undefined", /model 'errors': execute\(\) returned nothing, expected a list of 1 InferenceResponse/],
