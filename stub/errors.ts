@@ -4,7 +4,7 @@
  * share src/ipc and nothing that runs); main turns each into a ServerError (ServerError.from), and
  * the texts reach clients and the log as written here. (The SDK's TritonError is sdk/errors.ts.)
  */
-import { basename, dirname, join, sep } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ErrorInfo } from "../src/errors/index.js";
 
@@ -49,7 +49,7 @@ export const executeFailed = (instanceName: string, detail: string): ErrorInfo =
  * traceback holds only Python frames; no "At:" block when none is left. A thrown value that is not
  * an object with a message (a bare string) is its text alone: Python can raise nothing like it.
  */
-export function describeThrown(thrown: unknown): string {
+export function describeThrown(thrown: unknown, sourceRoot?: string): string {
   if (thrown === null || typeof thrown !== "object" || typeof (thrown as { message?: unknown }).message === "undefined") {
     return String(thrown);
   }
@@ -59,7 +59,7 @@ export function describeThrown(thrown: unknown): string {
   const name = typeof (thrown as { name?: unknown }).name === "string" && (thrown as { name: string }).name !== ""
     ? (thrown as { name: string }).name
     : (thrown.constructor?.name || "Error");
-  const frames = handlerFrames((thrown as { stack?: unknown }).stack);
+  const frames = handlerFrames((thrown as { stack?: unknown }).stack, sourceRoot);
   const at = frames.length > 0 ? `\n\nAt:\n${frames.map((f) => `  ${f}\n`).join("")}` : "";
   return `${name}: ${message === "" ? "<EMPTY MESSAGE>" : message}${at}`;
 }
@@ -81,7 +81,7 @@ const isOwn = (path: string) => path.includes(`${sep}node_modules${sep}`) || OWN
  * first one below it (the stub that called execute) ends the list, as a Python traceback ends at
  * the C++ that called into Python.
  */
-function handlerFrames(stack: unknown): string[] {
+function handlerFrames(stack: unknown, sourceRoot?: string): string[] {
   if (typeof stack !== "string") return [];
   const frames: string[] = [];
   for (const line of stack.split("\n")) {
@@ -94,7 +94,9 @@ function handlerFrames(stack: unknown): string[] {
       continue;
     }
     const fn = (m[1] ?? "<anonymous>").replace(/^async /, "");
-    frames.push(`${path}(${m[3]}): ${fn}`);
+    // Relative to the repository (the hardening rule: no server path reaches a client).
+    const shown = sourceRoot && path.startsWith(sourceRoot + sep) ? relative(sourceRoot, path) : basename(path);
+    frames.push(`${shown}(${m[3]}): ${fn}`);
   }
   return frames;
 }

@@ -31,6 +31,8 @@ export interface ExecuteContext {
   modelName: string;
   /** This stub's instance ("<group>_<k>"): execute failures name it, as Triton's do. */
   instanceName: string;
+  /** The model repository: the frames an execute failure lists are named relative to it. */
+  sourceRoot?: string;
   /** model_transaction_policy.decoupled: requests answer through response senders. */
   decoupled: boolean;
   cancellations: Cancellations;
@@ -138,7 +140,7 @@ class HandlerThrew {
 
 /** The error of a failed call, for each request still open (Triton: "Failed to process ..."). */
 function callFailed(ctx: ExecuteContext, err: unknown): ErrorInfo {
-  const detail = err instanceof HandlerThrew ? describeThrown(err.thrown) : errorInfo(err).message;
+  const detail = err instanceof HandlerThrew ? describeThrown(err.thrown, ctx.sourceRoot) : errorInfo(err).message;
   return executeFailed(ctx.instanceName, detail);
 }
 

@@ -4,6 +4,7 @@
  * the IPC channel closing (or the kernel's parent-death signal) ends it, after unlinking any
  * segment name it still owns; if user code keeps this thread busy, a watchdog thread kills it.
  */
+import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { setParentDeathSignal, watchParent } from "../src/ipc/addon.js";
 import { Endpoint } from "../src/ipc/endpoint.js";
@@ -133,6 +134,8 @@ control.register("initialize", async (m) => {
     await model.initialize?.(m.args);
     context = {
       model, endpoint: endpoint!, modelName: attach!.modelName, instanceName: attach!.instanceName, decoupled: isDecoupled(m.args.model_config), cancellations,
+      // Frames of a failing execute are named relative to the repository: clients never see server paths.
+      sourceRoot: dirname(m.args.model_repository),
       senderTimeoutMs: attach!.stubTimeoutMs,
     };
   } catch (err) {

@@ -71,7 +71,7 @@ describe("execute() throwing, over gRPC", () => {
     const err: grpc.ServiceError = await new Promise((resolve, reject) =>
       client.ModelInfer(request("u", "invalid_arg"), (e: grpc.ServiceError | null) => (e ? resolve(e) : reject(new Error("no error")))));
     expect(err.code).toBe(grpc.status.INTERNAL);
-    expect(err.details.startsWith(`${PREFIX}TritonError: the input is unacceptable: INVALID_ARG from the handler\n\nAt:\n  /`)).toBe(true);
+    expect(err.details.startsWith(`${PREFIX}TritonError: the input is unacceptable: INVALID_ARG from the handler\n\nAt:\n  errors/1/model.ts(`)).toBe(true);
   });
 });
 

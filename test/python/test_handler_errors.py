@@ -15,7 +15,8 @@ from tritonclient.utils import InferenceServerException
 from conftest import FIXTURES
 
 PREFIX = "Failed to process the request(s) for model 'errors_0_0', message: "
-MODEL_TS = str(FIXTURES / "stub-repo" / "errors" / "1" / "model.ts")
+# Frames are named relative to the model repository: clients never see the server's paths.
+MODEL_TS = "errors/1/model.ts"
 
 
 @pytest.fixture

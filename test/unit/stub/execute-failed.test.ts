@@ -3,6 +3,8 @@
  * text of pb_stub.cc's ProcessRequests, "Failed to process the request(s) for model '<instance>',
  * message: " then the thrown value as pybind11 words a Python exception, INTERNAL.
  */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { describeThrown, executeFailed } from "../../../stub/errors.js";
 import { TritonError } from "../../../stub/sdk/errors.js";
@@ -28,9 +30,14 @@ describe("describeThrown", () => {
     }
     const text = describeThrown(err);
     expect(text.startsWith("TypeError: boom\n\nAt:\n  ")).toBe(true);
-    expect(text).toMatch(/\n {2}\/\S+execute-failed\.test\.ts\(\d+\): execute\n/);
+    // No repository given: the file's name alone, never a server path.
+    expect(text).toMatch(/\n {2}execute-failed\.test\.ts\(\d+\): execute\n/);
     expect(text.endsWith("\n")).toBe(true);
     expect(text).not.toMatch(/\/stub\/errors\.ts/);
+    expect(text).not.toContain("/");
+    // A frame inside the repository: named relative to it.
+    const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+    expect(describeThrown(err, root)).toMatch(/\n {2}stub\/execute-failed\.test\.ts\(\d+\): execute\n/);
   });
 
   it("a TritonError: its class name and message() (a method)", () => {
