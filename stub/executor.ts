@@ -7,7 +7,7 @@ import { bytesElementsSize, encodeBytesElements } from "../src/ipc/datatypes.js"
 import type { Block, Endpoint, MessageRef } from "../src/ipc/endpoint.js";
 import { KIND, type ExecuteBody, type ResponseBody, type WireResponse, type WireTensor } from "../src/ipc/protocol.js";
 import type { ErrorInfo } from "../src/errors/index.js";
-import { Cancellations } from "./cancellation.js";
+import type { Cancellations } from "./cancellation.js";
 import { describeThrown, executeFailed } from "./errors.js";
 import type { MessageTable } from "./kind-table.js";
 import { CollectingSender, StreamingSender } from "./response-sender.js";

@@ -49,7 +49,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
   return new Promise<Buffer>((resolve, reject) => {
     let whole: Buffer | null = declared > 0 ? null : EMPTY;
-    let chunks: Buffer[] | null = declared > 0 ? null : [];
+    const chunks: Buffer[] | null = declared > 0 ? null : [];
     let first: Buffer | null = null;
     let received = 0;
     let settled = false;

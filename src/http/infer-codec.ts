@@ -195,7 +195,6 @@ function checkBinarySize(
 ): void {
   // BYTES: the core walks the elements, for every front end alike (core/validate.ts).
   if (datatype === "BYTES") return;
-  const count = elementCount(shape);
   const expected = exactCount * BigInt(datatypeSize(datatype));
   if (BigInt(data.byteLength) !== expected) {
     // Printed exactly: the text's number is a bigint past 2^53 only for shapes no body can fill.

@@ -276,7 +276,7 @@ export function bytesToJsonBuffer(name: string, data: Uint8Array, count: number)
 
 const HEX = "0123456789ABCDEF";
 /** rapidjson's short escapes: \b \t \n \f \r, \" and \\. */
-const SHORT_ESCAPE: Partial<Record<number, number>> = { 8: 0x62, 9: 0x74, 10: 0x6e, 12: 0x66, 13: 0x72, 0x22: 0x22, 0x5c: 0x5c };
+const SHORT_ESCAPE: Partial<Record<number, number>> = { 8: 0x62, 9: 0x74, 10: 0x6e, 12: 0x66, 13: 0x72, 34: 0x22, 92: 0x5c };
 /** Bytes each input byte adds when escaped: 1 for a short escape, 5 for \u00XX, 0 for none. */
 const ESCAPE_EXTRA: Uint8Array = (() => {
   const extra = new Uint8Array(256);

@@ -8,7 +8,7 @@
 import { realpathSync } from "node:fs";
 import { HANDLER_CACHE_DIR } from "../backends/stub/handler-module.js";
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 export class ClientPaths {
   /** Each absolute root, with and without "file://", then followed by "/" or ending the path. */
@@ -28,7 +28,7 @@ export class ClientPaths {
       }
     }
     // Longest first, so that a repository nested in another is stripped as a whole.
-    const alternatives = [...all].sort((a, b) => b.length - a.length).map(escape);
+    const alternatives = [...all].sort((a, b) => b.length - a.length).map(escapeRegExp);
     this.#pattern = alternatives.length === 0
       ? null
       : new RegExp(`(?:file://)?(?:${alternatives.join("|")})(/|(?![^\\s'"),;:\\]]))`, "g");

@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import {
-  ServerError, VersionLoadError, backendUnsupported, ensembleDependencyFailed, ensembleNeedsInferPath, ensembleUsesItself,
+  type ServerError, VersionLoadError, backendUnsupported, ensembleDependencyFailed, ensembleNeedsInferPath, ensembleUsesItself,
   modelNotFound, noAvailableVersions, pollFailed, retold, strictConfigRequired, toServerError,
   versionLoadFailed, versionNotFound, versionNotReady, versionUnparsable, versionsFailed,
 } from "../errors/index.js";

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { FIXTURES, ROOT, grpcClientOf, startServer, type RunningServer } from "./harness.js";
 
 function repeatRequest(id: string, values: number[], params: Record<string, number | string | boolean> = {}) {

@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ServerError } from "../../../src/errors/index.js";
+import type { ServerError } from "../../../src/errors/index.js";
 import { parseConfigJson, parseConfigText } from "../../../src/config/parse.js";
 import { runs, valueOrClientError } from "../fuzz.js";
 

@@ -3,7 +3,7 @@ import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
 import { decodeInferRequest, type InferRequestMessage } from "../../../src/grpc/infer-codec.js";
 import { serviceDefinition } from "../../../src/grpc/proto.js";
-import { ServerError } from "../../../src/errors/index.js";
+import type { ServerError } from "../../../src/errors/index.js";
 
 const service = serviceDefinition("inference.GRPCInferenceService");
 const decoded = (shape: (string | number)[]) => {

@@ -2,7 +2,7 @@
  * Every inference ends exactly once: release() is called once per CoreResponse on every path, the
  * views are not released before they are written out, and a client that leaves aborts the signal.
  */
-import * as http from "node:http";
+import type * as http from "node:http";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CoreRequest, CoreResponse } from "../../../src/core/types.js";
 import { ServerError } from "../../../src/errors/index.js";
