@@ -350,8 +350,11 @@ export const generateNotSingleResponse = define("INTERNAL", () =>
 /** An HTTP client that closed its connection before its response. */
 export const clientClosedConnection = define("CANCELLED", () => "the client closed the connection before the response");
 
-/** HTTP infer to a decoupled model (Triton's text; 400, as its older releases answer). */
-export const httpDecoupled = define("INVALID_ARG", () =>
+/**
+ * HTTP infer to a decoupled model: Triton's CheckTransactionPolicy text and code, UNSUPPORTED, so
+ * 501 (Triton answers each error's own status since 2.42 / 24.01; older releases answered 400).
+ */
+export const httpDecoupled = define("UNSUPPORTED", () =>
   "HTTP end point doesn't support models with decoupled transaction policy");
 
 /** A repository index request whose "ready" is not a boolean. */
@@ -568,3 +571,10 @@ export const grpcLoadParameterType = define("INVALID_ARG", (key: string, expecte
 
 /** A gRPC load parameter other than "config" or "file:<path>". */
 export const grpcLoadParameterUnknown = define("INVALID_ARG", (key: string) => `unrecognized load parameter '${key}'.`);
+
+/**
+ * A gRPC unload whose "unload_dependents" is not a bool_param: Triton's gRPC front end refuses it
+ * (INVALID_ARG) and unloads nothing.
+ */
+export const grpcUnloadDependentsType = define("INVALID_ARG", () =>
+  "invalid value type for 'unload_dependents' parameter, expected bool_param.");
