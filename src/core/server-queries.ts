@@ -42,8 +42,12 @@ export class ServerQueries {
     return !this.#o.strictReadiness || this.#models.allReady();
   }
 
+  /**
+   * Named "triton", as Triton's server answers (its --id default; qa/L0_lifecycle asserts it):
+   * clients and tools check the name. The version is tessera's own.
+   */
   serverMetadata(): ServerMetadata {
-    return { name: "tessera", version: this.#o.version, extensions: EXTENSIONS };
+    return { name: "triton", version: this.#o.version, extensions: EXTENSIONS };
   }
 
   modelReady(model: string, version?: string): boolean {

@@ -12,12 +12,16 @@
  *    its call's compute durations; their count is the success count;
  *  - inference_count: rows of successful requests; execution_count and batch_stats: one per call
  *    whose handler ran (as Triton's python backend reports a batch whether or not it failed);
- *  - last_inference: wall-clock ms of the latest execution.
+ *  - last_inference: wall-clock ms of the latest execution;
+ *  - response_stats: a decoupled model's responses by index ("0", "1", … within each request), as
+ *    Triton's square backend reports them through TRITONBACKEND_ModelInstanceReportResponseStatistics
+ *    and InferenceStatsAggregator::UpdateResponse* adds them up. Other models have none (Triton's
+ *    python and onnxruntime backends report none). See recordResponse for the durations.
  *
  * Durations are plain numbers of nanoseconds: a double counts exact nanoseconds up to 2^53 ns (104
  * days of cumulative time), and past that loses only sub-microsecond precision.
  */
-import type { CallTiming, CoreRequest, RequestTimes } from "./types.js";
+import type { CallTiming, CoreRequest, RequestResult, RequestTimes } from "./types.js";
 
 // The timestamps live with the request type (types.ts, the bottom of core); named here too, where
 // they are read.
@@ -70,10 +74,32 @@ export interface ModelStatJson {
   inference_count: number;
   execution_count: number;
   inference_stats: Record<"success" | "fail" | "queue" | "compute_input" | "compute_infer" | "compute_output" | "cache_hit" | "cache_miss", DurationStat>;
-  /** Per-response statistics of decoupled models: tessera has none, so always {} (as Triton for others). */
-  response_stats: Record<string, never>;
+  /** Per-response statistics of decoupled models, by response index; {} for other models. */
+  response_stats: Record<string, ResponseStatJson>;
   batch_stats: { batch_size: number; compute_input: DurationStat; compute_infer: DurationStat; compute_output: DurationStat }[];
   memory_usage: never[];
+}
+
+/** The statistics extension's $response_stats, in Triton's key order. */
+export interface ResponseStatJson {
+  compute_infer: DurationStat;
+  compute_output: DurationStat;
+  success: DurationStat;
+  fail: DurationStat;
+  empty_response: DurationStat;
+  cancel: DurationStat;
+}
+
+/**
+ * How a decoupled model's response went: a response with outputs, an error, a bare final flag
+ * (Triton's empty response), or the request's cancellation.
+ */
+export type ResponseKind = "success" | "fail" | "empty" | "cancel";
+
+export function responseKind(result: RequestResult | null): ResponseKind {
+  if (result === null) return "empty";
+  if (!result.error) return "success";
+  return result.error.code === "CANCELLED" ? "cancel" : "fail";
 }
 
 export interface ModelStatisticsResponse {
@@ -102,6 +128,7 @@ export class ModelStatistics {
   #executionCount = 0;
   #lastInferenceMs = 0;
   readonly #batches = new Map<number, BatchTotals>();
+  readonly #responses = new Map<string, ResponseStatJson>();
 
   /** A request answered successfully at `endNs`, having `rows` rows. */
   recordSuccess(times: RequestTimes, rows: number, endNs: number): void {
@@ -142,6 +169,51 @@ export class ModelStatistics {
     b.inputNs += round(call.inputNs);
     b.inferNs += round(call.inferNs);
     b.outputNs += round(call.outputNs);
+  }
+
+  /**
+   * One of a decoupled request's responses, which reached main at `arrivedNs` and was handed on
+   * (its outputs picked, given to the front end or caller) at `endNs`. Its computing began when
+   * the request was dispatched (the first response) or the previous response was handed on. As
+   * Triton's UpdateResponse*: success adds arrival - start to compute_infer, end - arrival to
+   * compute_output and end - start to success; fail adds end - start to compute_infer and fail
+   * (no outputs to extract); empty adds arrival - start to compute_infer and empty_response;
+   * cancel adds end - start to cancel alone.
+   */
+  recordResponse(times: RequestTimes, kind: ResponseKind, arrivedNs: number, endNs: number): void {
+    const index = times.responses ?? 0;
+    times.responses = index + 1;
+    const startNs = times.lastResponseNs ?? times.dispatchedNs ?? times.startNs;
+    times.lastResponseNs = endNs;
+    const key = String(index);
+    let r = this.#responses.get(key);
+    if (!r) {
+      const none = (): DurationStat => ({ count: 0, ns: 0 });
+      r = { compute_infer: none(), compute_output: none(), success: none(), fail: none(), empty_response: none(), cancel: none() };
+      this.#responses.set(key, r);
+    }
+    const add = (d: DurationStat, ns: number) => {
+      d.count++;
+      d.ns += round(ns);
+    };
+    switch (kind) {
+      case "success":
+        add(r.compute_infer, arrivedNs - startNs);
+        add(r.compute_output, endNs - arrivedNs);
+        add(r.success, endNs - startNs);
+        break;
+      case "fail":
+        add(r.compute_infer, endNs - startNs);
+        add(r.fail, endNs - startNs);
+        break;
+      case "empty":
+        add(r.compute_infer, arrivedNs - startNs);
+        add(r.empty_response, arrivedNs - startNs);
+        break;
+      case "cancel":
+        add(r.cancel, endNs - startNs);
+        break;
+    }
   }
 
   get successCount(): number {
@@ -186,7 +258,11 @@ export class ModelStatistics {
         cache_hit: none(),
         cache_miss: none(),
       },
-      response_stats: {},
+      response_stats: Object.fromEntries([...this.#responses.entries()].sort(([a], [b]) => Number(a) - Number(b))
+        .map(([key, r]) => [key, {
+          compute_infer: { ...r.compute_infer }, compute_output: { ...r.compute_output }, success: { ...r.success },
+          fail: { ...r.fail }, empty_response: { ...r.empty_response }, cancel: { ...r.cancel },
+        }])),
       batch_stats: [...this.#batches.entries()].sort(([a], [b]) => a - b).map(([size, b]) => ({
         batch_size: size,
         compute_input: { count: b.count, ns: b.inputNs },

@@ -139,4 +139,8 @@ export interface RequestTimes {
   rejected?: boolean;
   /** The call that ran it, once the handler has run. */
   call?: CallTiming;
+  /** Decoupled: responses counted so far in response_stats (the next one's index). */
+  responses?: number;
+  /** Decoupled: when the previous response was handed on (the next one's computing began). */
+  lastResponseNs?: number;
 }

@@ -350,8 +350,11 @@ export const generateNotSingleResponse = define("INTERNAL", () =>
 /** An HTTP client that closed its connection before its response. */
 export const clientClosedConnection = define("CANCELLED", () => "the client closed the connection before the response");
 
-/** HTTP infer to a decoupled model (Triton's text; 400, as its older releases answer). */
-export const httpDecoupled = define("INVALID_ARG", () =>
+/**
+ * HTTP infer to a decoupled model: Triton's CheckTransactionPolicy text and code, UNSUPPORTED, so
+ * 501 (Triton answers each error's own status since 2.42 / 24.01; older releases answered 400).
+ */
+export const httpDecoupled = define("UNSUPPORTED", () =>
   "HTTP end point doesn't support models with decoupled transaction policy");
 
 /** A repository index request whose "ready" is not a boolean. */
@@ -595,3 +598,10 @@ export const shapeCountOverflow = define("INVALID_ARG", (input: string, shape: s
 export const byteSizeOverflow = define("INVALID_ARG", (input: string, count: string, size: number) =>
   `byte size overflow for input '${input}': element count (${count}) * data type size (${size}) ` +
   "exceeds maximum allowed size (9223372036854775807)");
+
+/**
+ * A gRPC unload whose "unload_dependents" is not a bool_param: Triton's gRPC front end refuses it
+ * (INVALID_ARG) and unloads nothing.
+ */
+export const grpcUnloadDependentsType = define("INVALID_ARG", () =>
+  "invalid value type for 'unload_dependents' parameter, expected bool_param.");

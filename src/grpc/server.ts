@@ -12,7 +12,7 @@ import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../
 import { RestrictedFeatures, type RestrictedCategory } from "../core/restricted.js";
 import {
   GRPC_STATUS, RESTRICTED_STATUS, ServerError, clientCancelledRequest, clientCancelledStream, grpcDecoupled,
-  statisticsUnsupported, toServerError, undecodableRequest,
+  grpcUnloadDependentsType, statisticsUnsupported, toServerError, undecodableRequest,
 } from "../errors/index.js";
 import {
   decodeInferRequest, encodeInferResponse, parameterValue, takeEnableEmptyFinalResponse,
@@ -462,7 +462,11 @@ function loadOptions(params: Record<string, ParameterMessage> | undefined): Load
   return loadOptionsFrom("grpc", plain);
 }
 
+// Unload: as Triton's gRPC front end, "unload_dependents" must be a bool_param (its own text, not
+// the HTTP front end's), and a refused parameter unloads nothing.
 function checkUnloadParameters(params: Record<string, ParameterMessage> | undefined): void {
   const p = params?.unload_dependents;
-  checkUnloadDependents(p === undefined ? undefined : parameterValue(p, "unload_dependents"));
+  if (p === undefined) return;
+  if (p.parameter_choice !== "bool_param") throw grpcUnloadDependentsType();
+  checkUnloadDependents(p.bool_param);
 }

@@ -226,8 +226,7 @@ class HttpFrontEnd {
     let decoded: DecodedInfer;
     let response: CoreResponse;
     try {
-      // Checked before the body is read, as Triton does. (Triton's newer releases answer 501,
-      // older ones 400; 400 it is: the request, not the server, is what cannot be served.)
+      // Checked before the body is read, as Triton does (CheckTransactionPolicy: UNSUPPORTED, 501).
       if (this.#api.isDecoupled(model, version)) {
         throw httpDecoupled();
       }

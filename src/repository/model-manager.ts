@@ -3,7 +3,8 @@
  * the old drain and finalize), unload, and failures (UNAVAILABLE with the reason). Loads of one
  * model are serialized; different models load in parallel.
  */
-import { resolve } from "node:path";
+import { readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import {
   type ServerError, VersionLoadError, backendUnsupported, ensembleDependencyFailed, ensembleNeedsInferPath, ensembleUsesItself,
   modelNotFound, noAvailableVersions, pollFailed, retold, strictConfigRequired, toServerError,
@@ -53,6 +54,13 @@ interface ModelRecord {
   /** Serializes loads and unloads of this model. */
   busy: Promise<unknown>;
   loadSeconds?: number;
+  /**
+   * The `config` of the last load that gave one and succeeded, and when (ms since the epoch): a
+   * later load without `config` keeps it, as Triton's does (qa/L0_lifecycle test_config_override),
+   * unless the model's files changed since (Triton then reloads from the repository). An unload
+   * forgets it: the next load reads config.pbtxt again.
+   */
+  override?: { config: string; atMs: number };
 }
 
 export interface ModelManagerOptions {
@@ -147,9 +155,23 @@ export class ModelManager {
       return Promise.reject(err);
     }
     const record = this.#record(name);
-    const run = record.busy.then(() => this.#load(record, configOverride));
+    const run = record.busy.then(() => this.#load(record, configOverride ?? this.#keptOverride(record)));
     record.busy = run.catch(() => {});
     return run;
+  }
+
+  /** The override a load without `config` keeps: the last one, while the model's files are unchanged since. */
+  #keptOverride(record: ModelRecord): string | undefined {
+    const kept = record.override;
+    if (!kept) return undefined;
+    let changed: boolean;
+    try {
+      changed = modifiedSince(findModelDir(this.#o.repositories, record.name).path, kept.atMs);
+    } catch {
+      changed = true; // the folder is gone or unreadable: the load reports that itself
+    }
+    if (changed) record.override = undefined;
+    return changed ? undefined : kept.config;
   }
 
   /** `e` as a client may see it: paths relative to the repository, the error's kind kept. */
@@ -274,6 +296,7 @@ export class ModelManager {
       }
       throw e;
     }
+    if (configOverride !== undefined) record.override = { config: configOverride, atMs: started };
     const old = [...record.versions.values()];
     record.versions = new Map(loaded.map((v) => [v.version, v]));
     record.unloadedVersions = [...new Set([...record.unloadedVersions, ...old.map((v) => v.version)])]
@@ -374,6 +397,7 @@ export class ModelManager {
   }
 
   async #unload(record: ModelRecord, streamsWaitMs?: number): Promise<void> {
+    record.override = undefined;
     if (record.versions.size === 0) {
       record.state = "UNAVAILABLE";
       record.reason = "unloaded";
@@ -393,6 +417,17 @@ export class ModelManager {
     await v.scheduler?.close();
     await v.backend?.stop(streamsWaitMs);
   }
+}
+
+/**
+ * Whether anything in a model folder (the folder, its files, its version folders and theirs) was
+ * modified after `ms`: Triton's ModelTimestamp, the newest mtime of the model's files.
+ */
+function modifiedSince(path: string, ms: number, depth = 2): boolean {
+  const st = statSync(path);
+  if (st.mtimeMs > ms) return true;
+  if (!st.isDirectory() || depth === 0) return false;
+  return readdirSync(path).some((entry) => modifiedSince(join(path, entry), ms, depth - 1));
 }
 
 /**

@@ -197,6 +197,30 @@ describe("HTTP generate extension", () => {
     expect(d((x) => Number(x.inference_stats.compute_infer.count))).toBe(4);
   });
 
+  it("counts each response by its index in response_stats, the same over HTTP and gRPC", async () => {
+    const stats = async () => (await (await fetch(`${server.url}/v2/models/repeat/stats`)).json()).model_stats[0].response_stats;
+    const count = (rs: any, i: string, k: string) => Number(rs[i]?.[k]?.count ?? 0);
+    const before = await stats();
+    await events("repeat", { IN: [1, 2, 3], delay_ms: 5 }); // three responses, then the bare final flag
+    await events("repeat", { IN: [5, 6, 7], mode: "error_mid" });
+    const after = await stats();
+    const d = (i: string, k: string) => count(after, i, k) - count(before, i, k);
+    expect(d("0", "success")).toBe(2);
+    expect(d("0", "compute_output")).toBe(2);
+    expect(d("2", "success") + d("2", "fail")).toBe(2);
+    // The bare final flag: an empty response, its computing time in compute_infer.
+    expect(d("3", "empty_response")).toBe(2);
+    expect(d("3", "compute_infer")).toBe(2);
+    expect(Object.keys(after["3"])).toEqual(["compute_infer", "compute_output", "success", "fail", "empty_response", "cancel"]);
+    expect(Number(after["0"].success.ns)).toBeGreaterThan(0);
+    const g = await new Promise<any>((resolve, reject) =>
+      client.ModelStatistics({ name: "repeat", version: "" }, (err: any, res: any) => (err ? reject(err) : resolve(res))));
+    const viaGrpc = g.model_stats[0].response_stats;
+    const current = await stats();
+    expect(Object.keys(viaGrpc).sort()).toEqual(Object.keys(current).sort());
+    expect(Number(viaGrpc["0"].success.count)).toBe(current["0"].success.count);
+  });
+
   it("generate_stream: errors mid-stream are events; zero responses is an empty stream", async () => {
     const mid = await events("repeat", { IN: [5, 6, 7], mode: "error_mid" });
     expect(mid.status).toBe(200);
@@ -226,9 +250,9 @@ describe("HTTP generate extension", () => {
     expect(unknown.status).toBe(404);
   });
 
-  it("/infer on a decoupled model: 400 with Triton's text, before the body is read", async () => {
+  it("/infer on a decoupled model: 501 with Triton's text, before the body is read", async () => {
     const r = await postJson(`${server.url}/v2/models/repeat/infer`, { not: "even an infer request" });
-    expect(r).toEqual({ status: 400, body: { error: "HTTP end point doesn't support models with decoupled transaction policy" } });
+    expect(r).toEqual({ status: 501, body: { error: "HTTP end point doesn't support models with decoupled transaction policy" } });
   });
 
   it("a client that disconnects cancels the request", async () => {

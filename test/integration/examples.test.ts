@@ -39,7 +39,8 @@ describe("server", () => {
     expect(status).toBe(200);
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
     expect(Object.keys(body)).toEqual(["name", "version", "extensions"]);
-    expect(body.name).toBe("tessera");
+    // Triton's name (clients check it), tessera's version.
+    expect(body.name).toBe("triton");
     expect(body.version).toBe(pkg.version);
     // The extensions this server implements, by Triton's names.
     expect(body.extensions).toEqual(expect.arrayContaining(

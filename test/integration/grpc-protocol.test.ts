@@ -127,7 +127,9 @@ describe("server and model endpoints", () => {
   });
 
   it("returns the same server and model metadata as HTTP", async () => {
-    expect(await ok("ServerMetadata", {})).toEqual((await httpJson("/v2")).body);
+    const server = await ok("ServerMetadata", {});
+    expect(server).toEqual((await httpJson("/v2")).body);
+    expect(server.name).toBe("triton"); // as Triton names itself (qa/L0_lifecycle)
     const meta = await ok("ModelMetadata", { name: "add_sub", version: "" });
     const http = (await httpJson("/v2/models/add_sub")).body;
     const numeric = (list: any[]) => list.map((t) => ({ ...t, shape: t.shape.map(Number) }));

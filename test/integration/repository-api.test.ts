@@ -5,7 +5,7 @@
  * --exit-on-error, --strict-readiness, and the unsupported poll mode.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cpSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, readFileSync, readdirSync, rmSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { FIXTURES, copyRepository, postJson, startServer, type RunningServer } from "./harness.js";
 
@@ -254,6 +254,26 @@ describe("explicit model control", () => {
     expect(failures).toEqual([]);
     expect(served).toBeGreaterThan(5);
     // The reload went back to one instance of other: the old two are gone.
+    expect(await settledStubs(server.pid, 2)).toBe(2);
+  });
+
+  it("keeps the last config override on a load without one, as Triton; an unload or a changed file forgets it", async () => {
+    const batching = () => get(server.url, "/v2/models/other/config").then((c) => c.body.max_batch_size);
+    const override = { parameters: { config: configJson("other", { max_batch_size: 4 }) } };
+    expect((await load(server.url, "other", override)).status).toBe(200);
+    expect((await load(server.url, "other")).status).toBe(200);
+    expect(await batching()).toBe(4);
+    expect((await infer(server.url, "other", {}, [1, 2])).status).toBe(200);
+    // Triton's qa/L0_lifecycle test_config_override: after an unload, config.pbtxt again.
+    expect((await unload(server.url, "other")).status).toBe(200);
+    expect((await load(server.url, "other")).status).toBe(200);
+    expect(await batching()).toBe(0);
+    // The model's files modified after the override: Triton reloads them from the repository.
+    expect((await load(server.url, "other", override)).status).toBe(200);
+    const later = new Date(Date.now() + 2000);
+    utimesSync(join(repo, "other", "config.pbtxt"), later, later);
+    expect((await load(server.url, "other")).status).toBe(200);
+    expect(await batching()).toBe(0);
     expect(await settledStubs(server.pid, 2)).toBe(2);
   });
 });

@@ -65,7 +65,6 @@ def test_server_metadata_extensions(http, grpc):
         assert ext in grpc.get_server_metadata(as_json=True)["extensions"]
 
 
-@pytest.mark.xfail(strict=True, reason="tessera's server metadata names itself 'tessera'; Triton answers name 'triton' (qa/L0_lifecycle asserts it)")
 def test_server_metadata_name_is_triton(http, grpc):
     assert http.get_server_metadata()["name"] == "triton"
     assert grpc.get_server_metadata().name == "triton"

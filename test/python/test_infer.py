@@ -198,7 +198,6 @@ def test_request_parameters_reach_the_model(fixtures_server):
         assert json.loads(r.as_numpy("PARAMS")[0]) == {"s": "v", "n": 3, "b": True}
 
 
-@pytest.mark.xfail(strict=True, reason="HTTP infer of a decoupled model: tessera answers 400 (INVALID_ARG); Triton's CheckTransactionPolicy raises UNSUPPORTED, HTTP 501")
 def test_http_infer_of_decoupled_model_is_501(examples_server):
     h = client(examples_server, "http")
     text = np.array(["hi"], dtype=object)

@@ -104,7 +104,6 @@ def test_load_with_config_override(explicit_server, protocol):
         c.unload_model("simple")
 
 
-@pytest.mark.xfail(strict=True, reason="a load without `config` after a load with one reverts to config.pbtxt in tessera; Triton keeps the override given before (qa/L0_lifecycle: 'request without additional config will ... retain the provided config')")
 def test_reload_keeps_config_override(explicit_server):
     c = client(explicit_server, "http")
     config = {

@@ -6,6 +6,7 @@
  */
 import { toServerError } from "../../errors/index.js";
 import type { Exchange, Stage } from "../exchange.js";
+import { nowNs, responseKind } from "../statistics.js";
 import type { CoreResponse, RequestResult } from "../types.js";
 
 /** A result's outputs as a response, all outputs still (the shape stage picks the requested ones). */
@@ -30,7 +31,14 @@ export const schedule: Stage = {
     const decoupled = target.config.model_transaction_policy.decoupled;
     if (decoupled) {
       ex.openCall();
-      request.sink = (result, final) => deliver(ex, result, final);
+      // Each response is counted in response_stats once handed on (core/statistics.ts); one
+      // after the stream ended is dropped, uncounted.
+      request.sink = (result, final) => {
+        const arrivedNs = nowNs();
+        const counted = !ex.ended && request.times !== undefined;
+        deliver(ex, result, final);
+        if (counted) target.stats.recordResponse(request.times!, responseKind(result), arrivedNs, nowNs());
+      };
     }
     let call: Promise<RequestResult>;
     try {

@@ -310,6 +310,11 @@ describe("RequestPipeline", () => {
     const items = await collect(p.inferStream(valid("d")));
     expect(items).toEqual(["response Y false", "error mid-stream false", "final true"]);
     expect(d.releases).toBe(2);
+    // Each response in response_stats by its index; the one after the final flag is not counted.
+    const rs = d.stats.toJson("d", "1").response_stats;
+    expect(Object.keys(rs)).toEqual(["0", "1", "2"]);
+    expect([rs["0"].success.count, rs["1"].fail.count, rs["2"].empty_response.count]).toEqual([1, 1, 1]);
+    expect(rs["0"].compute_output.count + rs["1"].compute_output.count + rs["2"].compute_output.count).toBe(1);
     expect(d.stats.successCount).toBe(0);
     expect(p.inFlight).toBe(1);
     endCall({ outputs: [], parameters: {}, release() {} });
@@ -324,6 +329,8 @@ describe("RequestPipeline", () => {
     expect(await collect(p.inferStream(valid("d")))).toEqual(["error no instance true"]);
     await p.whenIdle();
     expect(d.stats.failureCount("OTHER")).toBe(1);
+    // Not a response of the model's: response_stats stays empty.
+    expect(d.stats.toJson("d", "1").response_stats).toEqual({});
   });
 
   it("refuses callers once closed, still serves BLS and ensemble steps, and waits for them", async () => {

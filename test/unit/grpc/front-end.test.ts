@@ -47,7 +47,10 @@ class FakeApi {
   }
   repositoryIndex() { return []; }
   async loadModel() {}
-  async unloadModel() {}
+  unloaded: string[] = [];
+  async unloadModel(model: string) {
+    this.unloaded.push(model);
+  }
 
   response(r: CoreRequest): CoreResponse {
     const data = new Uint8Array(new Float32Array([1, 2]).buffer);
@@ -165,6 +168,43 @@ describe("GrpcFrontEnd", () => {
     const stats = await call(client, "ModelStatistics", { name: "m" });
     expect(stats.err?.code).toBe(grpc.status.UNIMPLEMENTED);
     expect(stats.err?.details).toBe("model statistics are not available in this server yet");
+  });
+
+  it("refuses an unload_dependents that is not a bool_param with Triton's gRPC text, and unloads nothing", async () => {
+    api.unloaded = [];
+    for (const p of [{ int64_param: 1 }, { string_param: "false" }]) {
+      const r = await call(client, "RepositoryModelUnload", { model_name: "m", parameters: { unload_dependents: p } });
+      expect(r.err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(r.err?.details).toBe("invalid value type for 'unload_dependents' parameter, expected bool_param.");
+    }
+    expect(api.unloaded).toEqual([]);
+    const off = await call(client, "RepositoryModelUnload", { model_name: "m", parameters: { unload_dependents: { bool_param: false } } });
+    expect(off.err).toBeNull();
+    const plain = await call(client, "RepositoryModelUnload", { model_name: "m" });
+    expect(plain.err).toBeNull();
+    expect(api.unloaded).toEqual(["m", "m"]);
+    const on = await call(client, "RepositoryModelUnload", { model_name: "m", parameters: { unload_dependents: { bool_param: true } } });
+    expect(on.err?.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(api.unloaded).toEqual(["m", "m"]);
+  });
+
+  it("encodes response_stats as the InferResponseStatistics map", async () => {
+    const d = (count: number, ns: number) => ({ count, ns });
+    const stat = { compute_infer: d(1, 10), compute_output: d(1, 2), success: d(1, 12), fail: d(0, 0), empty_response: d(0, 0), cancel: d(0, 0) };
+    const withStats = api as unknown as { modelStatistics?: () => unknown };
+    withStats.modelStatistics = () => ({ model_stats: [{ name: "m", version: "1", response_stats: { "0": stat, "1": { ...stat, success: d(0, 0), empty_response: d(1, 10) } } }] });
+    try {
+      const { err, res } = await call(client, "ModelStatistics", { name: "m" });
+      expect(err).toBeNull();
+      const rs = res.model_stats[0].response_stats;
+      expect(Object.keys(rs).sort()).toEqual(["0", "1"]);
+      // uint64 fields, as the client reads them (longs: String).
+      const wire = (count: number, ns: number) => ({ count: String(count), ns: String(ns) });
+      expect(rs["0"]).toEqual({ compute_infer: wire(1, 10), compute_output: wire(1, 2), success: wire(1, 12), fail: wire(0, 0), empty_response: wire(0, 0), cancel: wire(0, 0) });
+      expect(rs["1"].empty_response).toEqual(wire(1, 10));
+    } finally {
+      delete withStats.modelStatistics;
+    }
   });
 });
 

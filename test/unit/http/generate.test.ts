@@ -460,10 +460,10 @@ describe("POST /generate_stream", () => {
 });
 
 describe("POST /infer on a decoupled model", () => {
-  it("answers 400 with Triton's text without calling the model", async () => {
+  it("answers 501 (UNSUPPORTED) with Triton's text without calling the model", async () => {
     api.decoupled.add("gen");
     const res = await postJson(`${server.url}/v2/models/gen/infer`, { inputs: [{ name: "IN", datatype: "INT32", shape: [1], data: [1] }] });
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(501);
     expect(await res.json()).toEqual({ error: "HTTP end point doesn't support models with decoupled transaction policy" });
     expect(api.requests).toEqual([]);
   });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
-  ModelStatistics, failureReason, markDispatched, markEnqueued, markRejected, requestRows,
+  ModelStatistics, failureReason, markDispatched, markEnqueued, markRejected, requestRows, responseKind,
   type CallTiming, type RequestTimes,
 } from "../../../src/core/statistics.js";
 import type { CoreRequest } from "../../../src/core/types.js";
+import { ServerError } from "../../../src/errors/index.js";
 
 function request(rows?: number): CoreRequest {
   const shape = rows === undefined ? [2] : [rows, 2];
@@ -83,6 +84,42 @@ describe("ModelStatistics", () => {
     expect(s.failureCount("REJECTED")).toBe(0);
   });
 
+  it("counts a decoupled request's responses by index, with Triton's durations per kind", () => {
+    const s = new ModelStatistics();
+    const a: RequestTimes = { startNs: 0, dispatchedNs: 30 };
+    s.recordResponse(a, "success", 130, 140); // infer 30→130, output 130→140
+    s.recordResponse(a, "fail", 200, 210); // computing began when "0" was handed on (140)
+    s.recordResponse(a, "empty", 260, 261); // the bare final flag: compute_infer and empty_response
+    const b: RequestTimes = { startNs: 1000 }; // never dispatched: it began with the request
+    s.recordResponse(b, "success", 1100, 1105);
+    s.recordResponse(b, "cancel", 1200, 1300);
+    const none = { count: 0, ns: 0 };
+    const rs = s.toJson("m", "1").response_stats;
+    expect(Object.keys(rs)).toEqual(["0", "1", "2"]);
+    expect(Object.keys(rs["0"])).toEqual(["compute_infer", "compute_output", "success", "fail", "empty_response", "cancel"]);
+    expect(rs["0"]).toEqual({
+      compute_infer: { count: 2, ns: 100 + 100 }, compute_output: { count: 2, ns: 10 + 5 }, success: { count: 2, ns: 110 + 105 },
+      fail: none, empty_response: none, cancel: none,
+    });
+    // A failed response extracted no outputs; a cancellation is only its own time.
+    expect(rs["1"]).toEqual({
+      compute_infer: { count: 1, ns: 70 }, compute_output: none, success: none, fail: { count: 1, ns: 70 }, empty_response: none,
+      cancel: { count: 1, ns: 195 },
+    });
+    expect(rs["2"]).toEqual({ compute_infer: { count: 1, ns: 50 }, compute_output: none, success: none, fail: none, empty_response: { count: 1, ns: 50 }, cancel: none });
+    // Request counts are not touched, and the JSON is a copy.
+    expect(s.toJson("m", "1").inference_stats.success.count).toBe(0);
+    rs["0"].success.count = 99;
+    expect(s.toJson("m", "1").response_stats["0"].success.count).toBe(2);
+  });
+
+  it("sorts response indexes numerically", () => {
+    const s = new ModelStatistics();
+    const t: RequestTimes = { startNs: 0 };
+    for (let i = 0; i < 11; i++) s.recordResponse(t, "success", i * 10 + 5, i * 10 + 10);
+    expect(Object.keys(s.toJson("m", "1").response_stats)).toEqual(["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+  });
+
   it("exposes what the metrics read", () => {
     const s = new ModelStatistics();
     s.recordSuccess(times(call([request()])), 1, 3000);
@@ -93,6 +130,13 @@ describe("ModelStatistics", () => {
 });
 
 describe("request accounting helpers", () => {
+  it("names a response's kind: outputs, an error, a cancellation, a bare final flag", () => {
+    expect(responseKind({ outputs: [], parameters: {}, release() {} })).toBe("success");
+    expect(responseKind({ error: new ServerError("INTERNAL", "x") })).toBe("fail");
+    expect(responseKind({ error: new ServerError("CANCELLED", "x") })).toBe("cancel");
+    expect(responseKind(null)).toBe("empty");
+  });
+
   it("names the failure by where the request got to", () => {
     expect(failureReason({ startNs: 0, dispatchedNs: 1 }, "CANCELLED")).toBe("BACKEND");
     expect(failureReason({ startNs: 0 }, "CANCELLED")).toBe("CANCELED");
