@@ -99,8 +99,9 @@ export class TesseraServer implements ServerApi {
       strictModelConfig: options.strictModelConfig,
       // Handlers' BLS calls: any model, streamed, and still served while the server drains.
       stub: { ...DEFAULT_STUB_OPTIONS, ...options.stub, bls: pipeline.bls },
-      // An ensemble's steps: one response each, also while the server drains.
+      // An ensemble's steps: one response each (streamed in a decoupled ensemble), also while the server drains.
       composingInfer: pipeline.composingInfer,
+      composingStream: pipeline.composingStream,
       log: (level, source, message) => log(SEVERITY[level], source, message),
     });
     this.#pipeline = pipeline;

@@ -5,8 +5,9 @@
  * and one element of the list given to compose() below.
  *
  * Four kinds of callers, one dispatch function each (core/dispatch.ts): clients asking for one
- * response, clients streaming, handlers' BLS calls and ensemble steps, the latter two taken while
- * the server drains since the requests in flight depend on them.
+ * response, clients streaming, handlers' BLS calls and ensemble steps (one response each, or
+ * streamed in a decoupled ensemble), the latter two taken while the server drains since the
+ * requests in flight depend on them.
  */
 import { decoupledEnsembleStep, decoupledNeedsStream } from "../errors/index.js";
 import { dispatchOne, dispatchStream, type Dispatch, type EntryPolicy } from "./dispatch.js";
@@ -29,6 +30,8 @@ const ENSEMBLE_STEP: EntryPolicy = {
   internal: true,
   refuseDecoupled: decoupledEnsembleStep,
 };
+/** A decoupled ensemble's steps: any model, streamed (each response may start later steps). */
+const ENSEMBLE_STREAMED_STEP: EntryPolicy = { internal: true };
 
 export interface PipelineOptions extends ComposeOptions {
   /** The version a request goes to (the model manager's resolve). */
@@ -41,6 +44,7 @@ export class RequestPipeline {
   readonly #stream: Dispatch;
   readonly #bls: Dispatch;
   readonly #step: Dispatch;
+  readonly #streamedStep: Dispatch;
 
   constructor(options: PipelineOptions) {
     this.#admission = new Admission(options.resolve);
@@ -49,6 +53,7 @@ export class RequestPipeline {
     this.#stream = pipeline.entry(CLIENT_STREAM);
     this.#bls = pipeline.entry(BLS);
     this.#step = pipeline.entry(ENSEMBLE_STEP);
+    this.#streamedStep = pipeline.entry(ENSEMBLE_STREAMED_STEP);
   }
 
   /** A client's request for one response (ServerApi.infer). */
@@ -66,6 +71,9 @@ export class RequestPipeline {
 
   /** An ensemble's step: one response (ModelManagerOptions.composingInfer). */
   readonly composingInfer = (request: CoreRequest): Promise<CoreResponse> => dispatchOne(this.#step, request);
+
+  /** A decoupled ensemble's step: its responses streamed (ModelManagerOptions.composingStream). */
+  readonly composingStream = (request: CoreRequest): ResponseStream => dispatchStream(this.#streamedStep, request);
 
   /** Requests admitted and not yet over. */
   get inFlight(): number {

@@ -143,3 +143,13 @@ export const blsUnavailable = define("UNSUPPORTED", () => "BLS calls are not ava
 
 /** A BLS call whose calling stub went away before it finished. */
 export const callingStubGone = define("CANCELLED", () => "the calling stub is gone");
+
+// ---------------------------------------------------------------------------------------------
+// Decoupled models as ensemble steps (config/ensemble-decoupling.ts, scheduler/ensemble-stream.ts).
+
+/**
+ * An ensemble step (or the ensemble's outputs, `model` then the ensemble) fed by tensors that
+ * come from different decoupled steps (Triton's text, its missing quotes around the ensemble).
+ */
+export const ensembleDecoupledBranching = define("INVALID_ARG", (ensemble: string, model: string) =>
+  `in ensemble ${ensemble}, step of model '${model}' receives inputs originated from different decoupled models`);

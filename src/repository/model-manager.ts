@@ -13,7 +13,8 @@ import {
 import { parseConfigJson } from "../config/parse.js";
 import { refuseFileOverrides, type FileOverride } from "./file-overrides.js";
 import { isStubBackend, validateModelConfig, type ModelConfig, type ValidateOptions } from "../config/schema.js";
-import { createScheduler, type ComposingInfer, type Scheduler } from "../scheduler/index.js";
+import { createScheduler, type ComposingInfer, type ComposingStream, type Scheduler } from "../scheduler/index.js";
+import { ensembleDecoupling, withDecoupling } from "../config/ensemble-decoupling.js";
 import type { ModelInstance } from "../backends/backend.js";
 import { StubModel, type ModelLog, type StubBackendOptions } from "../backends/stub/stub-model.js";
 import { systemGpus, type GpuDiscovery } from "../backends/gpus.js";
@@ -76,6 +77,8 @@ export interface ModelManagerOptions {
   gpus?: GpuDiscovery;
   /** Runs an ensemble's steps on their composing models (the server's own inference path). */
   composingInfer?: ComposingInfer;
+  /** The same, streamed: a decoupled ensemble's steps. */
+  composingStream?: ComposingStream;
 }
 
 export class ModelManager {
@@ -389,10 +392,14 @@ export class ModelManager {
         throw ensembleDependencyFailed(name, model, toServerError(err));
       }
     }
-    const versions = versionsToLoad(config, modelDir, (m) => this.#o.log("WARNING", "model_manager", m));
-    checkModelFiles(config, modelDir, versions);
+    // With its steps loaded, whether it is decoupled (Triton's check of the decoupled data flow).
+    const decoupling = ensembleDecoupling(config, (model) => (this.isModelReady(model) ? this.resolve(model).config : undefined));
+    const final = withDecoupling(config, decoupling);
+    const versions = versionsToLoad(final, modelDir, (m) => this.#o.log("WARNING", "model_manager", m));
+    checkModelFiles(final, modelDir, versions);
+    const context = { name, composingInfer: infer, composingStream: this.#o.composingStream, decoupledSteps: decoupling.steps };
     return versions.map((version) => ({
-      version, modelDir, config, backend: null, stats: new ModelStatistics(), scheduler: createScheduler(config, { name, composingInfer: infer }),
+      version, modelDir, config: final, backend: null, stats: new ModelStatistics(), scheduler: createScheduler(final, context),
     }));
   }
 

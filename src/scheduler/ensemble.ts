@@ -4,14 +4,16 @@
  * an earlier step's output_map), and goes to its composing model through the server like any
  * request, so that model's scheduler, batching and statistics apply. The responses of the steps
  * stay unreleased until the ensemble's own response is, since later steps and the answer view
- * their outputs in place.
+ * their outputs in place. An ensemble with a decoupled step is decoupled itself: its requests run
+ * as a DecoupledEnsembleRun (ensemble-stream.ts), every step streamed, answers to the request's sink.
  */
-import { ensembleDeadlock, inEnsemble, requestCancelled, toServerError, type ServerError } from "../errors/index.js";
+import { decoupledNeedsStream, ensembleDeadlock, inEnsemble, requestCancelled, toServerError, type ServerError } from "../errors/index.js";
 import type { ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
 import { markDispatched, markEnqueued } from "../core/statistics.js";
 import type { CoreRequest, CoreResponse, CoreTensor } from "../core/types.js";
 import { CloseLatch } from "./close-latch.js";
+import { DecoupledEnsembleRun, type ComposingStream } from "./ensemble-stream.js";
 import type { RequestOutputs, Scheduler } from "./scheduler.js";
 
 /** Runs a request on a composing model; resolves with its response, rejects with its error. */
@@ -19,15 +21,25 @@ export type ComposingInfer = (request: CoreRequest) => Promise<CoreResponse>;
 
 type Step = NonNullable<ModelConfig["ensemble_scheduling"]>["step"][number];
 
+/** How a decoupled ensemble runs its steps: each streamed; which steps' models are decoupled. */
+export interface StreamedSteps {
+  open: ComposingStream;
+  /** Per step (config order): its model is decoupled, each response a new iteration. */
+  decoupled: readonly boolean[];
+}
+
 export class EnsembleScheduler implements Scheduler {
   readonly #config: ModelConfig;
   readonly #infer: ComposingInfer;
+  readonly #streamed: StreamedSteps | undefined;
   readonly #latch: CloseLatch;
   #pending = 0;
 
-  constructor(config: ModelConfig, infer: ComposingInfer) {
+  /** `streamed` is required when the config is decoupled (model_transaction_policy, as loaded). */
+  constructor(config: ModelConfig, infer: ComposingInfer, streamed?: StreamedSteps) {
     this.#config = config;
     this.#infer = infer;
+    this.#streamed = config.model_transaction_policy?.decoupled ? streamed : undefined;
     this.#latch = new CloseLatch(config.name, () => this.#pending);
   }
 
@@ -50,7 +62,11 @@ export class EnsembleScheduler implements Scheduler {
     markDispatched(request);
     this.#pending++;
     try {
-      return await this.#run(request);
+      if (!this.#streamed) return await this.#run(request);
+      const sink = request.sink;
+      if (!sink) throw decoupledNeedsStream(this.#config.name); // the pipeline refuses these first
+      await new DecoupledEnsembleRun(this.#config, this.#streamed.decoupled, this.#streamed.open, request, sink).run();
+      return { outputs: [], parameters: {}, release() {} };
     } catch (err) {
       throw toServerError(err);
     } finally {

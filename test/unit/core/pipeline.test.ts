@@ -322,6 +322,23 @@ describe("RequestPipeline", () => {
     expect(d.stats.successCount).toBe(1);
   });
 
+  it("a decoupled ensemble's streamed step takes a decoupled model, also while the server drains", async () => {
+    const d = fake("d", true);
+    const p = server(d);
+    d.answer = (r) => {
+      queueMicrotask(() => {
+        r.sink!({ outputs: [{ name: "Y", datatype: "UINT8", shape: [1], data: Uint8Array.of(1) }], parameters: {}, release: () => void d.releases++ }, false);
+        r.sink!(null, true);
+      });
+      return Promise.resolve({ outputs: [], parameters: {}, release() {} });
+    };
+    p.close();
+    expect(await collect(p.composingStream(valid("d")))).toEqual(["response Y false", "final true"]);
+    await p.whenIdle();
+    expect(d.releases).toBe(1);
+    expect(d.stats.successCount).toBe(1);
+  });
+
   it("ends a decoupled stream with the call's error when the handler never ran", async () => {
     const d = fake("d", true);
     const p = server(d);
