@@ -120,7 +120,7 @@ describe("a decoupled step in an ensemble", () => {
 
   it("refuses /infer and ModelInfer with the decoupled texts", async () => {
     const r = await postJson(`${server.url}/v2/models/repeat_square/infer`, { inputs: [{ name: "IN", datatype: "INT32", shape: [1], data: [1] }] });
-    expect(r).toEqual({ status: 400, body: { error: "HTTP end point doesn't support models with decoupled transaction policy" } });
+    expect(r).toEqual({ status: 501, body: { error: "HTTP end point doesn't support models with decoupled transaction policy" } });
     const err = await new Promise<grpc.ServiceError>((resolve) => client.ModelInfer(request("u", [1]), (e: grpc.ServiceError) => resolve(e)));
     expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
     expect(err.details).toBe("ModelInfer RPC doesn't support models with decoupled transaction policy");

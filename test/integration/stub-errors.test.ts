@@ -53,8 +53,9 @@ describe("stub handler errors", () => {
 
   // Triton's python backend (pb_stub.cc ProcessRequests): INTERNAL, its prefix naming the
   // instance, then the exception's type, message and the handler's frames ("At:").
+  // Files are named relative to the model repository: a client never sees the server's paths.
   const PREFIX = "Failed to process the request(s) for model 'errors_0_0', message: ";
-  const at = (line: number) => `\n\nAt:\n  ${STUB_REPO}/errors/1/model.ts(${line}): Errors.execute\n`;
+  const at = (line: number) => `\n\nAt:\n  errors/1/model.ts(${line}): Errors.execute\n`;
 
   it("TritonError(INVALID_ARG) thrown by execute → 500 (INTERNAL, as Triton) with the prefix, type and frame", async () => {
     const r = await callErrors("invalid_arg");
@@ -81,7 +82,7 @@ describe("stub handler errors", () => {
       const r = await callErrors(mode);
       expect(r.status).toBe(500);
       expect(r.json.error).toBe(`${PREFIX}TritonError: Expect parameters values to have type bool/int/str, found type <class '${type}'>` +
-        `\n\nAt:\n  ${STUB_REPO}/errors/1/model.ts(${line}): <anonymous>\n  ${STUB_REPO}/errors/1/model.ts(${line}): Errors.execute\n`);
+        `\n\nAt:\n  errors/1/model.ts(${line}): <anonymous>\n  errors/1/model.ts(${line}): Errors.execute\n`);
     }
     const good = await callErrors("good_param");
     expect(good.status, JSON.stringify(good.json)).toBe(200);
