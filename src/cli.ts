@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { configureLogging, logError, logInfo } from "./logging.js";
 import { DEFAULT_STUB_OPTIONS, type StubBackendOptions } from "./backends/stub/stub-model.js";
+import { HeaderForward } from "./core/header-forward.js";
 import { GRPC_RESTRICTED_HEADER_PREFIX, RESTRICTED_CATEGORIES, RestrictedFeatures } from "./core/restricted.js";
 import { TesseraServer, VERSION, type ServerOptions } from "./server.js";
 
@@ -89,6 +90,8 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     .option("--http-restricted-api <apis:key=value>", `serve these APIs only to requests with header key=value (repeatable); APIs: ${RESTRICTED_CATEGORIES.join(", ")}`, collect, [])
     .option("--grpc-max-input-size <bytes>", "largest gRPC message accepted (default: --http-max-input-size)", int(1))
     .option("--grpc-restricted-protocol <protocols:key=value>", `serve these protocols only to calls with metadata triton-grpc-protocol-<key>=value (repeatable); protocols: ${RESTRICTED_CATEGORIES.join(", ")}`, collect, [])
+    .option("--http-header-forward-pattern <regex>", "forward HTTP headers whose name matches (case-insensitive; (?-i) prefix: case-sensitive) as request parameters")
+    .option("--grpc-header-forward-pattern <regex>", "forward gRPC metadata whose key matches (case-insensitive; (?-i) prefix: case-sensitive) as request parameters")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   // tritonserver accepts both --flag=value and --flag value; commander does too.
@@ -99,7 +102,12 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
   let stub: Partial<StubBackendOptions> = {};
   let httpRestrictedApi: RestrictedFeatures;
   let grpcRestrictedProtocol: RestrictedFeatures;
+  let httpHeaderForward: HeaderForward | undefined;
+  let grpcHeaderForward: HeaderForward | undefined;
   try {
+    // Triton forwards nothing for an empty pattern (header_forward_pattern_.empty()).
+    if (o.httpHeaderForwardPattern) httpHeaderForward = new HeaderForward(o.httpHeaderForwardPattern, "http-header-forward-pattern");
+    if (o.grpcHeaderForwardPattern) grpcHeaderForward = new HeaderForward(o.grpcHeaderForwardPattern, "grpc-header-forward-pattern");
     stub = stubOptionsFrom(o.backendConfig);
     httpRestrictedApi = new RestrictedFeatures(o.httpRestrictedApi, { option: "http-restricted-api", feature: "api" });
     grpcRestrictedProtocol = new RestrictedFeatures(o.grpcRestrictedProtocol, {
@@ -135,6 +143,8 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     httpRequestTimeoutSecs: o.httpRequestTimeoutSecs,
     httpRestrictedApi: httpRestrictedApi!,
     grpcRestrictedProtocol: grpcRestrictedProtocol!,
+    ...(httpHeaderForward ? { httpHeaderForward } : {}),
+    ...(grpcHeaderForward ? { grpcHeaderForward } : {}),
     stub: { ...DEFAULT_STUB_OPTIONS, ...stub },
     logVerbose: o.logVerbose,
     logFile: o.logFile ?? null,

@@ -20,6 +20,7 @@ import type {
   CoreRequest, CoreResponse, LoadOptions, ModelIndexEntry, ModelMetadata, ServerMetadata,
 } from "./core/types.js";
 import type { RestrictedFeatures } from "./core/restricted.js";
+import type { HeaderForward } from "./core/header-forward.js";
 import { createHttpServer } from "./http/index.js";
 import { GrpcFrontEnd } from "./grpc/index.js";
 import { MetricsService } from "./metrics/service.js";
@@ -69,6 +70,9 @@ export interface ServerOptions {
   /** --http-restricted-api, --grpc-restricted-protocol, parsed. */
   httpRestrictedApi?: RestrictedFeatures;
   grpcRestrictedProtocol?: RestrictedFeatures;
+  /** --http-header-forward-pattern, --grpc-header-forward-pattern, compiled; unset: no header is forwarded. */
+  httpHeaderForward?: HeaderForward;
+  grpcHeaderForward?: HeaderForward;
   stub: StubBackendOptions;
 }
 
@@ -132,7 +136,7 @@ export class TesseraServer implements ServerApi {
     if (o.allowHttp) {
       const ms = (secs: number | undefined) => (secs === undefined ? undefined : secs * 1000);
       this.#http = createHttpServer(this, {
-        maxInputSize: o.httpMaxInputSize, restricted: o.httpRestrictedApi,
+        maxInputSize: o.httpMaxInputSize, restricted: o.httpRestrictedApi, headerForward: o.httpHeaderForward,
         headersTimeoutMs: ms(o.httpHeaderTimeoutSecs), requestTimeoutMs: ms(o.httpRequestTimeoutSecs),
       });
       await new Promise<void>((resolve, reject) => {
@@ -145,7 +149,7 @@ export class TesseraServer implements ServerApi {
     }
     if (o.allowGrpc) {
       this.#grpc = new GrpcFrontEnd(this, {
-        maxInputSize: o.grpcMaxInputSize ?? o.httpMaxInputSize, restricted: o.grpcRestrictedProtocol,
+        maxInputSize: o.grpcMaxInputSize ?? o.httpMaxInputSize, restricted: o.grpcRestrictedProtocol, headerForward: o.grpcHeaderForward,
         log: (line) => logError("grpc", line),
       });
       const address = o.grpcAddress ?? "0.0.0.0";

@@ -6,13 +6,14 @@
  * a handler may keep them as long as it likes.
  */
 import type { Block, Endpoint, MessageRef } from "../src/ipc/endpoint.js";
-import { KIND, type BlsRequestBody, type BlsResponseBody, type WireTensor } from "../src/ipc/protocol.js";
+import { KIND, type BlsCancelBody, type BlsRequestBody, type BlsResponseBody, type WireTensor } from "../src/ipc/protocol.js";
 import { bytesElementsSize, encodeBytesElements } from "../src/ipc/datatypes.js";
 import { TritonError } from "./sdk/errors.js";
-import { InferenceResponse, type BlsCall } from "./sdk/request.js";
+import { InferenceResponse, markBareFinal, type BlsCall, type ResponseIterator } from "./sdk/request.js";
 import { Tensor } from "./sdk/tensor.js";
 import type { MessageTable } from "./kind-table.js";
 
+/** One response of a call; a bare final flag (the target's send(undefined, FINAL)) has none. */
 type Item = { response: InferenceResponse; final: boolean } | { final: true; response?: undefined };
 
 export class BlsClient {
@@ -24,34 +25,58 @@ export class BlsClient {
     this.#endpoint = endpoint;
   }
 
-  /** Sends the call; its responses come out in order, the iteration ends after the final one. */
-  async *call(call: BlsCall): AsyncGenerator<InferenceResponse> {
+  /**
+   * The call's responses in order, as pb_utils' ResponseIterator: the iteration ends after the
+   * final one (a bare final flag comes out as an empty response, as there). The call is sent at
+   * the first next(). cancel() asks main to cancel the request at the target model; responses
+   * keep coming (drained) until the target sends its final one; after that it does nothing.
+   */
+  call(call: BlsCall): ResponseIterator {
     const id = this.#next++;
-    const items: Item[] = [];
-    let wake: (() => void) | null = null;
-    this.#calls.set(id, (item) => {
-      items.push(item);
-      wake?.();
-      wake = null;
-    });
-    let finished = false;
-    try {
-      this.#send(id, call);
-      for (;;) {
-        const item = items.shift();
-        if (!item) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          continue;
+    // "new": not sent yet; "open": sent, final not seen; "done": final seen (or the send failed).
+    let state: "new" | "open" | "done" = "new";
+    let cancelAsked = false;
+    const sendCancel = () => {
+      const body: BlsCancelBody = { bls: id };
+      this.#endpoint.send(KIND.BLS_CANCEL, body, []);
+    };
+    const generate = async function* (this: BlsClient): AsyncGenerator<InferenceResponse> {
+      const items: Item[] = [];
+      let wake: (() => void) | null = null;
+      this.#calls.set(id, (item) => {
+        items.push(item);
+        wake?.();
+        wake = null;
+      });
+      try {
+        this.#send(id, call);
+        state = "open";
+        if (cancelAsked) sendCancel();
+        for (;;) {
+          const item = items.shift();
+          if (!item) {
+            await new Promise<void>((resolve) => (wake = resolve));
+            continue;
+          }
+          if (item.final) state = "done";
+          if (item.response) yield item.response;
+          else yield markBareFinal(new InferenceResponse());
+          if (item.final) return;
         }
-        finished = item.final;
-        if (item.response) yield item.response;
-        if (finished) return;
+      } finally {
+        // The handler stopped iterating early: later responses are dropped as they come, and the
+        // entry goes with the final one (onResponse).
+        if (state !== "done" && this.#calls.has(id)) this.#calls.set(id, () => {});
+        if (state === "new") state = "done";
       }
-    } finally {
-      // The handler stopped iterating early: later responses are dropped as they come, and the
-      // entry goes with the final one (onResponse).
-      if (!finished && this.#calls.has(id)) this.#calls.set(id, () => {});
-    }
+    }.call(this);
+    return Object.assign(generate, {
+      cancel(): void {
+        if (state === "done" || cancelAsked) return;
+        cancelAsked = true;
+        if (state === "open") sendCancel();
+      },
+    });
   }
 
   /** Takes main's BLS_RESPONSE messages. */

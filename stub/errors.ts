@@ -43,6 +43,16 @@ export const executeFailed = (instanceName: string, detail: string): ErrorInfo =
 });
 
 /**
+ * A decoupled model's execute() returned something other than nothing: pb_stub.cc's text, "Python"
+ * kept as Triton words it (the twin of Python's None is null or undefined), naming the instance.
+ * It reaches the client inside executeFailed, like every error of ProcessRequests.
+ */
+export const decoupledMustReturnNone = (instanceName: string): ErrorInfo => ({
+  code: "INTERNAL",
+  message: `Python model '${instanceName}' is using the decoupled mode and the execute function must return None.`,
+});
+
+/**
  * The JavaScript twin of what pybind11 says of a Python exception (error_already_set::what()):
  * the class name and message, then the handler's frames, deepest first, in Python's "At:" block.
  * Only the handler's own frames are listed (not the stub's, node's or node_modules'), as Python's

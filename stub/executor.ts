@@ -8,9 +8,9 @@ import type { Block, Endpoint, MessageRef } from "../src/ipc/endpoint.js";
 import { KIND, type ExecuteBody, type ResponseBody, type WireResponse, type WireTensor } from "../src/ipc/protocol.js";
 import type { ErrorInfo } from "../src/errors/index.js";
 import type { Cancellations } from "./cancellation.js";
-import { describeThrown, executeFailed } from "./errors.js";
+import { decoupledMustReturnNone, describeThrown, executeFailed } from "./errors.js";
 import type { MessageTable } from "./kind-table.js";
-import { CollectingSender, StreamingSender } from "./response-sender.js";
+import { CollectingSender, StreamingSender, moreThanOneError } from "./response-sender.js";
 import { TritonError } from "./sdk/errors.js";
 import { Logger } from "./sdk/logger.js";
 import { InferenceRequest, InferenceResponse, type ResponseSender } from "./sdk/request.js";
@@ -64,8 +64,14 @@ export function decodeRequests(
   );
 }
 
-/** Checks the handler's answer: exactly one InferenceResponse per request, in order. */
-export function checkResponses(result: unknown, count: number, modelName: string): InferenceResponse[] {
+/**
+ * Checks the handler's answer: one entry per request, in order, each an InferenceResponse, or
+ * (with `allowNone`) null/undefined for a request answered through its response sender, as
+ * pb_utils takes None there.
+ */
+export function checkResponses(result: unknown, count: number, modelName: string, allowNone?: false): InferenceResponse[];
+export function checkResponses(result: unknown, count: number, modelName: string, allowNone: true): (InferenceResponse | null)[];
+export function checkResponses(result: unknown, count: number, modelName: string, allowNone = false): (InferenceResponse | null)[] {
   if (result === undefined || result === null) {
     throw new TritonError(`model '${modelName}': execute() returned nothing, expected a list of ${count} InferenceResponse (only decoupled models may return nothing)`);
   }
@@ -75,12 +81,13 @@ export function checkResponses(result: unknown, count: number, modelName: string
   if (result.length !== count) {
     throw new TritonError(`model '${modelName}': execute() returned ${result.length} responses for ${count} requests`);
   }
-  result.forEach((r, i) => {
+  return result.map((r, i) => {
+    if (allowNone && (r === null || r === undefined)) return null;
     if (!(r instanceof InferenceResponse)) {
       throw new TritonError(`model '${modelName}': execute() response ${i} is not an InferenceResponse`);
     }
+    return r;
   });
-  return result as InferenceResponse[];
 }
 
 /** Copies one response's outputs into shared memory; blocks are appended to `blocks`. */
@@ -114,6 +121,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, error: () => TritonErro
   const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(error()), ms)));
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
+
+/** A sender left open past stub-timeout after execute() returned (tessera's own deadline). */
+class SenderTimeout extends TritonError {}
 
 function noSender(modelName: string): Promise<never> {
   return Promise.reject(new TritonError(`model '${modelName}': execute() returned nothing and sent no response for a request through its response sender`));
@@ -155,30 +165,66 @@ async function timed(ctx: ExecuteContext, requests: InferenceRequest[]): Promise
   }
 }
 
+/**
+ * A call of a model that is not decoupled. Each request is answered by the response execute()
+ * returned for it, or by the one sent through its response sender (null in the returned list, or
+ * nothing returned at all). As in pb_stub.cc, a response once sent is the client's: if execute()
+ * then throws, or returns a response for that request too (Triton's "cannot send more than one
+ * response", logged with the call's failure), the sent one is delivered and the others fail.
+ */
 async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<ExecuteOutcome> {
   const { endpoint, cancellations } = ctx;
   const blocks: Block[] = [];
   let execNs: number | undefined;
   // Made only for handlers that ask: they return nothing and send one response each instead.
   const senders: (CollectingSender | undefined)[] = body.requests.map(() => undefined);
+  const senderOf = (i: number) => () =>
+    (senders[i] ??= new CollectingSender(() => cancellations.isCancelled(body.requests[i].key)));
   try {
-    const requests = decodeRequests(body, ctx, senders.map((_, i) => () => (senders[i] ??= new CollectingSender())));
+    const requests = decodeRequests(body, ctx, senders.map((_, i) => senderOf(i)));
     const ran = await timed(ctx, requests);
     execNs = ran.execNs;
     if ("error" in ran) throw new HandlerThrew(ran.error);
-    let result = ran.result;
-    if ((result === undefined || result === null) && senders.some((s) => s)) {
-      result = await withTimeout(Promise.all(senders.map((s) => s?.done ?? noSender(ctx.modelName))), ctx.senderTimeoutMs,
-        () => new TritonError(`model '${ctx.modelName}': execute() returned, and a response sender was not closed with ` +
-          `TRITONSERVER_RESPONSE_COMPLETE_FINAL within ${ctx.senderTimeoutMs} ms`));
+    let answers: (InferenceResponse | null)[];
+    if (ran.result === undefined || ran.result === null) {
+      if (!senders.some((s) => s)) checkResponses(ran.result, requests.length, ctx.modelName);
+      answers = requests.map(() => null);
+    } else {
+      answers = checkResponses(ran.result, requests.length, ctx.modelName, true);
+      // pb_stub's ProcessReturnedResponses: a returned response for a request whose sender
+      // already sent one fails the call (the sent one still stands).
+      if (answers.some((r, i) => r !== null && senders[i]?.sent)) throw moreThanOneError();
     }
-    const responses = checkResponses(result, requests.length, ctx.modelName);
+    const pending = answers.map((r, i) => r ?? senders[i]?.done ?? noSender(ctx.modelName));
+    const responses = answers.every((r) => r !== null)
+      ? (answers as InferenceResponse[])
+      : await withTimeout(Promise.all(pending), ctx.senderTimeoutMs,
+        () => new SenderTimeout(`model '${ctx.modelName}': execute() returned, and a response sender was not closed with ` +
+          `TRITONSERVER_RESPONSE_COMPLETE_FINAL within ${ctx.senderTimeoutMs} ms`));
     const wire = responses.map((r, i) => encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks));
     return { reply: { id: body.id, responses: wire, execNs }, blocks, inputsDone: null };
   } catch (err) {
     endpoint.freeBlocks(blocks);
-    return { reply: { id: body.id, error: callFailed(ctx, err), execNs }, blocks: [], inputsDone: null };
+    blocks.length = 0;
+    const error = callFailed(ctx, err);
+    Logger.logError(error.message);
+    // What was sent stays the client's; every other request ends with the call's error. A
+    // sender left open past the deadline is not an answer (Triton would wait for its final flag
+    // forever): its request fails too.
+    const stands = (s: CollectingSender | undefined) => s?.sent && (s.final || !(err instanceof SenderTimeout)) ? s.sent : null;
+    if (!senders.some(stands)) return { reply: { id: body.id, error, execNs }, blocks: [], inputsDone: null };
+    try {
+      const wire = body.requests.map((r, i) => {
+        const sent = stands(senders[i]);
+        return sent ? encodeResponse(sent, r.requestedOutputs, endpoint, blocks) : { outputs: [], error };
+      });
+      return { reply: { id: body.id, responses: wire, execNs }, blocks, inputsDone: null };
+    } catch (encodeErr) {
+      endpoint.freeBlocks(blocks);
+      return { reply: { id: body.id, error: callFailed(ctx, encodeErr), execNs }, blocks: [], inputsDone: null };
+    }
   } finally {
+    for (const s of senders) s?.close();
     for (const r of body.requests) cancellations.end(r.key);
   }
 }
@@ -199,9 +245,11 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
     () => {
       cancellations.end(r.key);
       if (--open === 0) allClosed();
-    }));
+    },
+    () => cancellations.isCancelled(r.key)));
   const failAll = (err: unknown) => {
     const info = callFailed(ctx, err);
+    Logger.logError(info.message);
     const error = new TritonError(info.message, info.code);
     for (const s of senders) {
       try {
@@ -219,7 +267,8 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
     execNs = ran.execNs;
     if ("error" in ran) failAll(new HandlerThrew(ran.error));
     else if (ran.result !== undefined && ran.result !== null) {
-      failAll(new TritonError(`Model '${ctx.modelName}' is using the decoupled mode and the execute function must return None.`));
+      const info = decoupledMustReturnNone(ctx.instanceName);
+      failAll(new TritonError(info.message, info.code));
     }
   } catch (err) {
     failAll(err);

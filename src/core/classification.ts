@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { classificationUnsupportedType } from "../errors/index.js";
+import { classificationTooLarge, classificationUnsupportedType } from "../errors/index.js";
 import { bytesElementsSize, datatypeSize, encodeBytesElements, typedArrayFor } from "../ipc/datatypes.js";
 import type { CoreTensor } from "./types.js";
 
@@ -23,11 +23,20 @@ export function readLabels(modelDir: string, labelFile: string): string[] {
   return labels;
 }
 
+/**
+ * classification.cc's kMaxClassificationElements: a larger output is refused before it is read
+ * (pathological memory and CPU otherwise). Checked after BYTES (no element size, so refused as
+ * unsupported first) and before the other unclassifiable types, in Triton's order.
+ */
+export const MAX_CLASSIFICATION_ELEMENTS = 1_000_000;
+
 // Types Triton classifies (classification.cc); anything else is refused with its text.
 const CLASSIFIABLE = new Set(["UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP32", "FP64"]);
 
 /** Each element as a number to rank by and the text Triton prints for it (std::to_string). */
 function elements(t: CoreTensor): { value: number; text: string }[] {
+  if (t.datatype === "BYTES") throw classificationUnsupportedType(t.datatype);
+  if (t.data.byteLength / datatypeSize(t.datatype) > MAX_CLASSIFICATION_ELEMENTS) throw classificationTooLarge();
   if (!CLASSIFIABLE.has(t.datatype)) {
     throw classificationUnsupportedType(t.datatype);
   }

@@ -605,3 +605,18 @@ export const byteSizeOverflow = define("INVALID_ARG", (input: string, count: str
  */
 export const grpcUnloadDependentsType = define("INVALID_ARG", () =>
   "invalid value type for 'unload_dependents' parameter, expected bool_param.");
+
+// ---------------------------------------------------------------------------------------------
+// Header forwarding (http_server.cc ForEachHeader, grpc infer_handler.h ForwardHeadersAsParameters)
+// and classification limits (classification.cc TopkClassifications).
+
+/** A forwarded header whose name is a reserved parameter or starts with "triton_" (Triton's text). */
+export const headerReserved = define("INVALID_ARG", (header: string) =>
+  `Header '${header}' is reserved for Triton usage and cannot be forwarded.`);
+
+/** A --http/--grpc-header-forward-pattern that is not a regular expression (ours: RE2 would log it). */
+export const headerForwardPatternInvalid = define("INVALID_ARG", (option: string, pattern: string, cause: unknown) =>
+  `--${option}: invalid regular expression '${pattern}': ${(cause as Error)?.message ?? String(cause)}`, last);
+
+/** Classification asked of an output of more than kMaxClassificationElements (1 000 000) elements. */
+export const classificationTooLarge = define("INVALID_ARG", () => "classification output tensor too large");

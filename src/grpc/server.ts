@@ -10,6 +10,7 @@ import type { StreamItem } from "../core/response-stream.js";
 import type { CoreResponse, LoadOptions } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
 import { RestrictedFeatures, type RestrictedCategory } from "../core/restricted.js";
+import type { HeaderForward } from "../core/header-forward.js";
 import {
   GRPC_STATUS, RESTRICTED_STATUS, ServerError, clientCancelledRequest, clientCancelledStream, grpcDecoupled,
   grpcUnloadDependentsType, statisticsUnsupported, toServerError, undecodableRequest,
@@ -31,6 +32,8 @@ export interface GrpcFrontEndOptions {
   maxInputSize?: number;
   /** --grpc-restricted-protocol: categories served only with their metadata key. */
   restricted?: RestrictedFeatures;
+  /** --grpc-header-forward-pattern: matching metadata keys (lower-case in gRPC) become request parameters. */
+  headerForward?: HeaderForward;
   log?: (line: string) => void;
 }
 
@@ -90,6 +93,7 @@ export class GrpcFrontEnd {
   readonly #api: ServerApi;
   readonly #log: (line: string) => void;
   readonly #restricted: RestrictedFeatures;
+  readonly #headerForward: HeaderForward | undefined;
   readonly #server: grpc.Server;
   readonly #streams = new Set<StreamState>();
   #closing = false;
@@ -98,6 +102,7 @@ export class GrpcFrontEnd {
     this.#api = api;
     this.#log = options.log ?? (() => {});
     this.#restricted = options.restricted ?? RestrictedFeatures.NONE;
+    this.#headerForward = options.headerForward;
     // Triton accepts messages up to INT32_MAX; grpc-js defaults to 4 MiB in. What the server
     // receives is bounded by --grpc-max-input-size; what it sends is the model's to decide.
     this.#server = new grpc.Server({
@@ -243,7 +248,7 @@ export class GrpcFrontEnd {
         call.once("cancelled", () => {
           if (!answered) controller.abort(clientCancelledRequest());
         });
-        this.#infer(call.request, controller).then(
+        this.#infer(call.request, controller, call.metadata).then(
           (encoded) => {
             answered = true;
             callback(null, encoded);
@@ -263,14 +268,25 @@ export class GrpcFrontEnd {
     };
   }
 
+  /**
+   * --grpc-header-forward-pattern: the call's metadata (keys lower-case, as gRPC sends them) as
+   * request parameters, after the request was decoded, as Triton's ForwardHeadersAsParameters.
+   */
+  #forwardHeaders(metadata: grpc.Metadata | undefined, parameters: Record<string, string | number | boolean>): void {
+    if (!this.#headerForward || !metadata) return;
+    const pairs = Object.entries(metadata.getMap()).map(([k, v]) => [k, typeof v === "string" ? v : v.toString("latin1")] as const);
+    this.#headerForward.apply(pairs, parameters);
+  }
+
   /** One inference, encoded: the response's views are copied into the message, then released. */
-  async #infer(msg: InferRequestMessage, signal: RequestSignal): Promise<Buffer> {
+  async #infer(msg: InferRequestMessage, signal: RequestSignal, metadata?: grpc.Metadata): Promise<Buffer> {
     if (this.#api.isDecoupled(msg.model_name ?? "", msg.model_version || undefined)) {
       throw grpcDecoupled();
     }
     // Meaningless for one response, yet clients (perf_analyzer) send it and Triton accepts it.
     takeEnableEmptyFinalResponse(msg);
     const request = decodeInferRequest(msg);
+    this.#forwardHeaders(metadata, request.parameters);
     request.signal = signal;
     const response: CoreResponse = await this.#api.infer(request);
     try {
@@ -290,7 +306,7 @@ export class GrpcFrontEnd {
    */
   async streamInfer(
     msg: InferRequestMessage, signal: RequestSignal, write: (encoded: Buffer | null) => boolean,
-    fatal?: (status: Partial<grpc.StatusObject>) => void,
+    fatal?: (status: Partial<grpc.StatusObject>) => void, metadata?: grpc.Metadata,
   ): Promise<void> {
     if ((msg as unknown) instanceof UndecodableRequest) {
       // A message of the stream that could not be decoded: its error, and the stream goes on.
@@ -303,6 +319,7 @@ export class GrpcFrontEnd {
     try {
       enableEmptyFinal = takeEnableEmptyFinalResponse(msg);
       const request = decodeInferRequest(msg);
+      this.#forwardHeaders(metadata, request.parameters);
       request.signal = signal;
       results = this.#api.inferStream(request);
     } catch (err) {
@@ -432,7 +449,7 @@ class StreamState {
       if (encoded) this.#call.write(encoded);
       return true;
     };
-    void this.#front.streamInfer(msg, this.#controller, write, this.#fatal).finally(() => {
+    void this.#front.streamInfer(msg, this.#controller, write, this.#fatal, this.#call.metadata).finally(() => {
       this.#pending--;
       this.#maybeEnd();
     });

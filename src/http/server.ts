@@ -26,6 +26,7 @@ import {
   inferHeaderLength, type DecodedInfer, type EncodedResponse,
 } from "./infer-codec.js";
 import { matchRoute, routeCategory, type Route } from "./router.js";
+import { rawHeaderPairs, type HeaderForward } from "../core/header-forward.js";
 
 export interface HttpServerOptions {
   /** Largest request body accepted, in bytes, after decompression too (--http-max-input-size). */
@@ -39,6 +40,8 @@ export interface HttpServerOptions {
    */
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** --http-header-forward-pattern: matching request headers become request parameters. */
+  headerForward?: HeaderForward;
   log?: (line: string) => void;
 }
 
@@ -118,10 +121,12 @@ class HttpFrontEnd {
   readonly #maxInputSize: number;
   readonly #restricted: RestrictedFeatures;
   readonly #log: (line: string) => void;
+  readonly #headerForward: HeaderForward | undefined;
 
   constructor(api: ServerApi, options: HttpServerOptions) {
     if (!(options.maxInputSize > 0)) throw new RangeError("maxInputSize must be positive");
     this.#api = api;
+    this.#headerForward = options.headerForward;
     this.#maxInputSize = options.maxInputSize;
     this.#restricted = options.restricted ?? RestrictedFeatures.NONE;
     this.#log = options.log ?? (() => {});
@@ -241,6 +246,9 @@ class HttpFrontEnd {
       } else {
         decoded = decodeInferRequest(body, headerLength, model, version, header !== undefined);
       }
+      // After the body, before scheduling, as Triton's HandleInfer calls ForwardHeaders; the
+      // names as the client spelled them (Node's rawHeaders), as evhtp keeps them.
+      this.#headerForward?.apply(rawHeaderPairs(req.rawHeaders), decoded.request.parameters);
       decoded.request.signal = controller;
       response = await this.#api.infer(decoded.request);
     } catch (err) {

@@ -29,6 +29,11 @@ export const KIND = {
   BLS_REQUEST: 6,
   /** main → stub: BlsResponseBody, one response to it. */
   BLS_RESPONSE: 7,
+  /**
+   * stub → main: BlsCancelBody, the handler cancelled its BLS call (the streamExec() iterator's
+   * cancel()). On the same queue as the call's BLS_REQUEST, so it never overtakes it.
+   */
+  BLS_CANCEL: 8,
 } as const;
 
 /** Where tensor bytes are: [arena id of the sender, byte offset in it, byte length]. */
@@ -112,6 +117,11 @@ export interface BlsResponseBody {
   bls: number;
   response?: WireResponse;
   final: boolean;
+}
+
+/** Cancel the BLS call `bls`: its target request's signal aborts; its responses keep coming until the final one. */
+export interface BlsCancelBody {
+  bls: number;
 }
 
 // ---- control messages (Node IPC channel) ----

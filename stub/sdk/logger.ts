@@ -10,8 +10,18 @@ export function setLogSink(s: Sink): void {
   sink = s;
 }
 
-/** pb_utils.Logger: lines reach the server log tagged with model, version and instance. */
+const LEVELS: readonly LogLevel[] = ["INFO", "WARNING", "ERROR", "VERBOSE"];
+
+/**
+ * pb_utils.Logger: lines reach the server log tagged with model, version and instance. Its level
+ * constants are pb_utils' Logger.LogLevel values (Logger.INFO, WARNING, ERROR, VERBOSE), for
+ * Logger.log(message, level); VERBOSE lines show only with --log-verbose, as Triton's.
+ */
 export const Logger = {
+  INFO: "INFO" as const,
+  WARNING: "WARNING" as const,
+  ERROR: "ERROR" as const,
+  VERBOSE: "VERBOSE" as const,
   logInfo(message: string): void {
     sink("INFO", String(message));
   },
@@ -25,6 +35,10 @@ export const Logger = {
     sink("VERBOSE", String(message));
   },
   log(message: string, level: LogLevel = "INFO"): void {
+    // pybind11 refuses a level that is not a LogLevel (a TypeError in Python): so does this.
+    if (!LEVELS.includes(level)) {
+      throw new TypeError(`Logger.log(): incompatible level ${JSON.stringify(level)}: use Logger.INFO, Logger.WARNING, Logger.ERROR or Logger.VERBOSE`);
+    }
     sink(level, String(message));
   },
 };

@@ -24,7 +24,24 @@ export interface InferenceRequestOptions {
 
 /** What a BLS call sends: the options of the InferenceRequest a handler made. */
 export type BlsCall = InferenceRequestOptions;
-type BlsTransport = (call: BlsCall) => AsyncGenerator<InferenceResponse>;
+type BlsTransport = (call: BlsCall) => ResponseIterator;
+
+/**
+ * pb_utils' ResponseIterator: what streamExec() returns. Iterate it with `for await`; cancel()
+ * cancels the request at the target model (its handler sees isCancelled()). Responses already on
+ * their way, and any the target still sends, keep coming until its final one, as in Triton;
+ * cancel() after the final response, or twice, does nothing.
+ */
+export type ResponseIterator = AsyncGenerator<InferenceResponse> & { cancel(): void };
+
+/** Responses that stand for a bare final flag (no outputs, no error): exec() skips them. */
+const bareFinals = new WeakSet<InferenceResponse>();
+
+/** @internal The BLS client marks the empty response it yields for a target's bare final flag. */
+export function markBareFinal(response: InferenceResponse): InferenceResponse {
+  bareFinals.add(response);
+  return response;
+}
 let blsTransport: BlsTransport | null = null;
 
 /** @internal The stub wires BLS calls to main; outside a stub, exec() has nowhere to go. */
@@ -39,6 +56,8 @@ export function setBlsTransport(transport: BlsTransport | null): void {
  */
 export interface ResponseSender {
   send(response?: InferenceResponse | null, flags?: number): void;
+  /** pb_utils' is_cancelled(): true once the request's client cancelled it or went away. */
+  isCancelled(): boolean;
 }
 
 /**
@@ -121,7 +140,7 @@ export class InferenceRequest {
    */
   async exec(): Promise<InferenceResponse> {
     const responses: InferenceResponse[] = [];
-    for await (const r of this.streamExec()) responses.push(r);
+    for await (const r of this.streamExec()) if (!bareFinals.has(r)) responses.push(r);
     if (responses.length === 1) return responses[0];
     return new InferenceResponse({
       error: new TritonError(
@@ -132,12 +151,17 @@ export class InferenceRequest {
     });
   }
 
-  /** BLS to a decoupled model: its responses as they come (errors as responses that carry them). */
-  async *streamExec(): AsyncGenerator<InferenceResponse> {
-    if (!blsTransport) {
+  /**
+   * BLS to a decoupled model: its responses as they come (errors as responses that carry them),
+   * the target's bare final flag as a last empty response, as pb_utils' exec(decoupled=True).
+   */
+  streamExec(): ResponseIterator {
+    if (blsTransport) return blsTransport(this.#o);
+    // biome-ignore lint/correctness/useYield: an iterator that fails on its first next(), as a stream would
+    const unavailable = async function* (): AsyncGenerator<InferenceResponse> {
       throw new TritonError("BLS calls need the server: exec() and streamExec() work in a model that tessera serves", TritonError.UNSUPPORTED);
-    }
-    yield* blsTransport(this.#o);
+    };
+    return Object.assign(unavailable(), { cancel(): void {} });
   }
 }
 

@@ -123,7 +123,7 @@ describe("gRPC ModelStreamInfer, decoupled", () => {
     const returned = await stream([repeatRequest("t2", [1], { mode: "return" })]);
     expect(returned.messages).toHaveLength(1);
     expect(returned.messages[0].error_message).toBe("Failed to process the request(s) for model 'repeat_0_0', message: " +
-      "Model 'repeat' is using the decoupled mode and the execute function must return None.");
+      "Python model 'repeat_0_0' is using the decoupled mode and the execute function must return None.");
   });
 
   it("interleaves the responses of concurrent requests, each from its own inputs", async () => {

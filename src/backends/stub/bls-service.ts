@@ -1,9 +1,12 @@
 /**
  * BLS serving: a handler's request to a model of this server (InferenceRequest.exec() and
  * streamExec()) arrives as BLS_REQUEST and runs through the server like a client's; each
- * response goes back as BLS_RESPONSE. Registered on the channel of every stub.
+ * response goes back as BLS_RESPONSE. Registered on the channel of every stub. BLS_CANCEL (the
+ * handler's cancel() on its streamExec() iterator) aborts the call's request, as Triton's
+ * TRITONSERVER_InferenceRequestCancel does: the target sees it cancelled, and what it still
+ * sends flows back until its final response.
  */
-import { blsUnavailable, callingStubGone, requestTimeoutExpired, toServerError } from "../../errors/index.js";
+import { blsUnavailable, callingStubGone, requestCancelled, requestTimeoutExpired, toServerError } from "../../errors/index.js";
 import { Cancellation } from "../../core/cancellation.js";
 import type { ResponseStream, StreamItem } from "../../core/response-stream.js";
 import type { CoreRequest } from "../../core/types.js";
@@ -16,7 +19,15 @@ import type { StubChannel } from "./stub-channel.js";
 export type BlsTarget = (request: CoreRequest) => ResponseStream;
 
 export function serveBls(channel: StubChannel, target: BlsTarget | undefined): void {
-  channel.register(KIND.BLS_REQUEST, (body, ref) => void serveCall(channel, target, body, ref));
+  // The calls of this stub in flight, by its call id: what a BLS_CANCEL aborts (and the model named).
+  const live = new Map<number, { controller: Cancellation; model: string }>();
+  channel.register(KIND.BLS_REQUEST, (body, ref) => void serveCall(channel, target, body, ref, live));
+  channel.register(KIND.BLS_CANCEL, (body, ref) => {
+    channel.endpoint.release(ref);
+    // A call already over (its final response crossed the cancel) has nothing left to cancel.
+    const call = live.get(body.bls);
+    call?.controller.abort(requestCancelled(call.model));
+  });
 }
 
 /**
@@ -24,9 +35,12 @@ export function serveBls(channel: StubChannel, target: BlsTarget | undefined): v
  * with the message, once the call ended), and whose responses are copied into this side's arena
  * for the stub. A call outliving `timeoutMs` ends with Triton's timeout error.
  */
-async function serveCall(channel: StubChannel, target: BlsTarget | undefined, body: BlsRequestBody, ref: MessageRef): Promise<void> {
+async function serveCall(
+  channel: StubChannel, target: BlsTarget | undefined, body: BlsRequestBody, ref: MessageRef, live: Map<number, { controller: Cancellation; model: string }>,
+): Promise<void> {
   const endpoint = channel.endpoint;
   const controller = new Cancellation();
+  live.set(body.bls, { controller, model: body.model });
   let ended = false;
   const reply = (item: StreamItem): void => {
     if (ended || channel.closed) {
@@ -63,6 +77,7 @@ async function serveCall(channel: StubChannel, target: BlsTarget | undefined, bo
     });
   } catch (err) {
     reply({ error: toServerError(err), final: true });
+    live.delete(body.bls);
     endpoint.release(ref);
     return;
   }
@@ -81,6 +96,7 @@ async function serveCall(channel: StubChannel, target: BlsTarget | undefined, bo
     }
   } finally {
     clearTimeout(timer);
+    live.delete(body.bls);
     stream.close();
     endpoint.release(ref);
   }

@@ -78,3 +78,27 @@ describe("validateRequest: requested outputs", () => {
       .toThrow("[request id: r1] output 'Y' already exists in request");
   });
 });
+
+describe("classify: Triton's kMaxClassificationElements", () => {
+  const tensor = (datatype: "FP32" | "FP16" | "BOOL" | "BYTES", count: number, size: number) =>
+    ({ name: "Y", datatype, shape: [count], data: new Uint8Array(count * size) }) as CoreTensor;
+  const thrown = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return [(e as { code: string }).code, (e as Error).message];
+    }
+    return null;
+  };
+
+  it("classifies 1 000 000 elements and refuses 1 000 001 with Triton's text, INVALID_ARG", () => {
+    expect(classify(tensor("FP32", 1_000_000, 4), 1, false, null).shape).toEqual([1]);
+    expect(thrown(() => classify(tensor("FP32", 1_000_001, 4), 1, false, null))).toEqual(["INVALID_ARG", "classification output tensor too large"]);
+  });
+
+  it("checks the size before the other unclassifiable types, after BYTES, in Triton's order", () => {
+    expect(thrown(() => classify(tensor("FP16", 1_000_001, 2), 1, false, null))).toEqual(["INVALID_ARG", "classification output tensor too large"]);
+    expect(thrown(() => classify(tensor("BOOL", 3, 1), 1, false, null))?.[1]).toBe("class result not available for output due to unsupported type 'BOOL'");
+    expect(thrown(() => classify(tensor("BYTES", 1_000_001, 4), 1, false, null))?.[1]).toBe("class result not available for output due to unsupported type 'BYTES'");
+  });
+});

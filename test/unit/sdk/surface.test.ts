@@ -62,7 +62,8 @@ describe('the "tessera" module', () => {
     const codes = ["UNKNOWN", "INTERNAL", "NOT_FOUND", "INVALID_ARG", "UNAVAILABLE", "UNSUPPORTED", "ALREADY_EXISTS", "CANCELLED"] as const;
     for (const code of codes) expect(sdk.TritonError[code]).toBe(code);
     expectTypeOf<sdk.TritonErrorCode>().toEqualTypeOf<(typeof codes)[number]>();
-    expect(Object.keys(sdk.Logger).sort()).toEqual(["log", "logError", "logInfo", "logVerbose", "logWarn"]);
+    expect(Object.keys(sdk.Logger).sort()).toEqual(["ERROR", "INFO", "VERBOSE", "WARNING", "log", "logError", "logInfo", "logVerbose", "logWarn"]);
+    expect([sdk.Logger.INFO, sdk.Logger.WARNING, sdk.Logger.ERROR, sdk.Logger.VERBOSE]).toEqual(["INFO", "WARNING", "ERROR", "VERBOSE"]);
   });
 
   it("keeps the exported types", () => {
@@ -92,7 +93,8 @@ describe('the "tessera" module', () => {
       error?: sdk.TritonError;
       parameters?: Record<string, sdk.ParamValue>;
     }>();
-    expectTypeOf<sdk.ResponseSender>().toEqualTypeOf<{ send(response?: sdk.InferenceResponse | null, flags?: number): void }>();
+    expectTypeOf<sdk.ResponseSender>().toEqualTypeOf<{ send(response?: sdk.InferenceResponse | null, flags?: number): void; isCancelled(): boolean }>();
+    expectTypeOf<sdk.ResponseIterator>().toEqualTypeOf<AsyncGenerator<sdk.InferenceResponse> & { cancel(): void }>();
     expectTypeOf<sdk.TensorConfig>().toEqualTypeOf<{
       name: string; data_type: string; dims: number[]; optional?: boolean; [key: string]: unknown;
     }>();
@@ -144,7 +146,7 @@ describe('the "tessera" module', () => {
     expectTypeOf<sdk.InferenceRequest["isCancelled"]>().toEqualTypeOf<() => boolean>();
     expectTypeOf<sdk.InferenceRequest["getResponseSender"]>().toEqualTypeOf<() => sdk.ResponseSender>();
     expectTypeOf<sdk.InferenceRequest["exec"]>().toEqualTypeOf<() => Promise<sdk.InferenceResponse>>();
-    expectTypeOf<sdk.InferenceRequest["streamExec"]>().toEqualTypeOf<() => AsyncGenerator<sdk.InferenceResponse>>();
+    expectTypeOf<sdk.InferenceRequest["streamExec"]>().toEqualTypeOf<() => sdk.ResponseIterator>();
 
     expectTypeOf(sdk.InferenceResponse).constructorParameters.toEqualTypeOf<[options?: sdk.InferenceResponseOptions]>();
     expectTypeOf<sdk.InferenceResponse["outputTensors"]>().toEqualTypeOf<() => sdk.Tensor[]>();

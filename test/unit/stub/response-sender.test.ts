@@ -67,10 +67,11 @@ describe("CollectingSender", () => {
     await expect(sender.done).resolves.toBe(response);
   });
 
-  it("is closed after the final flag", () => {
+  it("is closed after the final flag (a second response is refused first, as Triton checks)", () => {
     const sender = new CollectingSender();
     sender.send(new InferenceResponse(), FINAL);
-    expect(thrown(() => sender.send(new InferenceResponse())).message()).toBe(CLOSED);
+    expect(thrown(() => sender.send(new InferenceResponse())).message()).toBe(
+      "Unable to send response. Non-decoupled model cannot send more than one response.");
     expect(thrown(() => sender.send(null, FINAL)).message()).toBe(CLOSED);
   });
 
