@@ -89,6 +89,9 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     .option("--http-restricted-api <apis:key=value>", `serve these APIs only to requests with header key=value (repeatable); APIs: ${RESTRICTED_CATEGORIES.join(", ")}`, collect, [])
     .option("--grpc-max-input-size <bytes>", "largest gRPC message accepted (default: --http-max-input-size)", int(1))
     .option("--grpc-restricted-protocol <protocols:key=value>", `serve these protocols only to calls with metadata triton-grpc-protocol-<key>=value (repeatable); protocols: ${RESTRICTED_CATEGORIES.join(", ")}`, collect, [])
+    .option("--openai-port <port>", "serve the OpenAI-compatible API on this port (0 = any free port); off unless given", int(0))
+    .option("--openai-address <address>", "OpenAI-compatible API listen address (default: --http-address)")
+    .option("--openai-on-http [bool]", "serve the OpenAI-compatible API on the HTTP port too, under /v1", bool, false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   // tritonserver accepts both --flag=value and --flag value; commander does too.
@@ -135,6 +138,9 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     httpRequestTimeoutSecs: o.httpRequestTimeoutSecs,
     httpRestrictedApi: httpRestrictedApi!,
     grpcRestrictedProtocol: grpcRestrictedProtocol!,
+    openaiPort: o.openaiPort,
+    openaiAddress: o.openaiAddress,
+    openaiOnHttp: o.openaiOnHttp,
     stub: { ...DEFAULT_STUB_OPTIONS, ...stub },
     logVerbose: o.logVerbose,
     logFile: o.logFile ?? null,

@@ -37,6 +37,11 @@ export interface HttpServerOptions {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   log?: (line: string) => void;
+  /**
+   * Another front end sharing this port (the OpenAI API under /v1, --openai-on-http): the
+   * requests it `handles` are its, before any v2 routing.
+   */
+  mount?: { handles(url: string | undefined): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse): void };
 }
 
 /** How often Node looks for requests past those timeouts (its default, 30 s, would add up to that). */
@@ -57,6 +62,8 @@ export function createHttpServer(api: ServerApi, options: HttpServerOptions): ht
     const headers = options.headersTimeoutMs;
     serverOptions.headersTimeout = request !== undefined && request > 0 && (headers === 0 || headers > request) ? request : headers;
   }
+  const mount = options.mount;
+  if (mount) return http.createServer(serverOptions, (req, res) => (mount.handles(req.url) ? mount.handle(req, res) : front.handle(req, res)));
   return http.createServer(serverOptions, (req, res) => front.handle(req, res));
 }
 
