@@ -5,7 +5,7 @@
 //
 // genai-perf (PyPI) runs against /v1/chat/completions when it can: it is installed on first run
 // into a venv under ~/.cache/tessera (or TESSERA_PY_CACHE) from bench/python/genai-perf.txt, and
-// needs perf_analyzer (bench/perf.js's notes on glibc) and a tokenizer (GENAI_PERF_TOKENIZER, a
+// needs perf_analyzer on PATH (genai-perf does not install it; bench/perf.js on glibc) and a tokenizer (GENAI_PERF_TOKENIZER, a
 // Hugging Face id or local folder; it downloads one by default). When it cannot run, the reason is
 // printed and put in the JSON line, and the figures are our own OpenAI client's.
 import { execFileSync, spawnSync } from "node:child_process";
