@@ -92,6 +92,9 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     .option("--grpc-restricted-protocol <protocols:key=value>", `serve these protocols only to calls with metadata triton-grpc-protocol-<key>=value (repeatable); protocols: ${RESTRICTED_CATEGORIES.join(", ")}`, collect, [])
     .option("--http-header-forward-pattern <regex>", "forward HTTP headers whose name matches (case-insensitive; (?-i) prefix: case-sensitive) as request parameters")
     .option("--grpc-header-forward-pattern <regex>", "forward gRPC metadata whose key matches (case-insensitive; (?-i) prefix: case-sensitive) as request parameters")
+    .option("--openai-port <port>", "serve the OpenAI-compatible API on this port (0 = any free port); off unless given", int(0))
+    .option("--openai-address <address>", "OpenAI-compatible API listen address (default: --http-address)")
+    .option("--openai-on-http [bool]", "serve the OpenAI-compatible API on the HTTP port too, under /v1", bool, false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   // tritonserver accepts both --flag=value and --flag value; commander does too.
@@ -145,6 +148,9 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     grpcRestrictedProtocol: grpcRestrictedProtocol!,
     ...(httpHeaderForward ? { httpHeaderForward } : {}),
     ...(grpcHeaderForward ? { grpcHeaderForward } : {}),
+    openaiPort: o.openaiPort,
+    openaiAddress: o.openaiAddress,
+    openaiOnHttp: o.openaiOnHttp,
     stub: { ...DEFAULT_STUB_OPTIONS, ...stub },
     logVerbose: o.logVerbose,
     logFile: o.logFile ?? null,

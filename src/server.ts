@@ -7,7 +7,7 @@
  * pipeline's dispatch for ensembles' steps and handlers' BLS calls. Nothing calls back into this
  * class.
  */
-import type { Server as HttpServer } from "node:http";
+import { createServer, type Server as HttpServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pollModeUnsupported, startupLoadFailed } from "./errors/index.js";
@@ -23,6 +23,7 @@ import type { RestrictedFeatures } from "./core/restricted.js";
 import type { HeaderForward } from "./core/header-forward.js";
 import { createHttpServer } from "./http/index.js";
 import { GrpcFrontEnd } from "./grpc/index.js";
+import { OpenAIFrontEnd } from "./openai/index.js";
 import { MetricsService } from "./metrics/service.js";
 import type { ModelSample } from "./metrics/registry.js";
 import { PACKAGE_ROOT } from "./ipc/addon.js";
@@ -73,6 +74,12 @@ export interface ServerOptions {
   /** --http-header-forward-pattern, --grpc-header-forward-pattern, compiled; unset: no header is forwarded. */
   httpHeaderForward?: HeaderForward;
   grpcHeaderForward?: HeaderForward;
+  /** --openai-port: the OpenAI-compatible API on its own port (docs/openai.md); unset: not served. */
+  openaiPort?: number;
+  /** --openai-address; the HTTP address when unset. */
+  openaiAddress?: string;
+  /** --openai-on-http: the OpenAI-compatible API on the HTTP port too, under /v1. */
+  openaiOnHttp?: boolean;
   stub: StubBackendOptions;
 }
 
@@ -88,6 +95,7 @@ export class TesseraServer implements ServerApi {
   #http: HttpServer | null = null;
   #grpc: GrpcFrontEnd | null = null;
   #metrics: MetricsService | null = null;
+  #openai: HttpServer | null = null;
   #live = false;
   #stopping = false;
 
@@ -133,11 +141,13 @@ export class TesseraServer implements ServerApi {
     if (o.exitOnError && results.some((r) => r.error)) {
       throw startupLoadFailed();
     }
+    const openai = o.openaiPort !== undefined || o.openaiOnHttp ? this.#openaiFrontEnd() : null;
     if (o.allowHttp) {
       const ms = (secs: number | undefined) => (secs === undefined ? undefined : secs * 1000);
       this.#http = createHttpServer(this, {
         maxInputSize: o.httpMaxInputSize, restricted: o.httpRestrictedApi, headerForward: o.httpHeaderForward,
         headersTimeoutMs: ms(o.httpHeaderTimeoutSecs), requestTimeoutMs: ms(o.httpRequestTimeoutSecs),
+        mount: o.openaiOnHttp && openai ? { handles: OpenAIFrontEnd.handles, handle: (req, res) => openai.handle(req, res) } : undefined,
       });
       await new Promise<void>((resolve, reject) => {
         this.#http!.once("error", reject);
@@ -146,6 +156,18 @@ export class TesseraServer implements ServerApi {
       const addr = this.#http.address();
       const where = typeof addr === "object" && addr ? `${addr.address}:${addr.port}` : String(addr);
       logInfo("server", `Started HTTPService at ${where}`);
+      if (o.openaiOnHttp) logInfo("server", `Serving the OpenAI-compatible API at ${where}/v1`);
+    }
+    if (openai && o.openaiPort !== undefined) {
+      this.#openai = createServer((req, res) => openai.handle(req, res));
+      const server = this.#openai;
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(o.openaiPort, o.openaiAddress ?? o.httpAddress, () => resolve());
+      });
+      const addr = server.address();
+      const where = typeof addr === "object" && addr ? `${addr.address}:${addr.port}` : String(addr);
+      logInfo("server", `Started OpenAIService at ${where}`);
     }
     if (o.allowGrpc) {
       this.#grpc = new GrpcFrontEnd(this, {
@@ -176,6 +198,8 @@ export class TesseraServer implements ServerApi {
     this.#pipeline.close();
     const http = this.#http;
     const httpClosed = new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+    const openai = this.#openai;
+    const openaiClosed = new Promise<void>((r) => (openai ? openai.close(() => r()) : r()));
     // Stops accepting gRPC calls at once; open ones finish within the same exit timeout, plus the
     // moment it takes to write the errors that end streams still open then (models stop first).
     const grpcDown = this.#grpc?.shutdown(this.options.exitTimeoutSecs * 1000 + ANSWER_FLUSH_MS);
@@ -197,6 +221,11 @@ export class TesseraServer implements ServerApi {
       await Promise.race([httpClosed, new Promise<void>((r) => setTimeout(r, ANSWER_FLUSH_MS).unref())]);
       clearInterval(sweep);
       http.closeAllConnections();
+    }
+    if (openai) {
+      openai.closeIdleConnections();
+      await Promise.race([openaiClosed, new Promise<void>((r) => setTimeout(r, ANSWER_FLUSH_MS).unref())]);
+      openai.closeAllConnections();
     }
     await grpcDown;
     logInfo("server", "all models unloaded; exiting");
@@ -259,6 +288,25 @@ export class TesseraServer implements ServerApi {
    */
   inferStream(request: CoreRequest): ResponseStream {
     return this.#pipeline.inferStream(request);
+  }
+
+  /**
+   * The OpenAI front end over this ServerApi; it also gets each model's folder (for a
+   * tokenizer_config.json chat template), keyed by the loaded version so a reload re-reads it.
+   */
+  #openaiFrontEnd(): OpenAIFrontEnd {
+    return new OpenAIFrontEnd(this, {
+      maxInputSize: this.options.httpMaxInputSize,
+      modelFiles: (model) => {
+        try {
+          const v = this.models.resolve(model);
+          return { dir: v.modelDir, version: String(v.version), identity: v };
+        } catch {
+          return undefined;
+        }
+      },
+      log: (line) => logError("openai", line),
+    });
   }
 
   /** The metrics' view of every loaded version, taken once per scrape. */

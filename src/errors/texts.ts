@@ -620,3 +620,39 @@ export const headerForwardPatternInvalid = define("INVALID_ARG", (option: string
 
 /** Classification asked of an output of more than kMaxClassificationElements (1 000 000) elements. */
 export const classificationTooLarge = define("INVALID_ARG", () => "classification output tensor too large");
+
+// The OpenAI-compatible front end (openai/). Each field error carries `param`, the request field
+// it names (OpenAI's error object sends it); the texts are OpenAI's where it has one.
+
+/** An error that names the request field at fault (OpenAI's `param`). */
+export type FieldError = ServerError & { readonly param: string };
+
+const withParam = (err: ServerError, param: string): FieldError => Object.assign(err, { param });
+
+/** A required field left out (OpenAI's text). */
+export const openaiFieldMissing = named("INVALID_ARG", (field: string) =>
+  withParam(new ServerError("INVALID_ARG", `Missing required parameter: '${field}'.`), field));
+
+/** A field of the wrong type or out of range; `requirement` says what it must be. */
+export const openaiFieldInvalid = named("INVALID_ARG", (field: string, requirement: string) =>
+  withParam(new ServerError("INVALID_ARG", `Invalid value for '${field}': ${requirement}.`), field));
+
+/** A field whose value asks for something this server does not do (n > 1, logprobs, token prompts). */
+export const openaiFieldUnsupported = named("INVALID_ARG", (field: string, detail: string) =>
+  withParam(new ServerError("INVALID_ARG", `Unsupported value for '${field}': ${detail}.`), field));
+
+/** A model that is not loaded, or does not follow the text-generation convention (docs/openai.md). */
+export const openaiModelNotFound = named("NOT_FOUND", (model: string, reason: string) =>
+  withParam(new ServerError("NOT_FOUND", `The model '${model}' does not exist or you do not have access to it (${reason}).`), "model"));
+
+/** A chat template that failed to render the messages (a template's raise_exception, or a bad template). */
+export const openaiChatTemplateFailed = named("INVALID_ARG", (model: string, cause: unknown) =>
+  withParam(new ServerError("INVALID_ARG", `the chat template of model '${model}' could not render the messages: ${messageOf(cause)}`, { cause }), "messages"));
+
+/** A model whose chat template (config parameter or tokenizer_config.json) does not parse. */
+export const openaiChatTemplateInvalid = define("INTERNAL", (model: string, source: string, cause: unknown) =>
+  `the chat template of model '${model}' (${source}) is not valid Jinja: ${messageOf(cause)}`, last);
+
+/** A response of the model whose text_output is not one BYTES element of UTF-8 text. */
+export const openaiOutputUnreadable = define("INTERNAL", (model: string) =>
+  `model '${model}' answered without a readable 'text_output' (one BYTES element of UTF-8 text)`);

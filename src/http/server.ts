@@ -43,6 +43,11 @@ export interface HttpServerOptions {
   /** --http-header-forward-pattern: matching request headers become request parameters. */
   headerForward?: HeaderForward;
   log?: (line: string) => void;
+  /**
+   * Another front end sharing this port (the OpenAI API under /v1, --openai-on-http): the
+   * requests it `handles` are its, before any v2 routing.
+   */
+  mount?: { handles(url: string | undefined): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse): void };
 }
 
 /** How often Node looks for requests past those timeouts (its default, 30 s, would add up to that). */
@@ -63,10 +68,13 @@ export function createHttpServer(api: ServerApi, options: HttpServerOptions): ht
     const headers = options.headersTimeoutMs;
     serverOptions.headersTimeout = request !== undefined && request > 0 && (headers === 0 || headers > request) ? request : headers;
   }
+  const mount = options.mount;
   const server = http.createServer(serverOptions, (req, res) => {
     // A request taken in after a Content-Length + Transfer-Encoding refusal: answered, then closed.
     if (reparsed.has(req.socket)) res.shouldKeepAlive = false;
-    front.handle(req, res);
+    // Another front end on this port (the OpenAI API under /v1) takes its own requests first.
+    if (mount?.handles(req.url)) mount.handle(req, res);
+    else front.handle(req, res);
   });
   server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
     if (reparseChunked(server, err, socket)) return;

@@ -29,13 +29,18 @@ class Server:
             cmd += ["--model-repository", str(r)]
         cmd += ["--http-port", "0", "--http-address", "127.0.0.1", "--allow-metrics", "false"]
         cmd += ["--grpc-port", "0", "--grpc-address", "127.0.0.1"] if grpc else ["--allow-grpc", "false"]
-        cmd += list(args)
+        self.args = list(args)
+        cmd += self.args
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._lines = []
         self._changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
         self.http_url = self.wait_for(r"Started HTTPService at (\S+)").group(1)
         self.grpc_url = self.wait_for(r"Started GRPCInferenceService at (\S+)").group(1) if grpc else None
+        # With --openai-port, the OpenAI-compatible API's base URL (as the openai package takes it).
+        self.openai_url = None
+        if "--openai-port" in self.args:
+            self.openai_url = "http://%s/v1" % self.wait_for(r"Started OpenAIService at (\S+)").group(1)
 
     def _read(self):
         for line in self.proc.stdout:

@@ -1,0 +1,186 @@
+// The OpenAI-compatible front end: the text_generator (greedy, no pacing) streamed over
+// POST /v1/chat/completions, beside the same model over generate_stream, in the same run, at
+// concurrency 1 and 16. Figures: time to first token (TTFT), inter-token latency (ITL), tokens/s.
+// Goal: OpenAI streaming >= 0.9x the tokens/s of generate_stream, <= 1 ms added TTFT.
+//
+// genai-perf (PyPI) runs against /v1/chat/completions when it can: it is installed on first run
+// into a venv under ~/.cache/tessera (or TESSERA_PY_CACHE) from bench/python/genai-perf.txt, and
+// needs perf_analyzer on PATH (genai-perf does not install it; bench/perf.js on glibc) and a tokenizer (GENAI_PERF_TOKENIZER, a
+// Hugging Face id or local folder; it downloads one by default). When it cannot run, the reason is
+// printed and put in the JSON line, and the figures are our own OpenAI client's.
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { nowUs, startTessera, summarize } from "./util.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const TOKENS = 256;
+const PROMPT = "Shall I compare thee";
+const CONCURRENCIES = [1, 16];
+const cache = process.env.TESSERA_PY_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "tessera");
+
+/** A copy of the text_generator with no pause between tokens: the bench measures the server. */
+function repository() {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-bench-openai-"));
+  cpSync(join(root, "examples", "model_repository", "text_generator"), join(dir, "text_generator"), { recursive: true });
+  const config = join(dir, "text_generator", "config.pbtxt");
+  writeFileSync(config, readFileSync(config, "utf8").replace(/string_value: "30"/, 'string_value: "0"'));
+  return dir;
+}
+
+/**
+ * One streamed request: the times (µs from the start) of each event that carried a token. An
+ * OpenAI chunk carries one when its delta has content; generate_stream's every event does.
+ */
+function stream(port, path, body, isToken) {
+  return new Promise((resolve, reject) => {
+    const t0 = nowUs();
+    const times = [];
+    const req = http.request({ port, host: "127.0.0.1", path, method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+      res.setEncoding("utf8");
+      let tail = "";
+      res.on("data", (chunk) => {
+        const parts = (tail + chunk).split("\n\n");
+        tail = parts.pop();
+        const t = nowUs() - t0;
+        for (const p of parts) if (isToken(p.slice(6))) times.push(t);
+      });
+      res.on("end", () => resolve({ times, total: nowUs() - t0 }));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+const generateToken = (data) => !data.startsWith('{"error"');
+const chatToken = (data) => data.includes('"delta":{"content":"') || data.includes('"delta":{"role":"assistant","content":"');
+
+async function measure(concurrency, one) {
+  const ttft = [];
+  const itl = [];
+  let tokens = 0;
+  const end = Date.now() + SECONDS * 1000;
+  const t0 = nowUs();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (Date.now() < end) {
+      const { times } = await one();
+      if (times.length !== TOKENS) throw new Error(`expected ${TOKENS} tokens, got ${times.length}`);
+      tokens += times.length;
+      ttft.push(times[0]);
+      for (let i = 1; i < times.length; i++) itl.push(times[i] - times[i - 1]);
+    }
+  }));
+  const secs = (nowUs() - t0) / 1e6;
+  const mean = (a) => Math.round(a.reduce((x, y) => x + y, 0) / Math.max(1, a.length));
+  return { tokens_per_s: Math.round(tokens / secs), ttft_p50_us: summarize(ttft).p50, itl_mean_us: mean(itl), requests: ttft.length };
+}
+
+/** genai-perf's venv (made once); throws with the reason it cannot be had. */
+function genaiPerf() {
+  if (process.env.BENCH_GENAI_PERF === "0") throw new Error("skipped (BENCH_GENAI_PERF=0)");
+  const requirements = join(here, "python", "genai-perf.txt");
+  const key = createHash("sha256").update(readFileSync(requirements)).update(execFileSync("python3", ["--version"])).digest("hex").slice(0, 16);
+  const dir = join(cache, `bench-genai-perf-${key}`);
+  if (!existsSync(join(dir, ".complete"))) {
+    console.error(`bench/openai: creating ${dir} (first run)`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(cache, { recursive: true });
+    execFileSync("python3", ["-m", "venv", dir], { stdio: "inherit" });
+    const pip = spawnSync(join(dir, "bin", "pip"), ["install", "--quiet", "--disable-pip-version-check", "-r", requirements], { encoding: "utf8", timeout: 900_000 });
+    if (pip.status !== 0) throw new Error(`pip install genai-perf failed: ${`${pip.stderr ?? ""}`.trim().split("\n").slice(-2).join(" | ") || pip.error?.message}`);
+    writeFileSync(join(dir, ".complete"), "");
+  }
+  const env = { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}` };
+  const pa = spawnSync("perf_analyzer", ["--help"], { env, encoding: "utf8" });
+  if (pa.error || /error while loading shared libraries|not found \(required by/.test(pa.stderr ?? "")) {
+    throw new Error(`genai-perf is installed but perf_analyzer, which it drives, does not run here: ${pa.error?.message ?? pa.stderr.trim().split("\n")[0]}`);
+  }
+  return { bin: join(dir, "bin", "genai-perf"), env };
+}
+
+/** One genai-perf profile of /v1/chat/completions; its TTFT, ITL and tokens/s, or { error }. */
+function genaiProfile(gp, port, concurrency) {
+  const out = mkdtempSync(join(tmpdir(), "tessera-genai-perf-"));
+  const args = ["profile", "-m", "text_generator", "--endpoint-type", "chat", "--streaming", "-u", `127.0.0.1:${port}`,
+    "--concurrency", String(concurrency), "--output-tokens-mean", String(TOKENS), "--extra-inputs", `max_tokens:${TOKENS}`,
+    "--extra-inputs", "temperature:0", "--measurement-interval", String(SECONDS * 1000), "--artifact-dir", out,
+    ...(process.env.GENAI_PERF_TOKENIZER ? ["--tokenizer", process.env.GENAI_PERF_TOKENIZER] : [])];
+  const r = spawnSync(gp.bin, args, { env: gp.env, encoding: "utf8", timeout: (SECONDS * 6 + 120) * 1000 });
+  try {
+    const find = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? find(join(d, e.name)) : e.name === "profile_export_genai_perf.json" ? [join(d, e.name)] : []));
+    const file = existsSync(out) ? find(out)[0] : undefined;
+    if (r.status !== 0 || !file) {
+      return { error: `genai-perf exit ${r.status ?? r.signal}: ${`${r.stdout ?? ""}\n${r.stderr ?? ""}`.trim().split("\n").slice(-3).join(" | ")}` };
+    }
+    const j = JSON.parse(readFileSync(file, "utf8"));
+    return {
+      tokens_per_s: Math.round(j.output_token_throughput.avg), ttft_p50_us: Math.round(j.time_to_first_token.p50 * 1000),
+      itl_mean_us: Math.round(j.inter_token_latency.avg * 1000),
+    };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+export async function run() {
+  const repo = repository();
+  const tessera = await startTessera([repo], ["--openai-port", "0"]);
+  const openaiPort = await new Promise((resolve) => {
+    let out = "";
+    const on = (c) => {
+      out += c;
+      const m = /Started OpenAIService at [^:]+:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    };
+    tessera.proc.stdout.on("data", on);
+    tessera.proc.stderr.on("data", on);
+  });
+  let gp = null;
+  let genaiPerfUnavailable = null;
+  try {
+    gp = genaiPerf();
+  } catch (err) {
+    genaiPerfUnavailable = err.message;
+    console.log(`genai-perf cannot run here: ${genaiPerfUnavailable}; measuring with our own OpenAI client only`);
+  }
+  const generateBody = { text_input: PROMPT, max_tokens: TOKENS, parameters: { temperature: 0 } };
+  const chatBody = { model: "text_generator", messages: [{ role: "user", content: PROMPT }], max_tokens: TOKENS, temperature: 0, stream: true };
+  const rows = {};
+  const failures = [];
+  try {
+    // Warm both paths (JIT, the stub's first session runs) before anything is timed.
+    for (let i = 0; i < 3; i++) {
+      await stream(tessera.port, "/v2/models/text_generator/generate_stream", generateBody, generateToken);
+      await stream(openaiPort, "/v1/chat/completions", chatBody, chatToken);
+    }
+    for (const c of CONCURRENCIES) {
+      const generate = await measure(c, () => stream(tessera.port, "/v2/models/text_generator/generate_stream", generateBody, generateToken));
+      const openai = await measure(c, () => stream(openaiPort, "/v1/chat/completions", chatBody, chatToken));
+      const row = {
+        generate_stream: generate, openai,
+        ratio_tokens_per_s: +(openai.tokens_per_s / generate.tokens_per_s).toFixed(3),
+        added_ttft_us: Math.round(openai.ttft_p50_us - generate.ttft_p50_us),
+      };
+      if (gp) {
+        row.genai_perf = genaiProfile(gp, openaiPort, c);
+        if (row.genai_perf.error) failures.push(row.genai_perf.error);
+      }
+      rows[`c${c}`] = row;
+      console.log(`c=${c}: generate_stream ${generate.tokens_per_s} tokens/s (TTFT p50 ${generate.ttft_p50_us} µs, ITL ${generate.itl_mean_us} µs) | ` +
+        `OpenAI chat stream ${openai.tokens_per_s} tokens/s (TTFT p50 ${openai.ttft_p50_us} µs, ITL ${openai.itl_mean_us} µs) | ` +
+        `ratio ${row.ratio_tokens_per_s} (goal >= 0.9), added TTFT ${row.added_ttft_us} µs (goal <= 1000)` +
+        (row.genai_perf ? ` | genai-perf: ${row.genai_perf.error ?? `${row.genai_perf.tokens_per_s} tokens/s, TTFT p50 ${row.genai_perf.ttft_p50_us} µs, ITL ${row.genai_perf.itl_mean_us} µs`}` : ""));
+    }
+  } finally {
+    await tessera.stop();
+    rmSync(repo, { recursive: true, force: true });
+  }
+  const goal = Object.values(rows).every((r) => r.ratio_tokens_per_s >= 0.9 && r.added_ttft_us <= 1000);
+  return { tokens_per_request: TOKENS, ...rows, goal_met: goal, genai_perf_unavailable: genaiPerfUnavailable, failures };
+}

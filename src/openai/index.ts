@@ -1,0 +1,1 @@
+export { OpenAIFrontEnd, createOpenAIServer, type OpenAIOptions } from "./server.js";
