@@ -31,6 +31,12 @@ export const KIND = {
   BLS_RESPONSE: 7,
 } as const;
 
+/**
+ * WireRequest.flags: Triton's TRITONSERVER_REQUEST_FLAG_SEQUENCE_START / _END (the SDK exports the
+ * same values to handlers as TRITONSERVER_REQUEST_FLAG_SEQUENCE_*).
+ */
+export const REQUEST_FLAG = { SEQUENCE_START: 1, SEQUENCE_END: 2 } as const;
+
 /** Where tensor bytes are: [arena id of the sender, byte offset in it, byte length]. */
 export type Loc = [arena: number, offset: number, length: number];
 
@@ -50,7 +56,9 @@ export interface WireRequest {
    */
   key: number;
   id: string;
-  correlationId: string;
+  /** The sequence id: a string, or a uint64 (bigint); "" for none. */
+  correlationId: string | bigint;
+  /** TRITONSERVER_REQUEST_FLAG_SEQUENCE_START (1) | _END (2). */
   flags: number;
   parameters: WireParams;
   requestedOutputs: string[];

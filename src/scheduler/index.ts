@@ -1,7 +1,7 @@
 /**
  * Which scheduler a model gets, from its final config: an ensemble runs its steps on the composing
- * models; a model with dynamic_batching gets the dynamic batcher; any other runs each request
- * alone (direct). The one place that maps config to policy.
+ * models; a model with sequence_batching gets the sequence batcher; one with dynamic_batching the
+ * dynamic batcher; any other runs each request alone (direct). The one place that maps config to policy.
  */
 import { ensembleWithoutInferPath } from "../errors/index.js";
 import type { ModelConfig } from "../config/schema.js";
@@ -9,6 +9,7 @@ import { DirectScheduler } from "./direct.js";
 import { DynamicBatcher } from "./dynamic-batcher.js";
 import { EnsembleScheduler, type ComposingInfer } from "./ensemble.js";
 import type { Scheduler } from "./scheduler.js";
+import { SequenceBatcher } from "./sequence-batcher.js";
 
 export type { Scheduler } from "./scheduler.js";
 export type { ComposingInfer } from "./ensemble.js";
@@ -18,6 +19,8 @@ export interface SchedulerContext {
   name: string;
   /** How an ensemble's steps reach their models (the server's inference path); ensembles only. */
   composingInfer?: ComposingInfer;
+  /** How long an unload lets open sequences go on before it ends them (sequence batching). */
+  exitTimeoutMs?: number;
 }
 
 export function createScheduler(config: ModelConfig, context: SchedulerContext): Scheduler {
@@ -25,5 +28,6 @@ export function createScheduler(config: ModelConfig, context: SchedulerContext):
     if (!context.composingInfer) throw ensembleWithoutInferPath(context.name);
     return new EnsembleScheduler(config, context.composingInfer);
   }
+  if (config.sequence_batching) return new SequenceBatcher(config, { exitTimeoutMs: context.exitTimeoutMs });
   return config.dynamic_batching ? new DynamicBatcher(config) : new DirectScheduler(context.name);
 }

@@ -1,0 +1,302 @@
+/**
+ * Triton's sequence batcher (core sequence_batch_scheduler.cc), as a policy over the shared parts:
+ * a request names its sequence (sequence_id, with sequence_start / sequence_end); a sequence gets
+ * one batch slot of one instance at its START (InstancePool.reserve: the instance; a Lane: the
+ * slot) and keeps it until its END ran, or until max_sequence_idle_microseconds pass with no
+ * request for it; sequences beyond the free slots wait in arrival order (Triton's backlog). Each
+ * request goes with the control inputs its model asks for (sequence-controls.ts), and the lane's
+ * BatchRule (direct or oldest, sequence-lanes.ts) decides which ready requests go together.
+ *
+ * Afterwards a request without START for that id is refused with Triton's text, as Triton's is
+ * once its reaper released the slot. A sequence whose instance died fails its waiting requests,
+ * and its next request, with an error naming the instance (its implicit state died with it).
+ * close() refuses new sequences (Triton's "Server is stopping" text) while open ones may go on;
+ * after the exit timeout the open ones are ended with an error.
+ */
+import { sequenceBatchSizeNotOne, sequenceEndedByUnload, sequenceInstanceDied, sequenceSchedulerStopping, sequenceStartMissing, type ServerError } from "../errors/index.js";
+import type { ModelInstance } from "../backends/backend.js";
+import type { ModelConfig } from "../config/schema.js";
+import { markEnqueued } from "../core/statistics.js";
+import type { CoreRequest } from "../core/types.js";
+import { CloseLatch } from "./close-latch.js";
+import { InstancePool, type Room } from "./instance-pool.js";
+import { QueuedRequest, executeCall } from "./queued-request.js";
+import type { RequestOutputs, Scheduler } from "./scheduler.js";
+import { SequenceControls } from "./sequence-controls.js";
+import { BatchRule, Lane, Sequence, type Step } from "./sequence-lanes.js";
+
+/** Ids of sequences lost with their instance that are remembered (for the error of their next request). */
+const MAX_LOST = 4096;
+
+export interface SequenceBatcherOptions {
+  /** How long close() lets open sequences go on before it ends them (--exit-timeout-secs). */
+  exitTimeoutMs?: number;
+}
+
+export class SequenceBatcher implements Scheduler {
+  readonly #model: string;
+  readonly #controls: SequenceControls;
+  readonly #rule: BatchRule;
+  readonly #idleMs: number;
+  readonly #batching: boolean;
+  readonly #exitTimeoutMs: number;
+  readonly #pool = new InstancePool();
+  readonly #lanes = new Map<ModelInstance, Lane>();
+  /** Open sequences by id key (an ended one leaves at its END, before its slot is freed). */
+  readonly #open = new Map<string, Sequence>();
+  /** Sequences holding a slot or waiting for one. */
+  readonly #live = new Set<Sequence>();
+  readonly #backlog: Sequence[] = [];
+  /** Ids whose instance died, with its name: their next request is told so (once). */
+  readonly #lost = new Map<string, string>();
+  readonly #latch: CloseLatch;
+  #waiting = 0;
+  #executing = 0;
+  /** Room for a new sequence on an instance: a free slot in its lane. */
+  readonly #room: Room = (instance) => (this.#lanes.get(instance)?.hasFreeSlot ? Infinity : 0);
+
+  constructor(cfg: ModelConfig, options: SequenceBatcherOptions = {}) {
+    this.#model = cfg.name;
+    this.#controls = new SequenceControls(cfg);
+    this.#rule = new BatchRule(cfg);
+    this.#idleMs = cfg.sequence_batching!.max_sequence_idle_microseconds / 1000;
+    this.#batching = cfg.max_batch_size > 0;
+    this.#exitTimeoutMs = options.exitTimeoutMs ?? 0;
+    this.#latch = new CloseLatch(cfg.name, () => this.pending);
+  }
+
+  /** Requests waiting or executing, and open sequences (an unload waits for them). */
+  get pending(): number {
+    return this.#waiting + this.#executing + this.#live.size;
+  }
+
+  get queued(): number {
+    return this.#waiting;
+  }
+
+  /** Open sequences (holding a slot or in the backlog). */
+  get sequences(): number {
+    return this.#live.size;
+  }
+
+  setInstances(instances: readonly ModelInstance[]): void {
+    this.#pool.set(instances);
+    const now = new Set(this.#pool.instances);
+    for (const [instance, lane] of this.#lanes) if (!now.has(instance)) this.#laneDied(lane);
+    for (const instance of now) if (!this.#lanes.has(instance)) this.#lanes.set(instance, new Lane(instance, this.#rule.slots));
+    this.#fillSlots();
+    for (const lane of this.#lanes.values()) this.#run(lane);
+  }
+
+  enqueue(request: CoreRequest): Promise<RequestOutputs> {
+    try {
+      return this.#admit(request);
+    } catch (err) {
+      return Promise.reject(err as ServerError);
+    }
+  }
+
+  #admit(request: CoreRequest): Promise<RequestOutputs> {
+    const id = this.#controls.sequenceId(request);
+    const start = request.parameters.sequence_start === true;
+    const end = request.parameters.sequence_end === true;
+    if (this.#batching && (request.inputs[0]?.shape[0] ?? 1) > 1) throw sequenceBatchSizeNotOne(this.#model);
+    if (start && this.#latch.closed) throw sequenceSchedulerStopping();
+    let seq = this.#open.get(id.key);
+    if (!seq) {
+      if (!start) {
+        const died = this.#lost.get(id.key);
+        if (died !== undefined) {
+          this.#lost.delete(id.key);
+          throw sequenceInstanceDied(id.text, this.#model, died);
+        }
+        throw sequenceStartMissing(id.text, this.#model);
+      }
+      this.#lost.delete(id.key);
+      seq = new Sequence(id);
+      this.#open.set(id.key, seq);
+      this.#live.add(seq);
+      this.#assign(seq);
+    }
+    // A START for an open sequence continues in its slot (Triton logs a conflict and does the same).
+    const q = new QueuedRequest(this.#controls.withControls(request, id, start, end), this.#model);
+    if (end) {
+      seq.ended = true;
+      this.#open.delete(id.key);
+    }
+    if (q.cancelledOnArrival()) {
+      this.#settled(seq);
+      return q.result;
+    }
+    markEnqueued(request);
+    const step: Step = { q, end, at: performance.now() };
+    seq.waiting.push(step);
+    this.#waiting++;
+    q.watchAbort(() => this.#cancel(seq, step));
+    this.#touch(seq);
+    if (seq.lane) this.#run(seq.lane);
+    return q.result;
+  }
+
+  failQueued(error: Error): void {
+    for (const seq of [...this.#live]) this.#end(seq, () => error);
+    this.#latch.check();
+  }
+
+  close(): Promise<void> {
+    const closing = !this.#latch.closed;
+    const done = this.#latch.close();
+    if (closing && this.#live.size > 0) {
+      setTimeout(() => {
+        for (const seq of [...this.#live]) this.#end(seq, () => sequenceEndedByUnload(seq.id.text, this.#model));
+        this.#latch.check();
+      }, this.#exitTimeoutMs).unref();
+    }
+    return done;
+  }
+
+  /** A slot on the instance reserve() picks, or the backlog. */
+  #assign(seq: Sequence): void {
+    const instance = this.#pool.reserve(seq.id.key, this.#room);
+    const lane = instance && this.#lanes.get(instance);
+    if (!lane?.hasFreeSlot) {
+      if (instance) this.#pool.release(seq.id.key);
+      this.#backlog.push(seq);
+      return;
+    }
+    lane.take(seq);
+    this.#touch(seq);
+  }
+
+  /** Backlogged sequences, in order, into the slots that are free now. */
+  #fillSlots(): void {
+    while (this.#backlog.length > 0) {
+      const seq = this.#backlog[0]!;
+      const instance = this.#pool.reserve(seq.id.key, this.#room);
+      const lane = instance && this.#lanes.get(instance);
+      if (!lane?.hasFreeSlot) {
+        if (instance) this.#pool.release(seq.id.key);
+        return;
+      }
+      this.#backlog.shift();
+      lane.take(seq);
+      this.#touch(seq);
+      this.#run(lane);
+    }
+  }
+
+  /** A request of `seq` arrived or it got its slot: its idle clock starts again. */
+  #touch(seq: Sequence): void {
+    if (!seq.lane) return;
+    if (seq.idle) seq.idle.refresh();
+    else {
+      seq.idle = setTimeout(() => this.#idle(seq), this.#idleMs);
+      seq.idle.unref();
+    }
+  }
+
+  /** max_sequence_idle_microseconds passed: the slot goes, unless a request of it is still here. */
+  #idle(seq: Sequence): void {
+    seq.idle = null;
+    if (seq.waiting.length > 0 || seq.executing > 0) return this.#touch(seq);
+    seq.ended = true;
+    this.#settled(seq);
+  }
+
+  #cancel(seq: Sequence, step: Step): void {
+    const i = seq.waiting.indexOf(step);
+    if (i < 0) return;
+    seq.waiting.splice(i, 1);
+    this.#waiting--;
+    step.q.cancel();
+    this.#settled(seq);
+  }
+
+  /** Something of `seq` ended: once it is finished its slot goes to the next sequence. */
+  #settled(seq: Sequence): void {
+    if (seq.finished && this.#live.delete(seq)) {
+      this.#release(seq);
+      this.#fillSlots();
+    }
+    this.#latch.check();
+  }
+
+  #release(seq: Sequence): void {
+    if (this.#open.get(seq.id.key) === seq) this.#open.delete(seq.id.key);
+    if (seq.idle) clearTimeout(seq.idle);
+    seq.idle = null;
+    const lane = seq.lane;
+    if (lane) {
+      lane.free(seq);
+      this.#pool.release(seq.id.key);
+    } else {
+      const i = this.#backlog.indexOf(seq);
+      if (i >= 0) this.#backlog.splice(i, 1);
+    }
+    this.#live.delete(seq);
+  }
+
+  /** Ends `seq` now: its waiting requests fail with `error()`; one running finishes. */
+  #end(seq: Sequence, error: () => Error): void {
+    for (const step of seq.waiting.splice(0)) {
+      this.#waiting--;
+      step.q.fail(error());
+    }
+    seq.ended = true;
+    if (seq.executing === 0) this.#release(seq);
+    else this.#open.delete(seq.id.key);
+  }
+
+  /** The lane's instance died or left: its sequences end, naming it. */
+  #laneDied(lane: Lane): void {
+    this.#lanes.delete(lane.instance);
+    if (lane.timer) clearTimeout(lane.timer);
+    const name = lane.instance.name;
+    for (const seq of lane.sequences()) {
+      if (!seq.finished && this.#open.get(seq.id.key) === seq) {
+        this.#lost.set(seq.id.key, name);
+        // Bounded: the oldest is forgotten first (its next request then gets the START text).
+        if (this.#lost.size > MAX_LOST) this.#lost.delete(this.#lost.keys().next().value!);
+      }
+      this.#end(seq, () => sequenceInstanceDied(seq.id.text, this.#model, name));
+      this.#release(seq);
+    }
+    this.#latch.check();
+  }
+
+  /** The lane's next call, when its instance is free and its rule says so. */
+  #run(lane: Lane): void {
+    if (lane.busy || this.#lanes.get(lane.instance) !== lane) return;
+    const state = lane.instance.state;
+    if (state === "dead" || state === "starting") return;
+    const now = performance.now();
+    const ready = lane.ready();
+    const { take, wakeAt } = this.#rule.decide(ready, now);
+    if (take === 0) {
+      if (wakeAt !== Infinity && !lane.timer) {
+        lane.timer = setTimeout(() => {
+          lane.timer = null;
+          this.#run(lane);
+        }, Math.max(0, wakeAt - now));
+        lane.timer.unref();
+      }
+      return;
+    }
+    if (lane.timer) clearTimeout(lane.timer);
+    lane.timer = null;
+    const batch = ready.slice(0, take);
+    const steps = batch.map((seq) => seq.waiting.shift()!);
+    for (const seq of batch) seq.executing++;
+    this.#waiting -= steps.length;
+    this.#executing += steps.length;
+    lane.busy = true;
+    void executeCall(lane.instance, steps.map((s) => s.q), () => {
+      lane.busy = false;
+      this.#executing -= steps.length;
+      for (const seq of batch) seq.executing--;
+      if (lane.instance.state === "dead" && this.#lanes.get(lane.instance) === lane) this.#laneDied(lane);
+      for (const seq of batch) this.#settled(seq);
+      this.#run(lane);
+    });
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The sequence batcher's bookkeeping (sequence-batcher.ts is the policy over it): a Sequence is one
+ * correlation id's requests in arrival order; a Lane is one instance's batch slots, each held by at
+ * most one sequence for that sequence's lifetime (Triton's BatcherSequenceSlot). A lane runs one
+ * call at a time, with at most one request per sequence, so a sequence's requests run in order.
+ *
+ * Which requests of a lane go together (Triton's two strategies), as a BatchRule:
+ *  - direct: one slot per batch row (max_batch_size, at least 1); every ready slot goes at once,
+ *    unless fewer than minimum_slot_utilization of the slots are ready and the oldest has waited
+ *    less than max_queue_delay_microseconds;
+ *  - oldest: max_candidate_sequences slots; a batch takes the oldest ready requests, up to
+ *    max_batch_size, and goes at once when it reaches the largest preferred_batch_size, else
+ *    once the oldest has waited max_queue_delay_microseconds.
+ */
+import type { ModelInstance } from "../backends/backend.js";
+import type { ModelConfig } from "../config/schema.js";
+import type { QueuedRequest } from "./queued-request.js";
+import type { SequenceId } from "./sequence-controls.js";
+
+/** One request of a sequence, waiting for its turn. */
+export interface Step {
+  q: QueuedRequest;
+  /** Carries the END flag: the sequence's slot is freed once it ran. */
+  end: boolean;
+  /** performance.now() at arrival (the oldest strategy's delay). */
+  at: number;
+}
+
+export class Sequence {
+  readonly id: SequenceId;
+  readonly waiting: Step[] = [];
+  /** The lane and slot it holds; null while it waits in the backlog. */
+  lane: Lane | null = null;
+  slot = -1;
+  /** Requests of it in a call now (0 or 1). */
+  executing = 0;
+  /** END arrived: no request joins it any more; its slot goes once nothing is left. */
+  ended = false;
+  /** max_sequence_idle_microseconds, armed while it holds a slot. */
+  idle: NodeJS.Timeout | null = null;
+
+  constructor(id: SequenceId) {
+    this.id = id;
+  }
+
+  /** Nothing waiting or running, and END seen (or released): the slot can go. */
+  get finished(): boolean {
+    return this.ended && this.waiting.length === 0 && this.executing === 0;
+  }
+}
+
+export class Lane {
+  readonly instance: ModelInstance;
+  readonly slots: (Sequence | null)[];
+  /** A call of this lane is at its instance. */
+  busy = false;
+  /** The delay timer of its batch rule, when one is armed. */
+  timer: NodeJS.Timeout | null = null;
+
+  constructor(instance: ModelInstance, slots: number) {
+    this.instance = instance;
+    this.slots = new Array<Sequence | null>(slots).fill(null);
+  }
+
+  get hasFreeSlot(): boolean {
+    return this.slots.includes(null);
+  }
+
+  take(seq: Sequence): void {
+    const slot = this.slots.indexOf(null);
+    this.slots[slot] = seq;
+    seq.lane = this;
+    seq.slot = slot;
+  }
+
+  free(seq: Sequence): void {
+    if (seq.lane !== this) return;
+    this.slots[seq.slot] = null;
+    seq.lane = null;
+    seq.slot = -1;
+  }
+
+  /** Sequences with a request waiting, oldest request first. */
+  ready(): Sequence[] {
+    const out: Sequence[] = [];
+    for (const s of this.slots) if (s && s.waiting.length > 0 && s.executing === 0) out.push(s);
+    return out.sort((a, b) => a.waiting[0]!.at - b.waiting[0]!.at);
+  }
+
+  sequences(): Sequence[] {
+    return this.slots.filter((s): s is Sequence => s !== null);
+  }
+}
+
+/** How many of `ready` go now (0: wait, until `wakeAt`). */
+export interface BatchDecision {
+  take: number;
+  wakeAt: number;
+}
+
+export class BatchRule {
+  /** Batch slots per instance. */
+  readonly slots: number;
+  readonly #limit: number;
+  readonly #preferred: number;
+  readonly #delayMs: number;
+  /** Ready slots below which a direct batch waits (minimum_slot_utilization); null for oldest. */
+  readonly #minReady: number | null;
+
+  constructor(cfg: ModelConfig) {
+    const sb = cfg.sequence_batching!;
+    const rows = Math.max(1, cfg.max_batch_size);
+    if (sb.oldest) {
+      this.slots = Math.max(1, sb.oldest.max_candidate_sequences);
+      this.#limit = rows;
+      const preferred = sb.oldest.preferred_batch_size.filter((n) => n > 0 && n <= rows);
+      this.#preferred = preferred.length > 0 ? Math.max(...preferred) : rows;
+      this.#delayMs = sb.oldest.max_queue_delay_microseconds / 1000;
+      this.#minReady = null;
+    } else {
+      this.slots = rows;
+      this.#limit = rows;
+      this.#preferred = 1;
+      this.#delayMs = (sb.direct?.max_queue_delay_microseconds ?? 0) / 1000;
+      this.#minReady = Math.ceil((sb.direct?.minimum_slot_utilization ?? 0) * rows);
+    }
+  }
+
+  decide(ready: readonly Sequence[], now: number): BatchDecision {
+    const n = ready.length;
+    if (n === 0) return { take: 0, wakeAt: Infinity };
+    const waitedEnough = now - ready[0]!.waiting[0]!.at >= this.#delayMs;
+    if (this.#minReady !== null) {
+      return n >= this.#minReady || waitedEnough ? { take: n, wakeAt: Infinity } : { take: 0, wakeAt: ready[0]!.waiting[0]!.at + this.#delayMs };
+    }
+    if (n >= this.#limit) return { take: this.#limit, wakeAt: Infinity };
+    if (n >= this.#preferred) return { take: this.#preferred, wakeAt: Infinity };
+    if (waitedEnough) return { take: n, wakeAt: Infinity };
+    return { take: 0, wakeAt: ready[0]!.waiting[0]!.at + this.#delayMs };
+  }
+}
