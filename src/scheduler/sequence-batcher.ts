@@ -116,7 +116,7 @@ export class SequenceBatcher implements Scheduler {
       seq = new Sequence(id);
       this.#open.set(id.key, seq);
       this.#live.add(seq);
-      this.#assign(seq);
+      if (!this.#place(seq)) this.#backlog.push(seq);
     }
     // A START for an open sequence continues in its slot (Triton logs a conflict and does the same).
     const q = new QueuedRequest(this.#controls.withControls(request, id, start, end), this.#model);
@@ -155,34 +155,23 @@ export class SequenceBatcher implements Scheduler {
     return done;
   }
 
-  /** A slot on the instance reserve() picks, or the backlog. */
-  #assign(seq: Sequence): void {
+  /** A slot on the instance reserve() picks; false when none is free. */
+  #place(seq: Sequence): boolean {
     const instance = this.#pool.reserve(seq.id.key, this.#room);
     const lane = instance && this.#lanes.get(instance);
     if (!lane?.hasFreeSlot) {
       if (instance) this.#pool.release(seq.id.key);
-      this.#backlog.push(seq);
-      return;
+      return false;
     }
     lane.take(seq);
     this.#touch(seq);
+    this.#run(lane);
+    return true;
   }
 
   /** Backlogged sequences, in order, into the slots that are free now. */
   #fillSlots(): void {
-    while (this.#backlog.length > 0) {
-      const seq = this.#backlog[0]!;
-      const instance = this.#pool.reserve(seq.id.key, this.#room);
-      const lane = instance && this.#lanes.get(instance);
-      if (!lane?.hasFreeSlot) {
-        if (instance) this.#pool.release(seq.id.key);
-        return;
-      }
-      this.#backlog.shift();
-      lane.take(seq);
-      this.#touch(seq);
-      this.#run(lane);
-    }
+    while (this.#backlog.length > 0 && this.#place(this.#backlog[0]!)) this.#backlog.shift();
   }
 
   /** A request of `seq` arrived or it got its slot: its idle clock starts again. */
@@ -269,22 +258,8 @@ export class SequenceBatcher implements Scheduler {
     if (lane.busy || this.#lanes.get(lane.instance) !== lane) return;
     const state = lane.instance.state;
     if (state === "dead" || state === "starting") return;
-    const now = performance.now();
-    const ready = lane.ready();
-    const { take, wakeAt } = this.#rule.decide(ready, now);
-    if (take === 0) {
-      if (wakeAt !== Infinity && !lane.timer) {
-        lane.timer = setTimeout(() => {
-          lane.timer = null;
-          this.#run(lane);
-        }, Math.max(0, wakeAt - now));
-        lane.timer.unref();
-      }
-      return;
-    }
-    if (lane.timer) clearTimeout(lane.timer);
-    lane.timer = null;
-    const batch = ready.slice(0, take);
+    const batch = lane.nextBatch(this.#rule, () => this.#run(lane));
+    if (batch.length === 0) return;
     const steps = batch.map((seq) => seq.waiting.shift()!);
     for (const seq of batch) seq.executing++;
     this.#waiting -= steps.length;

@@ -87,6 +87,29 @@ export class Lane {
     return out.sort((a, b) => a.waiting[0]!.at - b.waiting[0]!.at);
   }
 
+  /**
+   * The sequences whose next requests form this lane's next call under `rule`; none when it says
+   * wait, and then `wake` runs when the rule's delay is up (one timer per lane).
+   */
+  nextBatch(rule: BatchRule, wake: () => void): Sequence[] {
+    const now = performance.now();
+    const ready = this.ready();
+    const { take, wakeAt } = rule.decide(ready, now);
+    if (take === 0) {
+      if (wakeAt !== Infinity && !this.timer) {
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          wake();
+        }, Math.max(0, wakeAt - now));
+        this.timer.unref();
+      }
+      return [];
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    return ready.slice(0, take);
+  }
+
   sequences(): Sequence[] {
     return this.slots.filter((s): s is Sequence => s !== null);
   }
