@@ -101,6 +101,7 @@ export class TesseraServer implements ServerApi {
       stub: { ...DEFAULT_STUB_OPTIONS, ...options.stub, bls: pipeline.bls },
       // An ensemble's steps: one response each, also while the server drains.
       composingInfer: pipeline.composingInfer,
+      exitTimeoutMs: options.exitTimeoutSecs * 1000,
       log: (level, source, message) => log(SEVERITY[level], source, message),
     });
     this.#pipeline = pipeline;

@@ -68,6 +68,8 @@ export interface ModelManagerOptions {
   gpus?: GpuDiscovery;
   /** Runs an ensemble's steps on their composing models (the server's own inference path). */
   composingInfer?: ComposingInfer;
+  /** --exit-timeout-secs: how long an unload lets open sequences go on (sequence batching). */
+  exitTimeoutMs?: number;
 }
 
 export class ModelManager {
@@ -336,7 +338,7 @@ export class ModelManager {
         } catch (err) {
           throw versionLoadFailed(name, version, toServerError(err));
         }
-        scheduler = createScheduler(v.config, { name });
+        scheduler = createScheduler(v.config, { name, exitTimeoutMs: this.#o.exitTimeoutMs });
         scheduler.setInstances(live);
         v.scheduler = scheduler;
       }));
@@ -390,7 +392,7 @@ export class ModelManager {
   }
 
   async #retire(v: LoadedVersion, streamsWaitMs?: number): Promise<void> {
-    await v.scheduler?.close();
+    await v.scheduler?.close(streamsWaitMs);
     await v.backend?.stop(streamsWaitMs);
   }
 }

@@ -10,8 +10,9 @@
  * Afterwards a request without START for that id is refused with Triton's text, as Triton's is
  * once its reaper released the slot. A sequence whose instance died fails its waiting requests,
  * and its next request, with an error naming the instance (its implicit state died with it).
- * close() refuses new sequences (Triton's "Server is stopping" text) while open ones may go on;
- * after the exit timeout the open ones are ended with an error.
+ * close() refuses new sequences (Triton's "Server is stopping" text) and ends the idle ones (no
+ * request can reach an unloading model); requests already queued still run, until the exit
+ * timeout, when what is left is ended with an error.
  */
 import { sequenceBatchSizeNotOne, sequenceEndedByUnload, sequenceInstanceDied, sequenceSchedulerStopping, sequenceStartMissing, type ServerError } from "../errors/index.js";
 import type { ModelInstance } from "../backends/backend.js";
@@ -143,14 +144,20 @@ export class SequenceBatcher implements Scheduler {
     this.#latch.check();
   }
 
-  close(): Promise<void> {
+  close(openWaitMs = this.#exitTimeoutMs): Promise<void> {
     const closing = !this.#latch.closed;
     const done = this.#latch.close();
-    if (closing && this.#live.size > 0) {
+    if (!closing) return done;
+    // The model is off the lookup path: an idle sequence can get no more requests. It ends now,
+    // so that its slot serves the backlog's waiting requests.
+    for (const seq of [...this.#live]) if (seq.waiting.length === 0 && seq.executing === 0) this.#end(seq, () => new Error("unreachable"));
+    this.#fillSlots();
+    this.#latch.check();
+    if (this.#live.size > 0) {
       setTimeout(() => {
         for (const seq of [...this.#live]) this.#end(seq, () => sequenceEndedByUnload(seq.id.text, this.#model));
         this.#latch.check();
-      }, this.#exitTimeoutMs).unref();
+      }, openWaitMs).unref();
     }
     return done;
   }

@@ -194,3 +194,44 @@ describe("a stub killed mid-sequence", () => {
     await Promise.all(seqs.map((_, k) => step("seq_direct", 900 + k, 0, { end: true })));
   });
 });
+
+describe("unload with open sequences", () => {
+  it("idle sequences end, queued requests run until --exit-timeout-secs ran out, then end with an error", async () => {
+    const s = await startServer(REPO, { args: ["--model-control-mode", "explicit", "--load-model", "seq_string", "--exit-timeout-secs", "1"] });
+    try {
+      const call = (id: string, x: number, parameters: Record<string, unknown>) => postJson(`${s.url}/v2/models/seq_string/infer`, {
+        inputs: [{ name: "INPUT", datatype: "INT32", shape: [1], data: [x] }], parameters: { sequence_id: id, ...parameters },
+      });
+      expect((await call("a", 1, { sequence_start: true })).status).toBe(200); // holds the only slot, idle
+      const t0 = Date.now();
+      const b1 = call("b", 1, { sequence_start: true, delay_ms: 2500 }); // waits for a slot, then runs 2.5 s
+      await sleep(50);
+      const b2 = call("b", 2, {}); // waits behind it
+      await sleep(50);
+      const unload = postJson(`${s.url}/v2/repository/models/seq_string/unload`, {});
+      // a ended at once (no request can reach it now): b took its slot long before a's 5 s idle time.
+      expect(await b2).toEqual({ status: 503, body: { error: "sequence b of model 'seq_string' ended: the model is unloading" } });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+      const first = await b1;
+      expect(first.status).toBe(200);
+      expect(first.body.outputs[0].data).toEqual([1]);
+      expect(Date.now() - t0).toBeLessThan(4500);
+      expect((await unload).status).toBe(200);
+      expect((await call("a", 4, {})).status).toBe(404); // gone with its model
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  });
+
+  it("shutdown does not wait for idle open sequences beyond its in-flight requests", async () => {
+    const s = await startServer(REPO, { args: ["--exit-timeout-secs", "5"] });
+    const r = await postJson(`${s.url}/v2/models/seq_string/infer`, {
+      inputs: [{ name: "INPUT", datatype: "INT32", shape: [1], data: [1] }], parameters: { sequence_id: "open", sequence_start: true },
+    });
+    expect(r.status).toBe(200);
+    const t0 = Date.now();
+    expect(await s.stop()).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    expect(listSegments(s.pid)).toEqual([]);
+  });
+});

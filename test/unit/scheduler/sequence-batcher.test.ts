@@ -306,48 +306,51 @@ describe("a dead instance, failQueued and close()", () => {
     await again;
   });
 
-  it("close(): no new sequence, open ones go on, and it resolves once they end", async () => {
-    const s = new SequenceBatcher(config({}), { exitTimeoutMs: 60_000 });
+  it("close(): no new sequence; an idle one ends at once and its slot serves the backlog; a queued request runs", async () => {
+    const s = new SequenceBatcher(config({ max_sequence_idle_microseconds: 60_000_000 }), { exitTimeoutMs: 60_000 });
     const inst = new Recorder("i");
     s.setInstances([inst]);
     const a1 = s.enqueue(req("a1", 1, { start: true }));
     await inst.drain();
     await a1;
+    const b1 = s.enqueue(req("b1", 2, { start: true })); // backlogged: 1 holds the only slot
     let closed = false;
     void s.close().then(() => (closed = true));
-    await expect(s.enqueue(req("b1", 2, { start: true }))).rejects.toMatchObject({
+    await expect(s.enqueue(req("c1", 3, { start: true }))).rejects.toMatchObject({
       code: "UNAVAILABLE", message: "Server is stopping, scheduler for model has stopped accepting new inference requests",
     });
-    const a2 = s.enqueue(req("a2", 1, { end: true }));
+    await expect(s.enqueue(req("a2", 1))).rejects.toMatchObject({ message: expect.stringContaining("sequence 1 to model 'm' must specify the START flag") });
+    const b2 = s.enqueue(req("b2", 2, { end: true })); // an open sequence may go on
     await inst.drain();
-    await a2;
+    await Promise.all([b1, b2]);
+    expect(ids(inst.seen)).toEqual([["a1"], ["b1"], ["b2"]]);
     await tick();
     expect(closed).toBe(true);
   });
 
-  it("close() ends open sequences once the exit timeout ran out; failQueued fails what waits", async () => {
+  it("close() ends what is left once the exit timeout ran out; failQueued fails what waits", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const s = new SequenceBatcher(config({ max_sequence_idle_microseconds: 60_000_000 }), { exitTimeoutMs: 5_000 });
     const inst = new Recorder("i");
     s.setInstances([inst]);
-    void s.enqueue(req("a1", 1, { start: true }));
-    const waiting = outcome(s.enqueue(req("b1", 2, { start: true }))); // backlogged
-    inst.calls[0]!.finish();
-    await vi.advanceTimersByTimeAsync(0);
-    inst.calls[0]?.finish();
+    const a1 = outcome(s.enqueue(req("a1", 1, { start: true }))); // runs past the exit timeout
+    const a2 = outcome(s.enqueue(req("a2", 1))); // waits behind it
     let closed = false;
     void s.close().then(() => (closed = true));
     await vi.advanceTimersByTimeAsync(4_000);
-    expect(closed).toBe(false);
+    expect(s.queued).toBe(1);
     await vi.advanceTimersByTimeAsync(2_000);
+    expect(await a2).toMatchObject({ ok: false, error: { code: "UNAVAILABLE", message: "sequence 1 of model 'm' ended: the model is unloading" } });
+    expect(closed).toBe(false); // a1 is still running
+    inst.calls[0]!.finish();
+    expect(await a1).toEqual({ ok: true });
+    await vi.advanceTimersByTimeAsync(0);
     expect(closed).toBe(true);
     expect(s.sequences).toBe(0);
-    await expect(s.enqueue(req("a2", 1))).rejects.toMatchObject({ message: expect.stringContaining("must specify the START flag") });
     const f = new SequenceBatcher(config({}));
     const lost = outcome(f.enqueue(req("x", 3, { start: true })));
     f.failQueued(new Error("no instance"));
     expect(await lost).toMatchObject({ ok: false, error: { message: "no instance" } });
     expect(f.pending).toBe(0);
-    expect(await waiting).toMatchObject({ ok: false, error: { code: "UNAVAILABLE", message: "sequence 2 of model 'm' ended: the model is unloading" } });
   });
 });
