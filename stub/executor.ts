@@ -15,6 +15,7 @@ import { TritonError } from "./sdk/errors.js";
 import { Logger } from "./sdk/logger.js";
 import { InferenceRequest, InferenceResponse, type ResponseSender } from "./sdk/request.js";
 import { Tensor } from "./sdk/tensor.js";
+import type { SequenceStates } from "./sequence-state.js";
 import type { TritonModel } from "./sdk/index.js";
 
 /** Turns whatever a handler threw into the wire error, keeping its message and code. */
@@ -39,6 +40,8 @@ export interface ExecuteContext {
    * returned the call waits for every final flag before it fails (the instance must not wedge).
    */
   senderTimeoutMs: number;
+  /** The model's implicit sequence states (sequence_batching.state), when it has any. */
+  states?: SequenceStates | null;
 }
 
 export function decodeRequests(
@@ -54,7 +57,10 @@ export function decodeRequests(
         flags: r.flags,
         parameters: r.parameters,
         requestedOutputNames: r.requestedOutputs,
-        inputs: r.inputs.map((t) => Tensor.fromBytes(t.name, t.datatype, t.shape, endpoint.view(t.loc))),
+        inputs: [
+          ...r.inputs.map((t) => Tensor.fromBytes(t.name, t.datatype, t.shape, endpoint.view(t.loc))),
+          ...(ctx.states?.inputs(r) ?? []),
+        ],
       },
       () => cancellations.isCancelled(r.key),
       senders[i],
@@ -83,13 +89,14 @@ export function checkResponses(result: unknown, count: number, modelName: string
 
 /** Copies one response's outputs into shared memory; blocks are appended to `blocks`. */
 export function encodeResponse(
-  response: InferenceResponse, requested: string[], endpoint: Endpoint, blocks: Block[],
+  response: InferenceResponse, requested: string[], endpoint: Endpoint, blocks: Block[], skip?: ReadonlySet<string>,
 ): WireResponse {
   const error = response.error();
   if (error) return { outputs: [], error: { code: error.code(), message: error.message() } };
   const outputs: WireTensor[] = [];
   for (const t of response.outputTensors()) {
     if (requested.length > 0 && !requested.includes(t.name())) continue;
+    if (skip?.has(t.name())) continue; // implicit state: stays in this instance
     const data = t.data;
     let block: Block;
     if (Array.isArray(data)) {
@@ -171,7 +178,9 @@ async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Execu
           `TRITONSERVER_RESPONSE_COMPLETE_FINAL within ${ctx.senderTimeoutMs} ms`));
     }
     const responses = checkResponses(result, requests.length, ctx.modelName);
-    const wire = responses.map((r, i) => encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks));
+    const states = ctx.states;
+    if (states) responses.forEach((r, i) => states.update(body.requests[i], r));
+    const wire = responses.map((r, i) => encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks, states?.outputs));
     return { reply: { id: body.id, responses: wire, execNs }, blocks, inputsDone: null };
   } catch (err) {
     endpoint.freeBlocks(blocks);

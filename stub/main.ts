@@ -16,6 +16,7 @@ import { ExecuteQueue, errorInfo, type ExecuteContext } from "./executor.js";
 import { autoCompleteFailed, importFailed, initializeFailed, messageUnreadable } from "./errors.js";
 import { describeFailure, findModelClass } from "./handler.js";
 import { KindTable, type MessageHandlers } from "./kind-table.js";
+import { SequenceStates } from "./sequence-state.js";
 import { AutoCompleteConfig } from "./sdk/auto-complete.js";
 import { setLogSink } from "./sdk/logger.js";
 import { setProviderSink } from "./sdk/onnx.js";
@@ -134,6 +135,7 @@ control.register("initialize", async (m) => {
     context = {
       model, endpoint: endpoint!, modelName: attach!.modelName, instanceName: attach!.instanceName, decoupled: isDecoupled(m.args.model_config), cancellations,
       senderTimeoutMs: attach!.stubTimeoutMs,
+      states: SequenceStates.fromConfig(m.args.model_config, m.args.model_repository),
     };
   } catch (err) {
     send({ type: "failed", error: initializeFailed(describeFailure(err, attach!.modulePath)) });

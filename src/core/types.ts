@@ -43,6 +43,11 @@ export interface CoreRequest {
    * call's own result then carries nothing.
    */
   sink?: ResponseSink;
+  /**
+   * Set by the sequence batcher when it sends the request: its sequence's batch slot on the
+   * instance (where the instance keeps the sequence's implicit state).
+   */
+  sequenceSlot?: number;
 }
 
 /**

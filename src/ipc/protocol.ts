@@ -60,6 +60,11 @@ export interface WireRequest {
   correlationId: string | bigint;
   /** TRITONSERVER_REQUEST_FLAG_SEQUENCE_START (1) | _END (2). */
   flags: number;
+  /**
+   * The sequence batcher's batch slot of this request's sequence on this instance, -1 for none:
+   * the stub keeps a sequence's implicit state per slot (stub/sequence-state.ts).
+   */
+  slot: number;
   parameters: WireParams;
   requestedOutputs: string[];
   inputs: WireTensor[];

@@ -268,6 +268,8 @@ export class SequenceBatcher implements Scheduler {
     const batch = lane.nextBatch(this.#rule, () => this.#run(lane));
     if (batch.length === 0) return;
     const steps = batch.map((seq) => seq.waiting.shift()!);
+    // The instance keeps each sequence's implicit state per slot (stub/sequence-state.ts).
+    batch.forEach((seq, i) => (steps[i]!.q.request.sequenceSlot = seq.slot));
     for (const seq of batch) seq.executing++;
     this.#waiting -= steps.length;
     this.#executing += steps.length;

@@ -43,6 +43,7 @@ export function wireRequests(
       id: r.id,
       correlationId: correlationIdOf(p.sequence_id),
       flags: sequenceFlags(p),
+      slot: r.sequenceSlot ?? -1,
       parameters: p,
       requestedOutputs: (r.outputs ?? []).map((o) => o.name),
       inputs: r.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, loc: locs.get(t)! })),
