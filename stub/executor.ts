@@ -13,7 +13,7 @@ import type { MessageTable } from "./kind-table.js";
 import { CollectingSender, StreamingSender } from "./response-sender.js";
 import { TritonError } from "./sdk/errors.js";
 import { Logger } from "./sdk/logger.js";
-import { InferenceRequest, InferenceResponse, type ResponseSender } from "./sdk/request.js";
+import { InferenceRequest, InferenceResponse, TRITONSERVER_REQUEST_RELEASE_RESCHEDULE, type ResponseSender } from "./sdk/request.js";
 import { Tensor } from "./sdk/tensor.js";
 import type { SequenceStates } from "./sequence-state.js";
 import type { TritonModel } from "./sdk/index.js";
@@ -42,6 +42,14 @@ export interface ExecuteContext {
   senderTimeoutMs: number;
   /** The model's implicit sequence states (sequence_batching.state), when it has any. */
   states?: SequenceStates | null;
+  /** sequence_batching.iterative_sequence: a handler may reschedule its requests. */
+  iterative?: boolean;
+}
+
+/** The requests (indices) whose handler asked to run them again; none unless the model is iterative. */
+function rescheduled(ctx: ExecuteContext, requests: readonly InferenceRequest[]): number[] {
+  if (!ctx.iterative) return [];
+  return requests.flatMap((r, i) => (r.releaseFlags() & TRITONSERVER_REQUEST_RELEASE_RESCHEDULE ? [i] : []));
 }
 
 export function decodeRequests(
@@ -68,8 +76,11 @@ export function decodeRequests(
   );
 }
 
-/** Checks the handler's answer: exactly one InferenceResponse per request, in order. */
-export function checkResponses(result: unknown, count: number, modelName: string): InferenceResponse[] {
+/**
+ * Checks the handler's answer: exactly one InferenceResponse per request, in order. The entry of a
+ * rescheduled request (`again`) may be anything (pb_utils wants None there): it is not sent.
+ */
+export function checkResponses(result: unknown, count: number, modelName: string, again: readonly number[] = []): (InferenceResponse | null)[] {
   if (result === undefined || result === null) {
     throw new TritonError(`model '${modelName}': execute() returned nothing, expected a list of ${count} InferenceResponse (only decoupled models may return nothing)`);
   }
@@ -80,11 +91,11 @@ export function checkResponses(result: unknown, count: number, modelName: string
     throw new TritonError(`model '${modelName}': execute() returned ${result.length} responses for ${count} requests`);
   }
   result.forEach((r, i) => {
-    if (!(r instanceof InferenceResponse)) {
+    if (!(r instanceof InferenceResponse) && !again.includes(i)) {
       throw new TritonError(`model '${modelName}': execute() response ${i} is not an InferenceResponse`);
     }
   });
-  return result as InferenceResponse[];
+  return result.map((r) => (r instanceof InferenceResponse ? r : null));
 }
 
 /** Copies one response's outputs into shared memory; blocks are appended to `blocks`. */
@@ -177,11 +188,15 @@ async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Execu
         () => new TritonError(`model '${ctx.modelName}': execute() returned, and a response sender was not closed with ` +
           `TRITONSERVER_RESPONSE_COMPLETE_FINAL within ${ctx.senderTimeoutMs} ms`));
     }
-    const responses = checkResponses(result, requests.length, ctx.modelName);
+    const again = rescheduled(ctx, requests);
+    const responses = checkResponses(result, requests.length, ctx.modelName, again);
     const states = ctx.states;
     if (states) responses.forEach((r, i) => states.update(body.requests[i], r));
-    const wire = responses.map((r, i) => encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks, states?.outputs));
-    return { reply: { id: body.id, responses: wire, execNs }, blocks, inputsDone: null };
+    const wire = responses.map((r, i) =>
+      again.includes(i) || !r ? { outputs: [] } : encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks, states?.outputs));
+    const reply: ResponseBody = { id: body.id, responses: wire, execNs };
+    if (again.length > 0) reply.reschedule = again;
+    return { reply, blocks, inputsDone: null };
   } catch (err) {
     endpoint.freeBlocks(blocks);
     return { reply: { id: body.id, error: callFailed(ctx, err), execNs }, blocks: [], inputsDone: null };
@@ -220,6 +235,7 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
     }
   };
   let execNs: number | undefined;
+  let again: number[] = [];
   try {
     const requests = decodeRequests(body, ctx, senders.map((s) => () => s));
     const ran = await timed(ctx, requests);
@@ -227,11 +243,15 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
     if ("error" in ran) failAll(new HandlerThrew(ran.error));
     else if (ran.result !== undefined && ran.result !== null) {
       failAll(new TritonError(`Model '${ctx.modelName}' is using the decoupled mode and the execute function must return None.`));
+    } else {
+      // A rescheduled request goes on in its next call, with a sender of its own there.
+      again = rescheduled(ctx, requests);
+      for (const i of again) senders[i]!.detach();
     }
   } catch (err) {
     failAll(err);
   }
-  return { reply: { id: body.id, execNs }, blocks: [], inputsDone };
+  return { reply: again.length > 0 ? { id: body.id, execNs, reschedule: again } : { id: body.id, execNs }, blocks: [], inputsDone };
 }
 
 /**

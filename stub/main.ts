@@ -136,6 +136,7 @@ control.register("initialize", async (m) => {
       model, endpoint: endpoint!, modelName: attach!.modelName, instanceName: attach!.instanceName, decoupled: isDecoupled(m.args.model_config), cancellations,
       senderTimeoutMs: attach!.stubTimeoutMs,
       states: SequenceStates.fromConfig(m.args.model_config, m.args.model_repository),
+      iterative: JSON.parse(m.args.model_config).sequence_batching?.iterative_sequence === true,
     };
   } catch (err) {
     send({ type: "failed", error: initializeFailed(describeFailure(err, attach!.modulePath)) });

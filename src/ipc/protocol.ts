@@ -88,6 +88,12 @@ export interface ResponseBody {
   responses?: WireResponse[];
   error?: ErrorInfo;
   /**
+   * Iterative sequences: the requests (indices) whose handler asked for them to run again
+   * (setReleaseFlags(TRITONSERVER_REQUEST_RELEASE_RESCHEDULE)). Their responses, if any, are
+   * placeholders; a decoupled one's stream stays open for its next call, under a new key.
+   */
+  reschedule?: number[];
+  /**
    * How long the handler's execute() took (ns, the stub's clock), whether it returned or threw;
    * absent when it never ran. Main reports it as compute_infer (statistics, metrics).
    */

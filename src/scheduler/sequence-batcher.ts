@@ -14,17 +14,18 @@
  * request can reach an unloading model); requests already queued still run, until the exit
  * timeout, when what is left is ended with an error.
  */
-import { sequenceBatchSizeNotOne, sequenceEndedByUnload, sequenceInstanceDied, sequenceSchedulerStopping, sequenceStartMissing, type ServerError } from "../errors/index.js";
+import { sequenceEndedByUnload, sequenceInstanceDied, sequenceSchedulerStopping, sequenceStartMissing, type ServerError } from "../errors/index.js";
 import type { ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
 import { markEnqueued } from "../core/statistics.js";
 import type { CoreRequest } from "../core/types.js";
+import { REQUEST_FLAG } from "../ipc/protocol.js";
 import { CloseLatch } from "./close-latch.js";
 import { InstancePool, type Room } from "./instance-pool.js";
 import { QueuedRequest, executeCall } from "./queued-request.js";
 import type { RequestOutputs, Scheduler } from "./scheduler.js";
 import { SequenceControls } from "./sequence-controls.js";
-import { BatchRule, Lane, Sequence, type Step } from "./sequence-lanes.js";
+import { BatchRule, Lane, LostSequences, Sequence, type Step } from "./sequence-lanes.js";
 
 /** Ids of sequences lost with their instance that are remembered (for the error of their next request). */
 const MAX_LOST = 4096;
@@ -39,7 +40,8 @@ export class SequenceBatcher implements Scheduler {
   readonly #controls: SequenceControls;
   readonly #rule: BatchRule;
   readonly #idleMs: number;
-  readonly #batching: boolean;
+  /** iterative_sequence: a request may run again (rescheduled) and ends its sequence when it does not. */
+  readonly #iterative: boolean;
   readonly #exitTimeoutMs: number;
   readonly #pool = new InstancePool();
   readonly #lanes = new Map<ModelInstance, Lane>();
@@ -48,8 +50,8 @@ export class SequenceBatcher implements Scheduler {
   /** Sequences holding a slot or waiting for one. */
   readonly #live = new Set<Sequence>();
   readonly #backlog: Sequence[] = [];
-  /** Ids whose instance died, with its name: their next request is told so (once). */
-  readonly #lost = new Map<string, string>();
+  /** Ids whose instance died: their next request is told so (once). */
+  readonly #lost = new LostSequences(MAX_LOST);
   readonly #latch: CloseLatch;
   #waiting = 0;
   #executing = 0;
@@ -61,7 +63,7 @@ export class SequenceBatcher implements Scheduler {
     this.#controls = new SequenceControls(cfg);
     this.#rule = new BatchRule(cfg);
     this.#idleMs = cfg.sequence_batching!.max_sequence_idle_microseconds / 1000;
-    this.#batching = cfg.max_batch_size > 0;
+    this.#iterative = cfg.sequence_batching!.iterative_sequence;
     this.#exitTimeoutMs = options.exitTimeoutMs ?? 0;
     this.#latch = new CloseLatch(cfg.name, () => this.pending);
   }
@@ -98,22 +100,12 @@ export class SequenceBatcher implements Scheduler {
   }
 
   #admit(request: CoreRequest): Promise<RequestOutputs> {
-    const id = this.#controls.sequenceId(request);
-    const start = request.parameters.sequence_start === true;
-    const end = request.parameters.sequence_end === true;
-    if (this.#batching && (request.inputs[0]?.shape[0] ?? 1) > 1) throw sequenceBatchSizeNotOne(this.#model);
+    const { id, start, end } = this.#controls.admit(request);
     if (start && this.#latch.closed) throw sequenceSchedulerStopping();
     let seq = this.#open.get(id.key);
     if (!seq) {
-      if (!start) {
-        const died = this.#lost.get(id.key);
-        if (died !== undefined) {
-          this.#lost.delete(id.key);
-          throw sequenceInstanceDied(id.text, this.#model, died);
-        }
-        throw sequenceStartMissing(id.text, this.#model);
-      }
-      this.#lost.delete(id.key);
+      const died = this.#lost.take(id.key);
+      if (!start) throw died === undefined ? sequenceStartMissing(id.text, this.#model) : sequenceInstanceDied(id.text, this.#model, died);
       seq = new Sequence(id);
       this.#open.set(id.key, seq);
       this.#live.add(seq);
@@ -121,16 +113,13 @@ export class SequenceBatcher implements Scheduler {
     }
     // A START for an open sequence continues in its slot (Triton logs a conflict and does the same).
     const q = new QueuedRequest(this.#controls.withControls(request, id, start, end), this.#model);
-    if (end) {
-      seq.ended = true;
-      this.#open.delete(id.key);
-    }
+    if (end) this.#ended(seq);
     if (q.cancelledOnArrival()) {
       this.#settled(seq);
       return q.result;
     }
     markEnqueued(request);
-    const step: Step = { q, end, at: performance.now() };
+    const step: Step = { q, base: request, start, end, at: performance.now() };
     seq.waiting.push(step);
     this.#waiting++;
     q.watchAbort(() => this.#cancel(seq, step));
@@ -145,21 +134,19 @@ export class SequenceBatcher implements Scheduler {
   }
 
   close(openWaitMs = this.#exitTimeoutMs): Promise<void> {
-    const closing = !this.#latch.closed;
+    if (this.#latch.closed) return this.#latch.close();
     const done = this.#latch.close();
-    if (!closing) return done;
-    // The model is off the lookup path: an idle sequence can get no more requests. It ends now,
-    // so that its slot serves the backlog's waiting requests.
-    for (const seq of [...this.#live]) if (seq.waiting.length === 0 && seq.executing === 0) this.#end(seq, () => new Error("unreachable"));
+    // The model is off the lookup path: an idle sequence gets no more requests. It ends now, so
+    // that its slot serves the backlog's waiting requests; what still waits after openWaitMs too.
+    this.#endOpen((seq) => seq.waiting.length === 0 && seq.executing === 0);
+    if (this.#live.size > 0) setTimeout(() => this.#endOpen(() => true), openWaitMs).unref();
+    return done;
+  }
+
+  #endOpen(which: (seq: Sequence) => boolean): void {
+    for (const seq of [...this.#live]) if (which(seq)) this.#end(seq, () => sequenceEndedByUnload(seq.id.text, this.#model));
     this.#fillSlots();
     this.#latch.check();
-    if (this.#live.size > 0) {
-      setTimeout(() => {
-        for (const seq of [...this.#live]) this.#end(seq, () => sequenceEndedByUnload(seq.id.text, this.#model));
-        this.#latch.check();
-      }, openWaitMs).unref();
-    }
-    return done;
   }
 
   /** A slot on the instance reserve() picks; false when none is free. */
@@ -181,22 +168,13 @@ export class SequenceBatcher implements Scheduler {
     while (this.#backlog.length > 0 && this.#place(this.#backlog[0]!)) this.#backlog.shift();
   }
 
-  /** A request of `seq` arrived or it got its slot: its idle clock starts again. */
+  /** Its idle clock starts again; when max_sequence_idle_microseconds pass, its slot goes (none running). */
   #touch(seq: Sequence): void {
-    if (!seq.lane) return;
-    if (seq.idle) seq.idle.refresh();
-    else {
-      seq.idle = setTimeout(() => this.#idle(seq), this.#idleMs);
-      seq.idle.unref();
-    }
-  }
-
-  /** max_sequence_idle_microseconds passed: the slot goes, unless a request of it is still here. */
-  #idle(seq: Sequence): void {
-    seq.idle = null;
-    if (seq.waiting.length > 0 || seq.executing > 0) return this.#touch(seq);
-    seq.ended = true;
-    this.#settled(seq);
+    seq.touch(this.#idleMs, () => {
+      if (seq.waiting.length > 0 || seq.executing > 0) return this.#touch(seq);
+      seq.ended = true;
+      this.#settled(seq);
+    });
   }
 
   #cancel(seq: Sequence, step: Step): void {
@@ -234,13 +212,10 @@ export class SequenceBatcher implements Scheduler {
 
   /** Ends `seq` now: its waiting requests fail with `error()`; one running finishes. */
   #end(seq: Sequence, error: () => Error): void {
-    for (const step of seq.waiting.splice(0)) {
-      this.#waiting--;
-      step.q.fail(error());
-    }
-    seq.ended = true;
+    this.#waiting -= seq.waiting.length;
+    for (const step of seq.waiting.splice(0)) step.q.fail(error());
+    this.#ended(seq);
     if (seq.executing === 0) this.#release(seq);
-    else this.#open.delete(seq.id.key);
   }
 
   /** The lane's instance died or left: its sequences end, naming it. */
@@ -249,11 +224,7 @@ export class SequenceBatcher implements Scheduler {
     if (lane.timer) clearTimeout(lane.timer);
     const name = lane.instance.name;
     for (const seq of lane.sequences()) {
-      if (!seq.finished && this.#open.get(seq.id.key) === seq) {
-        this.#lost.set(seq.id.key, name);
-        // Bounded: the oldest is forgotten first (its next request then gets the START text).
-        if (this.#lost.size > MAX_LOST) this.#lost.delete(this.#lost.keys().next().value!);
-      }
+      if (!seq.finished && this.#open.get(seq.id.key) === seq) this.#lost.remember(seq.id.key, name);
       this.#end(seq, () => sequenceInstanceDied(seq.id.text, this.#model, name));
       this.#release(seq);
     }
@@ -268,19 +239,47 @@ export class SequenceBatcher implements Scheduler {
     const batch = lane.nextBatch(this.#rule, () => this.#run(lane));
     if (batch.length === 0) return;
     const steps = batch.map((seq) => seq.waiting.shift()!);
-    // The instance keeps each sequence's implicit state per slot (stub/sequence-state.ts).
-    batch.forEach((seq, i) => (steps[i]!.q.request.sequenceSlot = seq.slot));
+    // The handler's id and flags; the slot, where the instance keeps the implicit state.
+    batch.forEach((seq, i) => {
+      const { q, start, end } = steps[i]!;
+      q.request.sequence = { id: seq.id.value, flags: (start ? REQUEST_FLAG.SEQUENCE_START : 0) | (end ? REQUEST_FLAG.SEQUENCE_END : 0), slot: seq.slot };
+    });
     for (const seq of batch) seq.executing++;
     this.#waiting -= steps.length;
     this.#executing += steps.length;
     lane.busy = true;
+    const again = new Set<QueuedRequest>();
     void executeCall(lane.instance, steps.map((s) => s.q), () => {
       lane.busy = false;
       this.#executing -= steps.length;
-      for (const seq of batch) seq.executing--;
+      batch.forEach((seq, i) => {
+        seq.executing--;
+        if (again.has(steps[i]!.q)) this.#again(seq, steps[i]!);
+        else if (this.#iterative) this.#ended(seq);
+      });
       if (lane.instance.state === "dead" && this.#lanes.get(lane.instance) === lane) this.#laneDied(lane);
       for (const seq of batch) this.#settled(seq);
       this.#run(lane);
-    });
+    }, (q) => again.add(q));
+  }
+
+  /** Iterative: the handler asked for `step` to run again; it goes first in its sequence, without START. */
+  #again(seq: Sequence, step: Step): void {
+    const q = step.q;
+    if (q.request.signal?.aborted) {
+      q.cancel();
+      return this.#ended(seq);
+    }
+    q.request = this.#controls.withControls(step.base, seq.id, false, false);
+    seq.waiting.unshift({ ...step, start: false, end: false }); // its arrival time kept: it is the oldest
+    this.#waiting++;
+    q.watchAbort(() => this.#cancel(seq, seq.waiting.find((w) => w.q === q)!));
+    this.#touch(seq);
+  }
+
+  /** No request joins `seq` any more (its END ran, or an iterative request did not run again). */
+  #ended(seq: Sequence): void {
+    seq.ended = true;
+    if (this.#open.get(seq.id.key) === seq) this.#open.delete(seq.id.key);
   }
 }

@@ -5,9 +5,7 @@
  * Triton's batcher fills in for every request it sends (SetControlTensors). A model with
  * max_batch_size > 0 gets them as [1, 1] per request, so a batch stacks to [rows, 1].
  */
-import {
-  sequenceIdMissing, sequenceIdTooLong, sequenceIdType,
-} from "../errors/index.js";
+import { sequenceBatchSizeNotOne, sequenceIdMissing, sequenceIdTooLong, sequenceIdType } from "../errors/index.js";
 import type { ModelConfig } from "../config/schema.js";
 import type { CoreRequest, CoreTensor } from "../core/types.js";
 import type { Datatype } from "../ipc/datatypes.js";
@@ -58,6 +56,9 @@ export class SequenceControls {
   readonly #ready: BoolControl | undefined;
   readonly #corrid: { name: string; datatype: Datatype } | undefined;
   readonly #shape: number[];
+  readonly #batching: boolean;
+  readonly #iterative: boolean;
+  #autoIds = 1;
 
   constructor(cfg: ModelConfig) {
     const sb = cfg.sequence_batching!;
@@ -70,6 +71,8 @@ export class SequenceControls {
       if (c) this.#corrid = { name: input.name, datatype: c.data_type.replace(/^TYPE_/, "").replace("STRING", "BYTES") as Datatype };
     }
     this.#shape = cfg.max_batch_size > 0 ? [1, 1] : [1];
+    this.#batching = cfg.max_batch_size > 0;
+    this.#iterative = sb.iterative_sequence;
   }
 
   /** The request's sequence id, checked: present, non-zero, of the CORRID control's type. */
@@ -86,6 +89,21 @@ export class SequenceControls {
     if (corrid && corrid.datatype === "BYTES") throw sequenceIdType(request.id, corrid.name, "UINT64", this.#model, "BYTES");
     const value = BigInt.asUintN(64, BigInt(id));
     return { key: `u:${value}`, text: String(value), value };
+  }
+
+  /**
+   * What a request says of its sequence, checked: its id, START and END. An iterative model's
+   * request without an id is a sequence of its own, given the next id of a counter (Triton's
+   * IterativeSequencer), with START. A batching model's request must have one row.
+   */
+  admit(request: CoreRequest): { id: SequenceId; start: boolean; end: boolean } {
+    const p = request.parameters;
+    if (this.#batching && (request.inputs[0]?.shape[0] ?? 1) > 1) throw sequenceBatchSizeNotOne(this.#model);
+    if (this.#iterative && (p.sequence_id === undefined || p.sequence_id === 0 || p.sequence_id === "")) {
+      const n = this.#autoIds++;
+      return { id: { key: `i:${n}`, text: String(n), value: BigInt(n) }, start: true, end: p.sequence_end === true };
+    }
+    return { id: this.sequenceId(request), start: p.sequence_start === true, end: p.sequence_end === true };
   }
 
   /** The request as its instance receives it: its own inputs, then the control tensors. */

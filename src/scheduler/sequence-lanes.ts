@@ -14,12 +14,17 @@
  */
 import type { ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
+import type { CoreRequest } from "../core/types.js";
 import type { QueuedRequest } from "./queued-request.js";
 import type { SequenceId } from "./sequence-controls.js";
 
 /** One request of a sequence, waiting for its turn. */
 export interface Step {
   q: QueuedRequest;
+  /** The request as the client sent it (q.request adds the control inputs). */
+  base: CoreRequest;
+  /** Carries the START flag. */
+  start: boolean;
   /** Carries the END flag: the sequence's slot is freed once it ran. */
   end: boolean;
   /** performance.now() at arrival (the oldest strategy's delay). */
@@ -43,9 +48,45 @@ export class Sequence {
     this.id = id;
   }
 
+  /** A request arrived or it got its slot: its idle clock starts again (`onIdle` after `ms`). */
+  touch(ms: number, onIdle: () => void): void {
+    if (!this.lane) return;
+    if (this.idle) this.idle.refresh();
+    else {
+      this.idle = setTimeout(() => {
+        this.idle = null;
+        onIdle();
+      }, ms);
+      this.idle.unref();
+    }
+  }
+
   /** Nothing waiting or running, and END seen (or released): the slot can go. */
   get finished(): boolean {
     return this.ended && this.waiting.length === 0 && this.executing === 0;
+  }
+}
+
+/** Ids of sequences whose instance died, with its name, for their next request's error (bounded). */
+export class LostSequences {
+  readonly #lost = new Map<string, string>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  remember(key: string, instance: string): void {
+    this.#lost.set(key, instance);
+    // The oldest is forgotten first (its next request then gets the START text).
+    if (this.#lost.size > this.#max) this.#lost.delete(this.#lost.keys().next().value!);
+  }
+
+  /** The instance `key` was lost with, once; undefined when it was not. */
+  take(key: string): string | undefined {
+    const instance = this.#lost.get(key);
+    this.#lost.delete(key);
+    return instance;
   }
 }
 

@@ -235,3 +235,62 @@ describe("unload with open sequences", () => {
     expect(listSegments(s.pid)).toEqual([]);
   });
 });
+
+describe("iterative sequences", () => {
+  const iterate = (n: number) => postJson(`${server.url}/v2/models/seq_iterative/infer`, {
+    inputs: [{ name: "N", datatype: "INT32", shape: [1, 1], data: [n] }],
+  });
+
+  it("a request that reschedules itself runs N steps, START on the first only, in calls shared with the others", async () => {
+    const ns = [3, 5, 8, 12];
+    const results = await Promise.all(ns.map(iterate));
+    results.forEach((r, k) => {
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      const [steps, maxBatch, starts] = r.body.outputs[0].data;
+      expect(steps).toBe(ns[k]);
+      expect(starts).toBe(1);
+      expect(maxBatch).toBeGreaterThan(1); // continuous batching: steps of several requests per call
+      expect(maxBatch).toBeLessThanOrEqual(4);
+    });
+  });
+
+  it("a request joins the running ones between their steps; beyond the slots it waits for one", async () => {
+    const long = iterate(200);
+    await sleep(30);
+    const joined = await Promise.all([iterate(2), iterate(2), iterate(2), iterate(2)]); // 4 slots, 1 taken
+    for (const r of joined) expect(r.status).toBe(200);
+    expect(Math.max(...joined.map((r) => r.body.outputs[0].data[1]))).toBeGreaterThanOrEqual(2);
+    const done = await long;
+    expect(done.body.outputs[0].data.slice(0, 1)).toEqual([200]);
+    expect(done.body.outputs[0].data[1]).toBeGreaterThan(1); // it ran alongside the newcomers
+  });
+
+  it("a decoupled iterative decoder streams one response per step over gRPC, the last one final", async () => {
+    const client = await grpcClientOf(server);
+    const stream = client.ModelStreamInfer();
+    const got = new Map<string, number[]>();
+    const finals = new Set<string>();
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on("data", (m: any) => {
+        if (m.error_message) return reject(new Error(m.error_message));
+        const r = m.infer_response;
+        const id = r.id;
+        if (r.outputs.length > 0) (got.get(id) ?? got.set(id, []).get(id)!).push(new Int32Array(new Uint8Array(r.raw_output_contents[0]).buffer)[0]!);
+        if (r.parameters?.triton_final_response?.bool_param) finals.add(id);
+        if (finals.size === 3) resolve();
+      });
+      stream.on("error", reject);
+    });
+    for (const [id, n] of [["a", 4], ["b", 6], ["c", 2]] as const) {
+      stream.write({
+        model_name: "seq_iterative_stream", id,
+        inputs: [{ name: "N", datatype: "INT32", shape: [1, 1], contents: { int_contents: [n] } }],
+        parameters: { triton_enable_empty_final_response: { bool_param: true } },
+      });
+    }
+    await done;
+    stream.end();
+    client.close();
+    expect(Object.fromEntries(got)).toEqual({ a: [1, 2, 3, 4], b: [1, 2, 3, 4, 5, 6], c: [1, 2] });
+  });
+});

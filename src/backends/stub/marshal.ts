@@ -41,9 +41,9 @@ export function wireRequests(
     return {
       key: nextKey(),
       id: r.id,
-      correlationId: correlationIdOf(p.sequence_id),
-      flags: sequenceFlags(p),
-      slot: r.sequenceSlot ?? -1,
+      correlationId: r.sequence?.id ?? correlationIdOf(p.sequence_id),
+      flags: r.sequence?.flags ?? sequenceFlags(p),
+      slot: r.sequence?.slot ?? -1,
       parameters: p,
       requestedOutputs: (r.outputs ?? []).map((o) => o.name),
       inputs: r.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, loc: locs.get(t)! })),

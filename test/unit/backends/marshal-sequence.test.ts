@@ -24,10 +24,10 @@ describe("sequence parameters on the wire", () => {
     expect(correlationIdOf(1.5)).toBe("");
   });
 
-  it("wireRequests carries them, with the batcher's slot (-1 without one)", () => {
-    const req = (parameters: CoreRequest["parameters"], slot?: number): CoreRequest => ({ model: "m", id: "r", parameters, inputs: [], sequenceSlot: slot });
+  it("wireRequests carries them; the batcher's id, flags and slot when it set them (slot -1 without)", () => {
+    const req = (parameters: CoreRequest["parameters"], slot?: number): CoreRequest => ({ model: "m", id: "r", parameters, inputs: [], sequence: slot === undefined ? undefined : { id: 70n, flags: 3, slot } });
     const wire = wireRequests([req({ sequence_id: 7, sequence_start: true }, 3), req({ sequence_id: "s", sequence_end: true }), req({})],
       { alloc: () => { throw new Error("no tensors"); } }, [], (() => { let k = 0; return () => k++; })());
-    expect(wire.map((w) => [w.correlationId, w.flags, w.slot])).toEqual([[7n, 1, 3], ["s", 2, -1], ["", 0, -1]]);
+    expect(wire.map((w) => [w.correlationId, w.flags, w.slot])).toEqual([[70n, 3, 3], ["s", 2, -1], ["", 0, -1]]); // the batcher's id and flags win
   });
 });

@@ -14,7 +14,7 @@ import { SequenceBatcher } from "../../../src/scheduler/sequence-batcher.js";
 /** An instance that records each call's requests and finishes it when told. */
 class Recorder implements ModelInstance {
   state: InstanceState = "ready";
-  readonly calls: { requests: CoreRequest[]; finish(): void; fail(e: Error): void }[] = [];
+  readonly calls: { requests: CoreRequest[]; finish(again?: string[]): void; fail(e: Error): void }[] = [];
   readonly seen: CoreRequest[][] = [];
   constructor(readonly name: string) {}
   get pending(): number {
@@ -25,9 +25,11 @@ class Recorder implements ModelInstance {
     return new Promise((resolve, reject) => {
       const call = {
         requests,
-        finish: () => {
+        finish: (again: string[] = []) => {
           this.calls.splice(this.calls.indexOf(call), 1);
-          resolve(requests.map((r) => ({ outputs: [], parameters: { by: this.name, id: r.id }, release() {} })));
+          resolve(requests.map((r) => again.includes(r.id)
+            ? { outputs: [], parameters: {}, release() {}, rescheduled: true as const }
+            : { outputs: [], parameters: { by: this.name, id: r.id }, release() {} }));
         },
         fail: (e: Error) => {
           this.calls.splice(this.calls.indexOf(call), 1);
@@ -278,6 +280,47 @@ describe("the oldest strategy", () => {
     expect(ids(inst.seen)).toEqual([["a1", "b1"], ["a2"]]);
     await inst.drain();
     await Promise.all(p);
+  });
+});
+
+describe("iterative sequences", () => {
+  it("a request without an id is a sequence of its own; a rescheduled one runs again first, without START, beside newcomers", async () => {
+    const s = new SequenceBatcher(config({ iterative_sequence: true, ...CONTROLS }, 2));
+    const inst = new Recorder("i");
+    s.setInstances([inst]);
+    const a = s.enqueue(req("a", undefined));
+    await tick();
+    expect(inst.seen[0]!.map((r) => [r.id, r.sequence?.flags, new Float32Array(input(r, "START")!.data.slice().buffer)[0]])).toEqual([["a", 1, 1]]);
+    const b = s.enqueue(req("b", undefined)); // joins at the next step
+    const c = s.enqueue(req("c", undefined)); // 2 slots: waits for one
+    inst.calls[0]!.finish(["a"]);
+    await tick();
+    expect(ids(inst.seen)).toEqual([["a"], ["a", "b"]]);
+    const [again, joined] = inst.seen[1]!;
+    expect([again!.sequence?.flags, new Float32Array(input(again!, "START")!.data.slice().buffer)[0]]).toEqual([0, 0]);
+    expect(joined!.sequence?.flags).toBe(1);
+    expect(new Set(inst.seen[1]!.map((r) => r.sequence!.id)).size).toBe(2); // each its own id
+    expect(s.queued).toBe(1);
+    inst.calls[0]!.finish(["b"]); // a is done: its slot goes to c
+    await tick();
+    expect(ids(inst.seen)[2]).toEqual(["b", "c"]);
+    await inst.drain();
+    await expect(Promise.all([a, b, c])).resolves.toHaveLength(3);
+    expect(s.pending).toBe(0);
+  });
+
+  it("a cancelled request is not rescheduled", async () => {
+    const s = new SequenceBatcher(config({ iterative_sequence: true }));
+    const inst = new Recorder("i");
+    s.setInstances([inst]);
+    const ac = new AbortController();
+    const a = outcome(s.enqueue({ ...req("a", undefined), signal: ac.signal }));
+    await tick();
+    ac.abort();
+    inst.calls[0]!.finish(["a"]);
+    expect(await a).toMatchObject({ ok: false, error: { code: "CANCELLED" } });
+    expect(inst.calls).toEqual([]);
+    expect(s.pending).toBe(0);
   });
 });
 
