@@ -27,8 +27,8 @@ class Recorder implements ModelInstance {
         requests,
         finish: (again: string[] = []) => {
           this.calls.splice(this.calls.indexOf(call), 1);
-          resolve(requests.map((r) => again.includes(r.id)
-            ? { outputs: [], parameters: {}, release() {}, rescheduled: true as const }
+          resolve(requests.map((r): InstanceResult => again.includes(r.id)
+            ? { outputs: [], parameters: {}, release() {}, rescheduled: true }
             : { outputs: [], parameters: { by: this.name, id: r.id }, release() {} }));
         },
         fail: (e: Error) => {
