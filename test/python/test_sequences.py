@@ -153,3 +153,53 @@ def test_oldest_strategy_batches(seq_server):
         t.join(60)
     assert errors == []
     assert sorted(results.values()) == [4, 4, 4, 4]  # one call of the preferred size 4
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_iterative_sequence_reschedules_itself(seq_server, protocol):
+    results, errors = {}, []
+
+    def one(n):
+        try:
+            module = PROTOCOLS[protocol][0]
+            c = client(seq_server, protocol)
+            r = c.infer("seq_iterative", [tensor(module, "N", np.array([[n]], dtype=np.int32))])
+            results[n] = list(r.as_numpy("OUT").flatten())
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in (3, 6, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    for n, (steps, max_batch, starts) in results.items():
+        assert (steps, starts) == (n, 1)
+        assert 1 < max_batch <= 4  # steps of several requests shared calls
+
+
+def test_iterative_decoder_streams_over_grpc(seq_server):
+    import queue
+
+    import tritonclient.grpc as grpcclient
+
+    events = queue.Queue()
+    c = client(seq_server, "grpc")
+    c.start_stream(callback=lambda result, error: events.put((result, error)))
+    try:
+        for rid, n in (("x", 3), ("y", 5)):
+            c.async_stream_infer("seq_iterative_stream", [tensor(grpcclient, "N", np.array([[n]], dtype=np.int32))],
+                                 request_id=rid, enable_empty_final_response=True)
+        tokens, finals = {"x": [], "y": []}, set()
+        while len(finals) < 2:
+            result, error = events.get(timeout=60)
+            assert error is None, error
+            response = result.get_response()
+            if response.outputs:
+                tokens[response.id].append(int(result.as_numpy("TOKEN").flatten()[0]))
+            if response.parameters["triton_final_response"].bool_param:
+                finals.add(response.id)
+        assert tokens == {"x": [1, 2, 3], "y": [1, 2, 3, 4, 5]}
+    finally:
+        c.stop_stream()
