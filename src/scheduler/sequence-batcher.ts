@@ -19,13 +19,12 @@ import type { ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
 import { markEnqueued } from "../core/statistics.js";
 import type { CoreRequest } from "../core/types.js";
-import { REQUEST_FLAG } from "../ipc/protocol.js";
 import { CloseLatch } from "./close-latch.js";
 import { InstancePool, type Room } from "./instance-pool.js";
 import { QueuedRequest, executeCall } from "./queued-request.js";
 import type { RequestOutputs, Scheduler } from "./scheduler.js";
 import { SequenceControls } from "./sequence-controls.js";
-import { BatchRule, Lane, LostSequences, Sequence, type Step } from "./sequence-lanes.js";
+import { BatchRule, Lane, LostSequences, Sequence, stamped, type Step } from "./sequence-lanes.js";
 
 /** Ids of sequences lost with their instance that are remembered (for the error of their next request). */
 const MAX_LOST = 4096;
@@ -239,23 +238,21 @@ export class SequenceBatcher implements Scheduler {
     const batch = lane.nextBatch(this.#rule, () => this.#run(lane));
     if (batch.length === 0) return;
     const steps = batch.map((seq) => seq.waiting.shift()!);
-    // The handler's id and flags; the slot, where the instance keeps the implicit state.
-    batch.forEach((seq, i) => {
-      const { q, start, end } = steps[i]!;
-      q.request.sequence = { id: seq.id.value, flags: (start ? REQUEST_FLAG.SEQUENCE_START : 0) | (end ? REQUEST_FLAG.SEQUENCE_END : 0), slot: seq.slot };
-    });
     for (const seq of batch) seq.executing++;
     this.#waiting -= steps.length;
     this.#executing += steps.length;
     lane.busy = true;
     const again = new Set<QueuedRequest>();
-    void executeCall(lane.instance, steps.map((s) => s.q), () => {
+    void executeCall(lane.instance, steps.map((s, i) => stamped(s, batch[i]!)), () => {
       lane.busy = false;
       this.#executing -= steps.length;
       batch.forEach((seq, i) => {
         seq.executing--;
-        if (again.has(steps[i]!.q)) this.#again(seq, steps[i]!);
-        else if (this.#iterative) this.#ended(seq);
+        const step = steps[i]!;
+        if (!again.has(step.q)) {
+          if (this.#iterative) this.#ended(seq);
+        } else if (seq.lane === lane) this.#again(seq, step);
+        else step.q.fail(sequenceInstanceDied(seq.id.text, this.#model, lane.instance.name)); // its slot is gone
       });
       if (lane.instance.state === "dead" && this.#lanes.get(lane.instance) === lane) this.#laneDied(lane);
       for (const seq of batch) this.#settled(seq);

@@ -15,6 +15,7 @@
 import type { ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
 import type { CoreRequest } from "../core/types.js";
+import { REQUEST_FLAG } from "../ipc/protocol.js";
 import type { QueuedRequest } from "./queued-request.js";
 import type { SequenceId } from "./sequence-controls.js";
 
@@ -29,6 +30,16 @@ export interface Step {
   end: boolean;
   /** performance.now() at arrival (the oldest strategy's delay). */
   at: number;
+}
+
+/**
+ * The step's request as it goes to its instance: with the id and flags its handler sees, and the
+ * slot, where the instance keeps the sequence's implicit state.
+ */
+export function stamped(step: Step, seq: Sequence): QueuedRequest {
+  const flags = (step.start ? REQUEST_FLAG.SEQUENCE_START : 0) | (step.end ? REQUEST_FLAG.SEQUENCE_END : 0);
+  step.q.request.sequence = { id: seq.id.value, flags, slot: seq.slot };
+  return step.q;
 }
 
 export class Sequence {
