@@ -115,6 +115,24 @@ describe("correlation ids, flags and control inputs", () => {
   });
 });
 
+describe("BLS", () => {
+  it("a handler's InferenceRequest with correlationId and flags reaches a sequence model as a sequence", async () => {
+    const call = (x: number, parameters: Record<string, unknown>) => postJson(`${server.url}/v2/models/seq_bls_caller/infer`, {
+      inputs: [{ name: "INPUT", datatype: "INT32", shape: [1], data: [x] }], parameters: { sequence_id: 321, ...parameters },
+    });
+    const sums = [];
+    for (const [x, p] of [[1, { sequence_start: true }], [2, {}], [3, { sequence_end: true }]] as const) {
+      const r = await call(x, p);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      sums.push(r.body.outputs[0].data[0]);
+    }
+    expect(sums).toEqual([1, 3, 6]);
+    const after = await call(1, {});
+    expect(after.status).toBe(400); // the handler passed the BLS error on, with its code
+    expect(after.body.error).toContain("inference request for sequence 321 to model 'seq_uint64' must specify the START flag");
+  });
+});
+
 describe("slots, backlog and idle release", () => {
   it("sequences beyond the free slots wait, in order, for a slot; each completes", async () => {
     // seq_idle: one instance, max_batch_size 0: one slot. Three sequences started together.

@@ -82,3 +82,14 @@ describe("SequenceStates", () => {
       .toBe("state output 'S_OUT' has data-type INT32, but the model's state expects FP32");
   });
 });
+
+describe("BLS calls to a sequence model", () => {
+  it("carry the request's correlationId and flags as the sequence parameters", async () => {
+    const { withSequence } = await import("../../../stub/bls.js");
+    const call = (o: object) => ({ modelName: "m", inputs: [], ...o });
+    expect(withSequence(call({ correlationId: 7n, flags: 1, parameters: { k: "v" } }))).toEqual({ k: "v", sequence_id: 7, sequence_start: true });
+    expect(withSequence(call({ correlationId: "s", flags: 2 }))).toEqual({ sequence_id: "s", sequence_end: true });
+    expect(withSequence(call({ correlationId: 2n ** 60n, flags: 3 }))).toEqual({ sequence_id: String(2n ** 60n), sequence_start: true, sequence_end: true });
+    expect(withSequence(call({}))).toEqual({});
+  });
+});
