@@ -39,3 +39,6 @@ export const sequenceInstanceDied = define("UNAVAILABLE", (sequence: string, mod
 /** An open sequence ended by an unload or shutdown after the exit timeout (ours). */
 export const sequenceEndedByUnload = define("UNAVAILABLE", (sequence: string, model: string) =>
   `sequence ${sequence} of model '${model}' ended: the model is unloading`);
+
+/** A backlogged sequence whose requests' timeout ran out before it got a slot (Triton's reaper). */
+export const sequenceBacklogExpired = define("UNAVAILABLE", () => "timeout of the corresponding sequence has been expired");

@@ -14,7 +14,7 @@
  * request can reach an unloading model); requests already queued still run, until the exit
  * timeout, when what is left is ended with an error.
  */
-import { sequenceEndedByUnload, sequenceInstanceDied, sequenceSchedulerStopping, sequenceStartMissing, type ServerError } from "../errors/index.js";
+import { sequenceBacklogExpired, sequenceEndedByUnload, sequenceInstanceDied, sequenceSchedulerStopping, sequenceStartMissing, type ServerError } from "../errors/index.js";
 import type { ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
 import { markEnqueued } from "../core/statistics.js";
@@ -124,6 +124,8 @@ export class SequenceBatcher implements Scheduler {
     q.watchAbort(() => this.#cancel(seq, step));
     this.#touch(seq);
     if (seq.lane) this.#run(seq.lane);
+    // Triton's backlog timeout: the request's "timeout" (µs) bounds its sequence's wait for a slot.
+    else if (Number(request.parameters.timeout) > 0) seq.expireIn(Number(request.parameters.timeout) / 1000, () => this.#endOpen((s) => s === seq, sequenceBacklogExpired));
     return q.result;
   }
 
@@ -137,13 +139,14 @@ export class SequenceBatcher implements Scheduler {
     const done = this.#latch.close();
     // The model is off the lookup path: an idle sequence gets no more requests. It ends now, so
     // that its slot serves the backlog's waiting requests; what still waits after openWaitMs too.
-    this.#endOpen((seq) => seq.waiting.length === 0 && seq.executing === 0);
-    if (this.#live.size > 0) setTimeout(() => this.#endOpen(() => true), openWaitMs).unref();
+    const unloading = (seq: Sequence) => sequenceEndedByUnload(seq.id.text, this.#model);
+    this.#endOpen((seq) => seq.waiting.length === 0 && seq.executing === 0, unloading);
+    if (this.#live.size > 0) setTimeout(() => this.#endOpen(() => true, unloading), openWaitMs).unref();
     return done;
   }
 
-  #endOpen(which: (seq: Sequence) => boolean): void {
-    for (const seq of [...this.#live]) if (which(seq)) this.#end(seq, () => sequenceEndedByUnload(seq.id.text, this.#model));
+  #endOpen(which: (seq: Sequence) => boolean, error: (seq: Sequence) => Error): void {
+    for (const seq of [...this.#live]) if (which(seq)) this.#end(seq, () => error(seq));
     this.#fillSlots();
     this.#latch.check();
   }

@@ -54,6 +54,8 @@ export class Sequence {
   ended = false;
   /** max_sequence_idle_microseconds, armed while it holds a slot. */
   idle: NodeJS.Timeout | null = null;
+  /** The backlog timeout (its requests' "timeout"), armed while it waits for a slot. */
+  #expiry: { at: number; timer: NodeJS.Timeout } | null = null;
 
   constructor(id: SequenceId) {
     this.id = id;
@@ -70,6 +72,21 @@ export class Sequence {
       }, ms);
       this.idle.unref();
     }
+  }
+
+  /** While in the backlog: `onExpire` in `ms` unless it gets a slot first (the earliest deadline counts). */
+  expireIn(ms: number, onExpire: () => void): void {
+    const at = performance.now() + ms;
+    if (this.#expiry && this.#expiry.at <= at) return;
+    if (this.#expiry) clearTimeout(this.#expiry.timer);
+    this.#expiry = { at, timer: setTimeout(() => (this.#expiry = null, onExpire()), ms) };
+    this.#expiry.timer.unref();
+  }
+
+  /** It got a slot, or ended: no backlog timeout any more. */
+  placed(): void {
+    if (this.#expiry) clearTimeout(this.#expiry.timer);
+    this.#expiry = null;
   }
 
   /** Nothing waiting or running, and END seen (or released): the slot can go. */
@@ -123,6 +140,7 @@ export class Lane {
     this.slots[slot] = seq;
     seq.lane = this;
     seq.slot = slot;
+    seq.placed();
   }
 
   free(seq: Sequence): void {

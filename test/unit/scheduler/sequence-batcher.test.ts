@@ -251,6 +251,26 @@ describe("max_sequence_idle_microseconds", () => {
   });
 });
 
+describe("the backlog's timeout", () => {
+  it("a request's timeout bounds its sequence's wait for a slot (Triton's text); in a slot it no longer counts", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const s = new SequenceBatcher(config({ max_sequence_idle_microseconds: 60_000_000 }));
+    const inst = new Recorder("i");
+    s.setInstances([inst]);
+    const a1 = s.enqueue({ ...req("a1", 1, { start: true }), parameters: { sequence_id: 1, sequence_start: true, timeout: 1000 } });
+    const b1 = outcome(s.enqueue({ ...req("b1", 2, { start: true }), parameters: { sequence_id: 2, sequence_start: true, timeout: 50_000 } }));
+    const b2 = outcome(s.enqueue(req("b2", 2)));
+    await vi.advanceTimersByTimeAsync(60);
+    const expired = { ok: false, error: { code: "UNAVAILABLE", message: "timeout of the corresponding sequence has been expired" } };
+    expect(await b1).toMatchObject(expired);
+    expect(await b2).toMatchObject(expired);
+    await expect(s.enqueue(req("b3", 2))).rejects.toMatchObject({ message: expect.stringContaining("must specify the START flag") });
+    inst.calls[0]!.finish(); // a1 ran in its slot well past its 1 ms timeout: not expired
+    await a1;
+    expect(s.queued).toBe(0);
+  });
+});
+
 describe("the oldest strategy", () => {
   const oldest = (o: Record<string, unknown>) => config({ oldest: { max_candidate_sequences: 4, ...o } }, 4);
 
