@@ -273,13 +273,13 @@ describe("iterative sequences", () => {
   });
 
   it("a request joins the running ones between their steps; beyond the slots it waits for one", async () => {
-    const long = iterate(200);
+    const long = iterate(3000); // long enough to be running when the others come
     await sleep(30);
     const joined = await Promise.all([iterate(2), iterate(2), iterate(2), iterate(2)]); // 4 slots, 1 taken
     for (const r of joined) expect(r.status).toBe(200);
     expect(Math.max(...joined.map((r) => r.body.outputs[0].data[1]))).toBeGreaterThanOrEqual(2);
     const done = await long;
-    expect(done.body.outputs[0].data.slice(0, 1)).toEqual([200]);
+    expect(done.body.outputs[0].data.slice(0, 1)).toEqual([3000]);
     expect(done.body.outputs[0].data[1]).toBeGreaterThan(1); // it ran alongside the newcomers
   });
 
