@@ -114,6 +114,7 @@ export class TesseraServer implements ServerApi {
       // An ensemble's steps: one response each (streamed in a decoupled ensemble), also while the server drains.
       composingInfer: pipeline.composingInfer,
       composingStream: pipeline.composingStream,
+      exitTimeoutMs: options.exitTimeoutSecs * 1000,
       log: (level, source, message) => log(SEVERITY[level], source, message),
     });
     this.#pipeline = pipeline;

@@ -6,10 +6,13 @@
  * a handler may keep them as long as it likes.
  */
 import type { Block, Endpoint, MessageRef } from "../src/ipc/endpoint.js";
-import { KIND, type BlsCancelBody, type BlsRequestBody, type BlsResponseBody, type WireTensor } from "../src/ipc/protocol.js";
+import { KIND, type BlsCancelBody, type BlsRequestBody, type BlsResponseBody, type WireParams, type WireTensor } from "../src/ipc/protocol.js";
 import { bytesElementsSize, encodeBytesElements } from "../src/ipc/datatypes.js";
 import { TritonError } from "./sdk/errors.js";
-import { InferenceResponse, markBareFinal, type BlsCall, type ResponseIterator } from "./sdk/request.js";
+import {
+  InferenceResponse, TRITONSERVER_REQUEST_FLAG_SEQUENCE_END, TRITONSERVER_REQUEST_FLAG_SEQUENCE_START, markBareFinal, type BlsCall,
+  type ResponseIterator,
+} from "./sdk/request.js";
 import { Tensor } from "./sdk/tensor.js";
 import type { MessageTable } from "./kind-table.js";
 
@@ -124,7 +127,7 @@ export class BlsClient {
         model: call.modelName,
         version: call.modelVersion === undefined || call.modelVersion < 0 ? "" : String(call.modelVersion),
         id: call.requestId ?? "",
-        parameters: call.parameters ?? {},
+        parameters: withSequence(call),
         requestedOutputs: call.requestedOutputNames ?? [],
         inputs,
         ...(call.timeoutMs !== undefined ? { timeoutMs: call.timeoutMs } : {}),
@@ -136,4 +139,21 @@ export class BlsClient {
       throw err;
     }
   }
+}
+
+/**
+ * A BLS request's parameters, with its correlationId and flags as the sequence parameters a client
+ * would send (sequence_id, sequence_start, sequence_end), so that a sequence model's batcher sees
+ * them. A uint64 id past 2^53 travels as its decimal string.
+ */
+export function withSequence(call: BlsCall): WireParams {
+  const parameters: WireParams = { ...(call.parameters ?? {}) };
+  const id = call.correlationId;
+  if (id !== undefined && id !== "" && id !== 0n) {
+    parameters.sequence_id = typeof id === "bigint" && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : String(id);
+  }
+  const flags = call.flags ?? 0;
+  if (flags & TRITONSERVER_REQUEST_FLAG_SEQUENCE_START) parameters.sequence_start = true;
+  if (flags & TRITONSERVER_REQUEST_FLAG_SEQUENCE_END) parameters.sequence_end = true;
+  return parameters;
 }

@@ -13,8 +13,9 @@ import type { MessageTable } from "./kind-table.js";
 import { CollectingSender, StreamingSender, moreThanOneError } from "./response-sender.js";
 import { TritonError } from "./sdk/errors.js";
 import { Logger } from "./sdk/logger.js";
-import { InferenceRequest, InferenceResponse, type ResponseSender } from "./sdk/request.js";
+import { InferenceRequest, InferenceResponse, TRITONSERVER_REQUEST_RELEASE_RESCHEDULE, type ResponseSender } from "./sdk/request.js";
 import { Tensor } from "./sdk/tensor.js";
+import type { SequenceStates } from "./sequence-state.js";
 import type { TritonModel } from "./sdk/index.js";
 
 /** Turns whatever a handler threw into the wire error, keeping its message and code. */
@@ -41,6 +42,16 @@ export interface ExecuteContext {
    * returned the call waits for every final flag before it fails (the instance must not wedge).
    */
   senderTimeoutMs: number;
+  /** The model's implicit sequence states (sequence_batching.state), when it has any. */
+  states?: SequenceStates | null;
+  /** sequence_batching.iterative_sequence: a handler may reschedule its requests. */
+  iterative?: boolean;
+}
+
+/** The requests (indices) whose handler asked to run them again; none unless the model is iterative. */
+function rescheduled(ctx: ExecuteContext, requests: readonly InferenceRequest[]): number[] {
+  if (!ctx.iterative) return [];
+  return requests.flatMap((r, i) => (r.releaseFlags() & TRITONSERVER_REQUEST_RELEASE_RESCHEDULE ? [i] : []));
 }
 
 export function decodeRequests(
@@ -56,7 +67,10 @@ export function decodeRequests(
         flags: r.flags,
         parameters: r.parameters,
         requestedOutputNames: r.requestedOutputs,
-        inputs: r.inputs.map((t) => Tensor.fromBytes(t.name, t.datatype, t.shape, endpoint.view(t.loc))),
+        inputs: [
+          ...r.inputs.map((t) => Tensor.fromBytes(t.name, t.datatype, t.shape, endpoint.view(t.loc))),
+          ...(ctx.states?.inputs(r) ?? []),
+        ],
       },
       () => cancellations.isCancelled(r.key),
       senders[i],
@@ -65,13 +79,15 @@ export function decodeRequests(
 }
 
 /**
+/**
  * Checks the handler's answer: one entry per request, in order, each an InferenceResponse, or
  * (with `allowNone`) null/undefined for a request answered through its response sender, as
- * pb_utils takes None there.
+ * pb_utils takes None there. The entry of a rescheduled request (`again`) may be anything
+ * (pb_utils wants None there): it is not sent, and comes back as null.
  */
-export function checkResponses(result: unknown, count: number, modelName: string, allowNone?: false): InferenceResponse[];
-export function checkResponses(result: unknown, count: number, modelName: string, allowNone: true): (InferenceResponse | null)[];
-export function checkResponses(result: unknown, count: number, modelName: string, allowNone = false): (InferenceResponse | null)[] {
+export function checkResponses(
+  result: unknown, count: number, modelName: string, allowNone = false, again: readonly number[] = [],
+): (InferenceResponse | null)[] {
   if (result === undefined || result === null) {
     throw new TritonError(`model '${modelName}': execute() returned nothing, expected a list of ${count} InferenceResponse (only decoupled models may return nothing)`);
   }
@@ -82,6 +98,7 @@ export function checkResponses(result: unknown, count: number, modelName: string
     throw new TritonError(`model '${modelName}': execute() returned ${result.length} responses for ${count} requests`);
   }
   return result.map((r, i) => {
+    if (again.includes(i)) return null;
     if (allowNone && (r === null || r === undefined)) return null;
     if (!(r instanceof InferenceResponse)) {
       throw new TritonError(`model '${modelName}': execute() response ${i} is not an InferenceResponse`);
@@ -92,13 +109,14 @@ export function checkResponses(result: unknown, count: number, modelName: string
 
 /** Copies one response's outputs into shared memory; blocks are appended to `blocks`. */
 export function encodeResponse(
-  response: InferenceResponse, requested: string[], endpoint: Endpoint, blocks: Block[],
+  response: InferenceResponse, requested: string[], endpoint: Endpoint, blocks: Block[], skip?: ReadonlySet<string>,
 ): WireResponse {
   const error = response.error();
   if (error) return { outputs: [], error: { code: error.code(), message: error.message() } };
   const outputs: WireTensor[] = [];
   for (const t of response.outputTensors()) {
     if (requested.length > 0 && !requested.includes(t.name())) continue;
+    if (skip?.has(t.name())) continue; // implicit state: stays in this instance
     const data = t.data;
     let block: Block;
     if (Array.isArray(data)) {
@@ -185,24 +203,31 @@ async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Execu
     const ran = await timed(ctx, requests);
     execNs = ran.execNs;
     if ("error" in ran) throw new HandlerThrew(ran.error);
+    const again = rescheduled(ctx, requests);
     let answers: (InferenceResponse | null)[];
     if (ran.result === undefined || ran.result === null) {
       if (!senders.some((s) => s)) checkResponses(ran.result, requests.length, ctx.modelName);
       answers = requests.map(() => null);
     } else {
-      answers = checkResponses(ran.result, requests.length, ctx.modelName, true);
+      answers = checkResponses(ran.result, requests.length, ctx.modelName, true, again);
       // pb_stub's ProcessReturnedResponses: a returned response for a request whose sender
       // already sent one fails the call (the sent one still stands).
       if (answers.some((r, i) => r !== null && senders[i]?.sent)) throw moreThanOneError();
     }
-    const pending = answers.map((r, i) => r ?? senders[i]?.done ?? noSender(ctx.modelName));
-    const responses = answers.every((r) => r !== null)
-      ? (answers as InferenceResponse[])
+    // Requests answered through their senders: wait for each final flag (a rescheduled one sends nothing now).
+    const pending = answers.map((r, i) => (r !== null || again.includes(i) ? r : senders[i]?.done ?? noSender(ctx.modelName)));
+    const responses: (InferenceResponse | null)[] = answers.every((r, i) => r !== null || again.includes(i))
+      ? answers
       : await withTimeout(Promise.all(pending), ctx.senderTimeoutMs,
         () => new SenderTimeout(`model '${ctx.modelName}': execute() returned, and a response sender was not closed with ` +
           `TRITONSERVER_RESPONSE_COMPLETE_FINAL within ${ctx.senderTimeoutMs} ms`));
-    const wire = responses.map((r, i) => encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks));
-    return { reply: { id: body.id, responses: wire, execNs }, blocks, inputsDone: null };
+    const states = ctx.states;
+    if (states) responses.forEach((r, i) => states.update(body.requests[i], r));
+    const wire = responses.map((r, i) =>
+      again.includes(i) || !r ? { outputs: [] } : encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks, states?.outputs));
+    const reply: ResponseBody = { id: body.id, responses: wire, execNs };
+    if (again.length > 0) reply.reschedule = again;
+    return { reply, blocks, inputsDone: null };
   } catch (err) {
     endpoint.freeBlocks(blocks);
     blocks.length = 0;
@@ -261,6 +286,7 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
     }
   };
   let execNs: number | undefined;
+  let again: number[] = [];
   try {
     const requests = decodeRequests(body, ctx, senders.map((s) => () => s));
     const ran = await timed(ctx, requests);
@@ -269,11 +295,15 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
     else if (ran.result !== undefined && ran.result !== null) {
       const info = decoupledMustReturnNone(ctx.instanceName);
       failAll(new TritonError(info.message, info.code));
+    } else {
+      // A rescheduled request goes on in its next call, with a sender of its own there.
+      again = rescheduled(ctx, requests);
+      for (const i of again) senders[i]!.detach();
     }
   } catch (err) {
     failAll(err);
   }
-  return { reply: { id: body.id, execNs }, blocks: [], inputsDone };
+  return { reply: again.length > 0 ? { id: body.id, execNs, reschedule: again } : { id: body.id, execNs }, blocks: [], inputsDone };
 }
 
 /**

@@ -17,6 +17,7 @@ import { ExecuteQueue, errorInfo, type ExecuteContext } from "./executor.js";
 import { autoCompleteFailed, importFailed, initializeFailed, messageUnreadable } from "./errors.js";
 import { describeFailure, findModelClass } from "./handler.js";
 import { KindTable, type MessageHandlers } from "./kind-table.js";
+import { SequenceStates } from "./sequence-state.js";
 import { AutoCompleteConfig } from "./sdk/auto-complete.js";
 import { setLogSink } from "./sdk/logger.js";
 import { setProviderSink } from "./sdk/onnx.js";
@@ -137,6 +138,8 @@ control.register("initialize", async (m) => {
       // Frames of a failing execute are named relative to the repository: clients never see server paths.
       sourceRoot: dirname(m.args.model_repository),
       senderTimeoutMs: attach!.stubTimeoutMs,
+      states: SequenceStates.fromConfig(m.args.model_config, m.args.model_repository),
+      iterative: JSON.parse(m.args.model_config).sequence_batching?.iterative_sequence === true,
     };
   } catch (err) {
     send({ type: "failed", error: initializeFailed(describeFailure(err, attach!.modulePath)) });

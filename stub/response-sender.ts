@@ -94,6 +94,14 @@ export class StreamingSender implements ResponseSender {
     this.#onClosed();
   }
 
+  /**
+   * The request runs again (rescheduled, iterative sequences): this call's sender closes without a
+   * final flag; the next call's sender, under a new key, goes on with the same stream in main.
+   */
+  detach(): void {
+    if (!this.#closed) this.#close();
+  }
+
   /** Ends the request with an error, unless the handler already sent its final response. */
   fail(error: TritonError): void {
     if (!this.#closed) this.send(new InferenceResponse({ error }), TRITONSERVER_RESPONSE_COMPLETE_FINAL);

@@ -43,6 +43,12 @@ export interface CoreRequest {
    * call's own result then carries nothing.
    */
   sink?: ResponseSink;
+  /**
+   * Set by the sequence batcher when it sends the request: the sequence id and flags the handler
+   * sees (overriding those from the parameters), and the sequence's batch slot on the instance
+   * (where the instance keeps the sequence's implicit state).
+   */
+  sequence?: { id: string | bigint; flags: number; slot: number };
 }
 
 /**
@@ -50,7 +56,11 @@ export interface CoreRequest {
  * memory, given back by release()) or an error.
  */
 export type RequestResult =
-  | { outputs: CoreTensor[]; parameters: Parameters; error?: undefined; release(): void }
+  | {
+    outputs: CoreTensor[]; parameters: Parameters; error?: undefined; release(): void;
+    /** The handler asked for the request to run again (iterative sequences): no answer yet. */
+    rescheduled?: true;
+  }
   | { error: ServerError };
 
 /**

@@ -12,6 +12,7 @@ import { type ErrorCode, STATUS_NAME, ServerError, messageOf, redactSegmentNames
 export type { Factory } from "./factory.js";
 export * from "./config-texts.js";
 export * from "./runtime-texts.js";
+export * from "./sequence-texts.js";
 
 /** Triton's request prefix in infer_request.cc texts. */
 const requestPrefix = (id: string) => `[request id: ${id || "<id_unknown>"}] `;

@@ -15,7 +15,7 @@ import { Packr } from "msgpackr";
 const RECORDS: string[][] = [
   // ExecuteBody, WireRequest, WireTensor
   ["id", "requests"],
-  ["key", "id", "correlationId", "flags", "parameters", "requestedOutputs", "inputs"],
+  ["key", "id", "correlationId", "flags", "slot", "parameters", "requestedOutputs", "inputs"],
   ["name", "datatype", "shape", "loc"],
   // ResponseBody: coupled (responses), failed call (error), decoupled (execNs only)
   ["id", "responses", "execNs"],

@@ -36,6 +36,12 @@ export const KIND = {
   BLS_CANCEL: 8,
 } as const;
 
+/**
+ * WireRequest.flags: Triton's TRITONSERVER_REQUEST_FLAG_SEQUENCE_START / _END (the SDK exports the
+ * same values to handlers as TRITONSERVER_REQUEST_FLAG_SEQUENCE_*).
+ */
+export const REQUEST_FLAG = { SEQUENCE_START: 1, SEQUENCE_END: 2 } as const;
+
 /** Where tensor bytes are: [arena id of the sender, byte offset in it, byte length]. */
 export type Loc = [arena: number, offset: number, length: number];
 
@@ -55,8 +61,15 @@ export interface WireRequest {
    */
   key: number;
   id: string;
-  correlationId: string;
+  /** The sequence id: a string, or a uint64 (bigint); "" for none. */
+  correlationId: string | bigint;
+  /** TRITONSERVER_REQUEST_FLAG_SEQUENCE_START (1) | _END (2). */
   flags: number;
+  /**
+   * The sequence batcher's batch slot of this request's sequence on this instance, -1 for none:
+   * the stub keeps a sequence's implicit state per slot (stub/sequence-state.ts).
+   */
+  slot: number;
   parameters: WireParams;
   requestedOutputs: string[];
   inputs: WireTensor[];
@@ -79,6 +92,12 @@ export interface ResponseBody {
   /** One per request, in order, unless the whole call failed. */
   responses?: WireResponse[];
   error?: ErrorInfo;
+  /**
+   * Iterative sequences: the requests (indices) whose handler asked for them to run again
+   * (setReleaseFlags(TRITONSERVER_REQUEST_RELEASE_RESCHEDULE)). Their responses, if any, are
+   * placeholders; a decoupled one's stream stays open for its next call, under a new key.
+   */
+  reschedule?: number[];
   /**
    * How long the handler's execute() took (ns, the stub's clock), whether it returned or threw;
    * absent when it never ran. Main reports it as compute_infer (statistics, metrics).

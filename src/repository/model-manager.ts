@@ -79,6 +79,8 @@ export interface ModelManagerOptions {
   composingInfer?: ComposingInfer;
   /** The same, streamed: a decoupled ensemble's steps. */
   composingStream?: ComposingStream;
+  /** --exit-timeout-secs: how long an unload lets open sequences go on (sequence batching). */
+  exitTimeoutMs?: number;
 }
 
 export class ModelManager {
@@ -362,7 +364,7 @@ export class ModelManager {
         } catch (err) {
           throw versionLoadFailed(name, version, toServerError(err));
         }
-        scheduler = createScheduler(v.config, { name });
+        scheduler = createScheduler(v.config, { name, exitTimeoutMs: this.#o.exitTimeoutMs });
         scheduler.setInstances(live);
         v.scheduler = scheduler;
       }));
@@ -421,7 +423,7 @@ export class ModelManager {
   }
 
   async #retire(v: LoadedVersion, streamsWaitMs?: number): Promise<void> {
-    await v.scheduler?.close();
+    await v.scheduler?.close(streamsWaitMs);
     await v.backend?.stop(streamsWaitMs);
   }
 }

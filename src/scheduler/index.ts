@@ -1,7 +1,7 @@
 /**
  * Which scheduler a model gets, from its final config: an ensemble runs its steps on the composing
- * models; a model with dynamic_batching gets the dynamic batcher; any other runs each request
- * alone (direct). The one place that maps config to policy.
+ * models; a model with sequence_batching gets the sequence batcher; one with dynamic_batching the
+ * dynamic batcher; any other runs each request alone (direct). The one place that maps config to policy.
  */
 import { ensembleWithoutInferPath } from "../errors/index.js";
 import type { ModelConfig } from "../config/schema.js";
@@ -10,6 +10,7 @@ import { DynamicBatcher } from "./dynamic-batcher.js";
 import { EnsembleScheduler, type ComposingInfer } from "./ensemble.js";
 import type { ComposingStream } from "./ensemble-stream.js";
 import type { Scheduler } from "./scheduler.js";
+import { SequenceBatcher } from "./sequence-batcher.js";
 
 export type { Scheduler } from "./scheduler.js";
 export type { ComposingInfer } from "./ensemble.js";
@@ -26,6 +27,8 @@ export interface SchedulerContext {
    */
   composingStream?: ComposingStream;
   decoupledSteps?: readonly boolean[];
+  /** How long an unload lets open sequences go on before it ends them (sequence batching). */
+  exitTimeoutMs?: number;
 }
 
 export function createScheduler(config: ModelConfig, context: SchedulerContext): Scheduler {
@@ -36,5 +39,6 @@ export function createScheduler(config: ModelConfig, context: SchedulerContext):
     const decoupled = context.decoupledSteps ?? config.ensemble_scheduling!.step.map(() => false);
     return new EnsembleScheduler(config, context.composingInfer, { open: context.composingStream, decoupled });
   }
+  if (config.sequence_batching) return new SequenceBatcher(config, { exitTimeoutMs: context.exitTimeoutMs });
   return config.dynamic_batching ? new DynamicBatcher(config) : new DirectScheduler(context.name);
 }

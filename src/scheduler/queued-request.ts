@@ -14,7 +14,8 @@ import type { CoreRequest } from "../core/types.js";
 import type { RequestOutputs } from "./scheduler.js";
 
 export class QueuedRequest {
-  readonly request: CoreRequest;
+  /** What the instance receives; the sequence batcher replaces it when the request runs again. */
+  request: CoreRequest;
   /** Settles once: the request's outputs, or a rejection with its error. */
   readonly result: Promise<RequestOutputs>;
   readonly #model: string;
@@ -91,10 +92,13 @@ export class QueuedRequest {
 
 /**
  * Sends `items` to `instance` as one call. Each settles with its own result, or all with the
- * call's error (a crash, a stopped stub); then `onEnd` runs, in the same turn. The promise
+ * call's error (a crash, a stopped stub); one whose handler asked to run again (iterative
+ * sequences) goes to `onRescheduled` instead, unsettled. Then `onEnd` runs, in the same turn. The promise
  * resolves after that and never rejects.
  */
-export function executeCall(instance: ModelInstance, items: readonly QueuedRequest[], onEnd?: () => void): Promise<void> {
+export function executeCall(
+  instance: ModelInstance, items: readonly QueuedRequest[], onEnd?: () => void, onRescheduled?: (q: QueuedRequest) => void,
+): Promise<void> {
   for (const q of items) q.dispatched();
   let call: Promise<InstanceResult[]>;
   try {
@@ -104,7 +108,11 @@ export function executeCall(instance: ModelInstance, items: readonly QueuedReque
   }
   return call.then(
     (results) => {
-      items.forEach((q, i) => q.settle(results[i] ?? { error: instanceNoResult(instance.name) }));
+      items.forEach((q, i) => {
+        const result = results[i] ?? { error: instanceNoResult(instance.name) };
+        if (!result.error && result.rescheduled && onRescheduled) onRescheduled(q);
+        else q.settle(result);
+      });
       onEnd?.();
     },
     (err) => {

@@ -28,7 +28,9 @@ export interface Scheduler {
   readonly queued: number;
   /**
    * Refuses new requests from now on; resolves once nothing is queued or executing. Idempotent:
-   * every caller's promise settles.
+   * every caller's promise settles. `openWaitMs`: how long work that clients may still add to
+   * (the sequence batcher's open sequences) may go on before it is ended (default: the
+   * scheduler's own, --exit-timeout-secs); the first call's value counts.
    */
-  close(): Promise<void>;
+  close(openWaitMs?: number): Promise<void>;
 }

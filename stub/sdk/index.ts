@@ -6,6 +6,7 @@ export { Tensor, type Datatype, type TypedArray, type TensorData } from "./tenso
 export {
   InferenceRequest, InferenceResponse, getInputTensorByName, getOutputTensorByName,
   TRITONSERVER_RESPONSE_COMPLETE_FINAL, TRITONSERVER_REQUEST_FLAG_SEQUENCE_START, TRITONSERVER_REQUEST_FLAG_SEQUENCE_END,
+  TRITONSERVER_REQUEST_RELEASE_ALL, TRITONSERVER_REQUEST_RELEASE_RESCHEDULE,
   type InferenceRequestOptions, type InferenceResponseOptions, type ResponseSender, type ResponseIterator, type ParamValue,
 } from "./request.js";
 export { TritonError, type TritonErrorCode } from "./errors.js";

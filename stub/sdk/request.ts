@@ -9,6 +9,10 @@ export const TRITONSERVER_RESPONSE_COMPLETE_FINAL = 1;
 /** Request flags (sequence batching), as Triton's. */
 export const TRITONSERVER_REQUEST_FLAG_SEQUENCE_START = 1;
 export const TRITONSERVER_REQUEST_FLAG_SEQUENCE_END = 2;
+/** Request release flags (pb_utils' set_release_flags), as Triton's. */
+export const TRITONSERVER_REQUEST_RELEASE_ALL = 1;
+/** The request runs again in a later call of its sequence (iterative_sequence models). */
+export const TRITONSERVER_REQUEST_RELEASE_RESCHEDULE = 2;
 
 export interface InferenceRequestOptions {
   modelName: string;
@@ -68,6 +72,7 @@ export class InferenceRequest {
   readonly #o: InferenceRequestOptions;
   #cancelled: () => boolean = () => false;
   #sender: ResponseSender | (() => ResponseSender) | undefined;
+  #releaseFlags = TRITONSERVER_REQUEST_RELEASE_ALL;
 
   constructor(options: InferenceRequestOptions) {
     if (!options || typeof options.modelName !== "string") throw new TypeError("InferenceRequest: modelName is required");
@@ -121,6 +126,24 @@ export class InferenceRequest {
 
   isCancelled(): boolean {
     return this.#cancelled();
+  }
+
+  /**
+   * pb_utils' set_release_flags: TRITONSERVER_REQUEST_RELEASE_RESCHEDULE asks for this request to
+   * run again, in a later call (a model with iterative_sequence: true), instead of ending when
+   * execute() returns. Its entry in the list execute() returns is then not sent (pb_utils wants
+   * None there); a decoupled request keeps its response sender open across the calls.
+   */
+  setReleaseFlags(flags: number): void {
+    if (flags !== TRITONSERVER_REQUEST_RELEASE_ALL && flags !== TRITONSERVER_REQUEST_RELEASE_RESCHEDULE) {
+      throw new TritonError(`invalid release flags ${String(flags)}: expected TRITONSERVER_REQUEST_RELEASE_ALL or TRITONSERVER_REQUEST_RELEASE_RESCHEDULE`, TritonError.INVALID_ARG);
+    }
+    this.#releaseFlags = flags;
+  }
+
+  /** @internal What setReleaseFlags set (the stub reads it when execute() returned). */
+  releaseFlags(): number {
+    return this.#releaseFlags;
   }
 
   /**

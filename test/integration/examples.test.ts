@@ -50,6 +50,7 @@ describe("server", () => {
   it("prints the start-up table with every example model READY", () => {
     expect(server.log()).toMatch(/\|\s*add_sub\s*\|\s*1\s*\|\s*READY\s*\|/);
     expect(server.log()).toMatch(/\|\s*my_python_model\s*\|\s*1\s*\|\s*READY\s*\|/);
+    expect(server.log()).toMatch(/\|\s*running_mean\s*\|\s*1\s*\|\s*READY\s*\|/);
     expect(server.log()).toMatch(/\|\s*text_generator\s*\|\s*1\s*\|\s*READY\s*\|/);
   });
 
@@ -59,12 +60,13 @@ describe("server", () => {
     expect(body).toEqual([
       { name: "add_sub", version: "1", state: "READY", reason: "" },
       { name: "my_python_model", version: "1", state: "READY", reason: "" },
+      { name: "running_mean", version: "1", state: "READY", reason: "" },
       { name: "text_generator", version: "1", state: "READY", reason: "" },
     ]);
   });
 
   it("reports each model and version ready, and an absent version not ready", async () => {
-    for (const m of ["add_sub", "my_python_model", "text_generator"]) {
+    for (const m of ["add_sub", "my_python_model", "running_mean", "text_generator"]) {
       expect((await fetch(`${server.url}/v2/models/${m}/ready`)).status).toBe(200);
       expect((await fetch(`${server.url}/v2/models/${m}/versions/1/ready`)).status).toBe(200);
       expect((await fetch(`${server.url}/v2/models/${m}/versions/2/ready`)).status).toBe(400);
@@ -164,6 +166,35 @@ describe("my_python_model (OUTPUT0 = INPUT0 + 1)", () => {
       expect(r.status).toBe(200);
       expect(fromF32(r.outputs.get("OUTPUT0")!)).toEqual([k + 1, -k + 1]);
     });
+  });
+});
+
+describe("running_mean (a sequence model with implicit state)", () => {
+  const step = (id: number | string, value: number, parameters: Record<string, unknown>) => postJson(`${server.url}/v2/models/running_mean/infer`, {
+    inputs: [{ name: "VALUE", datatype: "FP32", shape: [1, 1], data: [value] }],
+    parameters: { sequence_id: id, ...parameters },
+  });
+  const mean = (r: { body: any }) => r.body.outputs.find((o: { name: string }) => o.name === "MEAN").data[0];
+
+  it("answers the README's curl example: the mean of its sequence's values so far", async () => {
+    expect(mean(await step(42, 10, { sequence_start: true }))).toBe(10);
+    expect(mean(await step(42, 20, {}))).toBe(15);
+    expect(mean(await step(42, 60, { sequence_end: true }))).toBe(30);
+  });
+
+  it("keeps concurrent sequences apart, string ids too; refuses a request without START", async () => {
+    const run = async (id: number | string, values: number[]) => {
+      const out: number[] = [];
+      for (let i = 0; i < values.length; i++) {
+        out.push(mean(await step(id, values[i]!, { sequence_start: i === 0, sequence_end: i === values.length - 1 })));
+      }
+      return out;
+    };
+    const [a, b] = await Promise.all([run("walk-a", [1, 3, 5, 7]), run(7, [100, 0, 50, 10])]);
+    expect(a).toEqual([1, 2, 3, 4]);
+    expect(b).toEqual([100, 50, 50, 40]);
+    const r = await step(43, 1, {});
+    expect(r).toEqual({ status: 400, body: { error: "inference request for sequence 43 to model 'running_mean' must specify the START flag on the first request of the sequence" } });
   });
 });
 

@@ -5,7 +5,7 @@
 import { ServerError } from "../../errors/index.js";
 import type { CoreRequest, CoreTensor, RequestResult } from "../../core/types.js";
 import type { Block, Endpoint } from "../../ipc/endpoint.js";
-import type { WireRequest, WireResponse, WireTensor } from "../../ipc/protocol.js";
+import { REQUEST_FLAG, type WireRequest, type WireResponse, type WireTensor } from "../../ipc/protocol.js";
 
 /**
  * The one copy on the way in: request tensor bytes into this instance's arena. In a batch, each
@@ -41,13 +41,30 @@ export function wireRequests(
     return {
       key: nextKey(),
       id: r.id,
-      correlationId: p.sequence_id !== undefined ? String(p.sequence_id) : "",
-      flags: 0,
+      correlationId: r.sequence?.id ?? correlationIdOf(p.sequence_id),
+      flags: r.sequence?.flags ?? sequenceFlags(p),
+      slot: r.sequence?.slot ?? -1,
       parameters: p,
       requestedOutputs: (r.outputs ?? []).map((o) => o.name),
       inputs: r.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, loc: locs.get(t)! })),
     };
   });
+}
+
+/** A request's sequence flags, from its sequence_start and sequence_end parameters. */
+export function sequenceFlags(p: CoreRequest["parameters"]): number {
+  return (p.sequence_start === true ? REQUEST_FLAG.SEQUENCE_START : 0) | (p.sequence_end === true ? REQUEST_FLAG.SEQUENCE_END : 0);
+}
+
+/**
+ * The handler's request.correlationId(): a string id as given; an integer one as a uint64 bigint
+ * (gRPC's int64_param is read as uint64, as Triton does); "" when there is none.
+ */
+export function correlationIdOf(id: unknown): string | bigint {
+  if (typeof id === "string") return id;
+  if (typeof id === "number" && Number.isInteger(id)) return BigInt.asUintN(64, BigInt(id));
+  if (typeof id === "bigint") return BigInt.asUintN(64, id);
+  return "";
 }
 
 /** Wire tensors as core tensors viewing the peer's memory (valid until its message is released). */

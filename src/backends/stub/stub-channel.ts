@@ -57,12 +57,17 @@ export interface StubChannelOptions {
   onBroken(reason: string): void;
 }
 
+/** The result of a request that runs again (iterative sequences): nothing to answer yet. */
+const RESCHEDULED: InstanceResult = { outputs: [], parameters: {}, release() {}, rescheduled: true };
+
 interface InFlight {
   requests: CoreRequest[];
   /** Decoupled: the requests answer through their sinks, and the call only says execute() returned. */
   streamed: boolean;
   /** Stop watching the coupled requests' cancellation. */
   unwatch: (() => void)[];
+  /** The wire keys of the requests, in order. */
+  keys: number[];
   resolve(results: InstanceResult[]): void;
   reject(err: ServerError): void;
   startNs: number;
@@ -155,7 +160,7 @@ export class StubChannel {
       else unwatch.push(stop);
     });
     return new Promise((resolve, reject) => {
-      const call: InFlight = { requests, streamed, unwatch, resolve, reject, startNs, sentNs: 0 };
+      const call: InFlight = { requests, streamed, unwatch, keys: body.requests.map((r) => r.key), resolve, reject, startNs, sentNs: 0 };
       this.#calls.set(body.id, call);
       // Stamped before the send: the stub may start the call before this thread runs again.
       call.sentNs = nowNs();
@@ -226,7 +231,12 @@ export class StubChannel {
       endpoint.release(ref);
       this.#answered(call, reply.execNs, receivedNs);
       if (reply.error) return call.reject(ServerError.from(reply.error));
-      return call.resolve(call.requests.map(() => ({ outputs: [], parameters: {}, release() {} })));
+      const again = new Set(reply.reschedule ?? []);
+      return call.resolve(call.requests.map((_, i) => {
+        if (!again.has(i)) return { outputs: [], parameters: {}, release() {} };
+        this.#endStream(call.keys[i]!); // its next call streams under a new key
+        return RESCHEDULED;
+      }));
     }
     // Outputs stay views over the stub's memory until every response of the call is released.
     let pending = 0;
@@ -240,6 +250,7 @@ export class StubChannel {
     });
     if (pending === 0) endpoint.release(ref);
     this.#answered(call, reply.execNs, receivedNs);
+    for (const i of reply.reschedule ?? []) if (i < results.length) results[i] = RESCHEDULED;
     call.resolve(results);
   }
 

@@ -30,7 +30,7 @@ const response = fc.oneof(
 const execute: fc.Arbitrary<ExecuteBody> = rec({
   id: u32,
   requests: fc.array(rec({
-    key: u32, id: text, correlationId: text, flags: fc.nat(3), parameters: params,
+    key: u32, id: text, correlationId: fc.oneof(text, fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })), flags: fc.nat(3), slot: fc.integer({ min: -1, max: 1024 }), parameters: params,
     requestedOutputs: fc.array(text, { maxLength: 3 }), inputs: fc.array(tensor, { maxLength: 3 }),
   }), { maxLength: 4 }),
 });
@@ -71,7 +71,7 @@ describe("message body codec", () => {
   it("bodies in the senders' key orders are records: their key names are not on the wire", () => {
     const b: ExecuteBody = {
       id: 7,
-      requests: [{ key: 1, id: "", correlationId: "", flags: 0, parameters: {}, requestedOutputs: [],
+      requests: [{ key: 1, id: "", correlationId: "", flags: 0, slot: -1, parameters: {}, requestedOutputs: [],
         inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1, 16], loc: [0, 4096, 64] }] }],
     };
     const bytes = Buffer.from(encoded(b));

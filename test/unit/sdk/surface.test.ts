@@ -18,6 +18,8 @@ const VALUES = {
   Logger: "object",
   TRITONSERVER_REQUEST_FLAG_SEQUENCE_END: "number",
   TRITONSERVER_REQUEST_FLAG_SEQUENCE_START: "number",
+  TRITONSERVER_REQUEST_RELEASE_ALL: "number",
+  TRITONSERVER_REQUEST_RELEASE_RESCHEDULE: "number",
   TRITONSERVER_RESPONSE_COMPLETE_FINAL: "number",
   Tensor: "function",
   TritonError: "function",
@@ -59,6 +61,8 @@ describe('the "tessera" module', () => {
     expect(sdk.TRITONSERVER_RESPONSE_COMPLETE_FINAL).toBe(1);
     expect(sdk.TRITONSERVER_REQUEST_FLAG_SEQUENCE_START).toBe(1);
     expect(sdk.TRITONSERVER_REQUEST_FLAG_SEQUENCE_END).toBe(2);
+    expect(sdk.TRITONSERVER_REQUEST_RELEASE_ALL).toBe(1);
+    expect(sdk.TRITONSERVER_REQUEST_RELEASE_RESCHEDULE).toBe(2);
     const codes = ["UNKNOWN", "INTERNAL", "NOT_FOUND", "INVALID_ARG", "UNAVAILABLE", "UNSUPPORTED", "ALREADY_EXISTS", "CANCELLED"] as const;
     for (const code of codes) expect(sdk.TritonError[code]).toBe(code);
     expectTypeOf<sdk.TritonErrorCode>().toEqualTypeOf<(typeof codes)[number]>();
