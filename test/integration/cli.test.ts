@@ -140,6 +140,7 @@ describe("several --model-repository folders", () => {
         { name: "add_sub", version: "1", state: "READY", reason: "" },
         { name: "identity", version: "1", state: "READY", reason: "" },
         { name: "my_python_model", version: "1", state: "READY", reason: "" },
+        { name: "running_mean", version: "1", state: "READY", reason: "" },
         { name: "text_generator", version: "1", state: "READY", reason: "" },
       ]);
       const r = await postJson(`${server.url}/v2/models/identity/infer`, {
@@ -175,6 +176,7 @@ describe("several --model-repository folders", () => {
         { name: "add_sub", version: "1", state: "READY", reason: "" },
         { name: "identity", state: "UNAVAILABLE", reason: "failed to poll model 'identity': not unique across all model repositories" },
         { name: "my_python_model", version: "1", state: "READY", reason: "" },
+        { name: "running_mean", version: "1", state: "READY", reason: "" },
         { name: "text_generator", version: "1", state: "READY", reason: "" },
       ]);
       const r = await postJson(`${server.url}/v2/models/identity/infer`, {
