@@ -120,7 +120,7 @@ function spec(s: ConfigState, modelDir: string): StateSpec {
   const datatype = datatypeFromConfig(s.data_type);
   if (!datatype) throw new TritonError(`state '${s.input_name}' has an unsupported data_type ${s.data_type}`, TritonError.INVALID_ARG);
   const init = s.initial_state?.[0];
-  const dims = (init?.dims ?? s.dims).map(Number).map((d) => (d < 0 ? 0 : d));
+  const dims = (init?.dims ?? s.dims).map(Number).map((d) => Math.max(d, 0));
   let bytes: Uint8Array | null = null;
   if (init?.data_file) {
     bytes = new Uint8Array(readFileSync(join(modelDir, "initial_state", init.data_file)));

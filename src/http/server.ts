@@ -4,6 +4,7 @@
  * own (404 unknown path, 405 wrong method, 413 body too large, 403 restricted API; 408 is Node's,
  * past the request timeout) and the health probes' 200/400.
  */
+import { drained } from "./drained.js";
 import { Buffer } from "node:buffer";
 import * as http from "node:http";
 import type { ServerApi } from "../core/server-api.js";
@@ -418,17 +419,7 @@ class HttpFrontEnd {
       } else if (item.error) {
         data = JSON.stringify({ error: item.error.message });
       }
-      if (data !== undefined && !res.destroyed && !res.write(`data: ${data}\n\n`)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off("drain", done);
-            res.off("close", done);
-            resolve();
-          };
-          res.on("drain", done);
-          res.on("close", done);
-        });
-      }
+      if (data !== undefined && !res.destroyed && !res.write(`data: ${data}\n\n`)) await drained(res);
     }
     if (!started) res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache" });
     res.end();

@@ -4,6 +4,7 @@
  * (--openai-port) or mounted on the HTTP port (--openai-on-http): `handles(url)` says which
  * requests are its. Errors are OpenAI's error object (encode.ts), with the status of their code.
  */
+import { drained } from "../http/drained.js";
 import * as http from "node:http";
 import type { ServerApi } from "../core/server-api.js";
 import type { ModelMetadata } from "../core/types.js";
@@ -288,14 +289,3 @@ function send(res: http.ServerResponse, { status, body }: EncodedError): void {
   res.end(body);
 }
 
-function drained(res: http.ServerResponse): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
-}
