@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { FIXTURES, grpcClientOf, postJson, startServer, type RunningServer } from "./harness.js";
+import { FIXTURES, grpcClientOf, postJson, startServer, type RunningServer, grpcParams } from "./harness.js";
 
 let server: RunningServer;
 let client: any;
@@ -31,8 +31,6 @@ afterAll(async () => {
 }, 60_000);
 
 type Params = Record<string, string | number | boolean>;
-const grpcParams = (params: Params): Record<string, object> => Object.fromEntries(Object.entries(params).map(([k, v]) =>
-  [k, typeof v === "string" ? { string_param: v } : typeof v === "boolean" ? { bool_param: v } : { int64_param: v }]));
 const request = (id: string, values: number[], params: Params = {}) => ({
   model_name: "repeat_square", id, parameters: grpcParams(params),
   inputs: [{ name: "IN", datatype: "INT32", shape: [values.length], contents: { int_contents: values } }],

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { FIXTURES, postJson, startServer, type RunningServer, grpcClientOf } from "./harness.js";
+import { FIXTURES, postJson, startServer, type RunningServer, grpcClientOf, grpcParams } from "./harness.js";
 
 
 let server: RunningServer;
@@ -35,10 +35,6 @@ afterAll(async () => {
 
 type Params = Record<string, string | number | boolean>;
 
-function grpcParams(params: Params): Record<string, object> {
-  return Object.fromEntries(Object.entries(params).map(([k, v]) =>
-    [k, typeof v === "string" ? { string_param: v } : typeof v === "boolean" ? { bool_param: v } : { int64_param: v }]));
-}
 
 function repeatRequest(id: string, values: number[], params: Params = {}) {
   return {

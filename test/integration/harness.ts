@@ -156,3 +156,9 @@ export async function grpcClientOf(server: RunningServer, channelOptions: grpc.C
   const inference = grpc.loadPackageDefinition(loader.loadSync("grpc_service.proto", { ...PROTO_OPTIONS, includeDirs: dirs })) as any;
   return new inference.inference.GRPCInferenceService(address, grpc.credentials.createInsecure(), channelOptions);
 }
+
+/** Request parameters as gRPC InferParameter messages (numbers as int64_param). */
+export function grpcParams(params: Record<string, string | number | boolean>): Record<string, object> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) =>
+    [k, typeof v === "string" ? { string_param: v } : typeof v === "boolean" ? { bool_param: v } : { int64_param: v }]));
+}
