@@ -3,23 +3,18 @@
  * REJECTED mark of their queue policy, and `queued` (nv_inference_pending_request_count).
  */
 import { describe, expect, it } from "vitest";
-import { validateModelConfig } from "../../../src/config/schema.js";
 import type { RequestTimes } from "../../../src/core/statistics.js";
 import type { CoreRequest } from "../../../src/core/types.js";
 import { DirectScheduler } from "../../../src/scheduler/direct.js";
 import { DynamicBatcher } from "../../../src/scheduler/dynamic-batcher.js";
 import { FakeInstance } from "../scheduler/fake-instance.js";
+import { batching } from "../scheduler/configs.js";
 
 const counted = (id: string, parameters: Record<string, number> = {}): CoreRequest & { times: RequestTimes } => ({
   model: "m", id, parameters, times: { startNs: performance.now() * 1e6 },
   inputs: [{ name: "X", datatype: "FP32", shape: [1, 2], data: new Uint8Array(8) }],
 });
 const tick = () => new Promise((r) => setImmediate(r));
-const batching = (dynamic: Record<string, unknown>) => validateModelConfig({
-  name: "m", backend: "python", max_batch_size: 4,
-  input: [{ name: "X", data_type: "TYPE_FP32", dims: [2] }], output: [{ name: "Y", data_type: "TYPE_FP32", dims: [2] }],
-  dynamic_batching: dynamic,
-}, { modelName: "m" });
 
 describe("DirectScheduler hooks", () => {
   it("stamps enqueue and dispatch, and counts only the requests not yet dispatched as queued", async () => {

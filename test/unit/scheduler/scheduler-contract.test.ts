@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { InstanceResult } from "../../../src/backends/backend.js";
-import { validateModelConfig, type ModelConfig } from "../../../src/config/schema.js";
+import type { ModelConfig } from "../../../src/config/schema.js";
 import type { CoreRequest, CoreResponse } from "../../../src/core/types.js";
 import { ServerError } from "../../../src/errors/index.js";
 import { createScheduler } from "../../../src/scheduler/index.js";
@@ -14,17 +14,13 @@ import { DynamicBatcher } from "../../../src/scheduler/dynamic-batcher.js";
 import { EnsembleScheduler } from "../../../src/scheduler/ensemble.js";
 import type { Scheduler } from "../../../src/scheduler/scheduler.js";
 import { FakeInstance } from "./fake-instance.js";
+import { batching } from "./configs.js";
 
 const req = (id: string, parameters: Record<string, number> = {}, signal?: AbortSignal): CoreRequest => ({
   model: "m", id, parameters, signal,
   inputs: [{ name: "X", datatype: "FP32", shape: [1, 2], data: new Uint8Array(8) }],
 });
 const tick = () => new Promise((r) => setImmediate(r));
-const batching = (dynamic: Record<string, unknown>) => validateModelConfig({
-  name: "m", backend: "python", max_batch_size: 4,
-  input: [{ name: "X", data_type: "TYPE_FP32", dims: [2] }], output: [{ name: "Y", data_type: "TYPE_FP32", dims: [2] }],
-  dynamic_batching: dynamic,
-}, { modelName: "m" });
 
 /** The outcome as a result: the outputs, or `{ error }` with what it rejected with. */
 const outcome = (p: Promise<InstanceResult>): Promise<InstanceResult> => p.then((r) => r, (error: ServerError) => ({ error }));

@@ -6,18 +6,10 @@
 import { describe, expect, it } from "vitest";
 import { TritonError } from "../../../stub/sdk/errors.js";
 import { InferenceRequest, InferenceResponse } from "../../../stub/sdk/request.js";
+import { thrown } from "../thrown.js";
 
 const VALUES = "Expect parameters values to have type bool/int/str, found type ";
 
-function thrown(fn: () => unknown): TritonError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TritonError) return e;
-    throw new Error(`expected a TritonError, got ${String(e)}`);
-  }
-  throw new Error("expected the call to throw");
-}
 
 const bad: [string, unknown, string][] = [
   ["a fractional number", 1.5, "<class 'float'>"],

@@ -11,17 +11,8 @@ import { KIND, type WireResponse } from "../../../src/ipc/protocol.js";
 import { CollectingSender, StreamingSender, type EncodeResponse } from "../../../stub/response-sender.js";
 import { TritonError } from "../../../stub/sdk/errors.js";
 import { InferenceResponse, TRITONSERVER_RESPONSE_COMPLETE_FINAL as FINAL } from "../../../stub/sdk/request.js";
+import { thrown } from "../thrown.js";
 
-/** The TritonError a call throws (fails the test when it throws nothing or something else). */
-function thrown(fn: () => unknown): TritonError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TritonError) return e;
-    throw new Error(`expected a TritonError, got ${String(e)}`);
-  }
-  throw new Error("expected the call to throw");
-}
 
 const CLOSED = "Unable to send response. Response sender has been closed.";
 const BAD_FLAG = "Unable to send response. Unsupported flag provided.";
