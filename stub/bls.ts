@@ -97,7 +97,9 @@ export class BlsClient {
       else if (r.error) item = { response: new InferenceResponse({ error: new TritonError(r.error.message, r.error.code) }), final: body.final };
       else {
         const outputs = r.outputs.map((t) => Tensor.fromBytes(t.name, t.datatype, t.shape, this.#endpoint.view(t.loc).slice()));
-        item = { response: new InferenceResponse({ outputTensors: outputs, parameters: r.parameters }), final: body.final };
+        // Responses carry no bigint (only a request's sequence_id may).
+        const parameters = r.parameters as Record<string, string | number | boolean>;
+        item = { response: new InferenceResponse({ outputTensors: outputs, parameters }), final: body.final };
       }
     } finally {
       this.#endpoint.release(ref);
@@ -144,13 +146,13 @@ export class BlsClient {
 /**
  * A BLS request's parameters, with its correlationId and flags as the sequence parameters a client
  * would send (sequence_id, sequence_start, sequence_end), so that a sequence model's batcher sees
- * them. A uint64 id past 2^53 travels as its decimal string.
+ * them. A uint64 id past 2^53 travels as a bigint (exact).
  */
 export function withSequence(call: BlsCall): WireParams {
   const parameters: WireParams = { ...(call.parameters ?? {}) };
   const id = call.correlationId;
   if (id !== undefined && id !== "" && id !== 0n) {
-    parameters.sequence_id = typeof id === "bigint" && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : String(id);
+    parameters.sequence_id = typeof id === "bigint" && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id;
   }
   const flags = call.flags ?? 0;
   if (flags & TRITONSERVER_REQUEST_FLAG_SEQUENCE_START) parameters.sequence_start = true;

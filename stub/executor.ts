@@ -5,7 +5,7 @@
  */
 import { bytesElementsSize, encodeBytesElements } from "../src/ipc/datatypes.js";
 import type { Block, Endpoint, MessageRef } from "../src/ipc/endpoint.js";
-import { KIND, type ExecuteBody, type ResponseBody, type WireResponse, type WireTensor } from "../src/ipc/protocol.js";
+import { KIND, type ExecuteBody, type ResponseBody, type WireParams, type WireResponse, type WireTensor } from "../src/ipc/protocol.js";
 import type { ErrorInfo } from "../src/errors/index.js";
 import type { Cancellations } from "./cancellation.js";
 import { decoupledMustReturnNone, describeThrown, executeFailed } from "./errors.js";
@@ -54,6 +54,14 @@ function rescheduled(ctx: ExecuteContext, requests: readonly InferenceRequest[])
   return requests.flatMap((r, i) => (r.releaseFlags() & TRITONSERVER_REQUEST_RELEASE_RESCHEDULE ? [i] : []));
 }
 
+/** The parameters a handler reads: a uint64 sequence_id past 2^53 as its exact decimal text. */
+function handlerParameters(p: WireParams): Record<string, string | number | boolean> {
+  for (const key in p) {
+    if (typeof p[key] === "bigint") return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, typeof v === "bigint" ? String(v) : v]));
+  }
+  return p as Record<string, string | number | boolean>;
+}
+
 export function decodeRequests(
   body: ExecuteBody, ctx: ExecuteContext, senders: (() => ResponseSender)[],
 ): InferenceRequest[] {
@@ -65,7 +73,7 @@ export function decodeRequests(
         requestId: r.id,
         correlationId: r.correlationId,
         flags: r.flags,
-        parameters: r.parameters,
+        parameters: handlerParameters(r.parameters),
         requestedOutputNames: r.requestedOutputs,
         inputs: [
           ...r.inputs.map((t) => Tensor.fromBytes(t.name, t.datatype, t.shape, endpoint.view(t.loc))),

@@ -8,6 +8,7 @@
  * with "triton_" fails the request with Triton's text.
  */
 import { headerForwardPatternInvalid, headerReserved } from "../errors/index.js";
+import type { ParamValue } from "./types.js";
 
 /** common.h kReservedParameterKeys: parameters a client may not set, nor a header forward. */
 export const RESERVED_PARAMETER_KEYS: readonly string[] = [
@@ -46,7 +47,7 @@ export class HeaderForward {
    * Adds each matching header to `parameters` (a header sent twice: the last one), in the order
    * given; throws headerReserved at the first reserved one, as Triton stops there.
    */
-  apply(headers: Iterable<readonly [string, string]>, parameters: Record<string, string | number | boolean>): void {
+  apply(headers: Iterable<readonly [string, string]>, parameters: Record<string, ParamValue>): void {
     for (const [name, value] of headers) {
       if (!this.#regex.test(name)) continue;
       if (RESERVED_PARAMETER_KEYS.includes(name) || name.startsWith("triton_")) throw headerReserved(name);

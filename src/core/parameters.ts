@@ -28,7 +28,7 @@ export type Protocol = "http" | "grpc";
  */
 export type WireParameter =
   | { kind: "bool"; value: boolean }
-  | { kind: "int" | "uint" | "double"; value: number }
+  | { kind: "int" | "uint" | "double"; value: number | bigint }
   | { kind: "string"; value: string }
   | { kind: "bytes" }
   | { kind: "other" };
@@ -37,6 +37,11 @@ type WireKind = WireParameter["kind"];
 /** A decoded JSON value as a WireParameter. */
 export function jsonParameter(value: unknown): WireParameter {
   if (typeof value === "boolean") return { kind: "bool", value };
+  // An exact integer literal (json-scan's parseExactJson), as rapidjson reads it: uint64 or int64.
+  if (typeof value === "bigint") {
+    if (value >= -(1n << 63n) && value < 1n << 64n) return { kind: value < 0n ? "int" : "uint", value };
+    return { kind: "double", value: Number(value) };
+  }
   if (typeof value === "string") return { kind: "string", value };
   if (typeof value === "number" && Number.isFinite(value)) {
     // Past 2^53 an integer has lost its value: a double, which no integer rule accepts.

@@ -7,7 +7,8 @@ import type { ServerError } from "../errors/index.js";
 import type { RequestSignal } from "./cancellation.js";
 import type { Datatype } from "../ipc/datatypes.js";
 
-export type ParamValue = string | number | boolean;
+/** bigint only for a sequence_id past 2^53 (a uint64 correlation id, kept exact). */
+export type ParamValue = string | number | boolean | bigint;
 export type Parameters = Record<string, ParamValue>;
 
 export interface CoreTensor {

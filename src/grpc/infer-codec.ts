@@ -79,7 +79,7 @@ export interface InferResponsePlain {
 
 export type PlainParameter =
   | { bool_param: boolean }
-  | { int64_param: number }
+  | { int64_param: number | string }
   | { double_param: number }
   | { string_param: string };
 
@@ -255,8 +255,11 @@ export function wireParameter(p: ParameterMessage, key: string): WireParameter {
     case "int64_param":
     case "uint64_param": {
       const int = p.parameter_choice === "int64_param";
-      const n = int64ToNumber((int ? p.int64_param : p.uint64_param)!);
+      const raw = (int ? p.int64_param : p.uint64_param)!;
+      const n = int64ToNumber(raw);
       if (!Number.isSafeInteger(n)) {
+        // A correlation id is a uint64: kept exact (the sequence batcher reads it as uint64).
+        if (key === "sequence_id") return { kind: int ? "int" : "uint", value: int64ToBigInt(raw, !int) };
         throw parameterOutOfRange(key);
       }
       return { kind: int ? "int" : "uint", value: n };
@@ -317,6 +320,7 @@ export function encodeParameters(parameters: Parameters): Record<string, PlainPa
     const v = parameters[key]!;
     if (typeof v === "boolean") out[key] = { bool_param: v };
     else if (typeof v === "string") out[key] = { string_param: v };
+    else if (typeof v === "bigint") out[key] = { int64_param: String(BigInt.asIntN(64, v)) };
     else if (Number.isSafeInteger(v)) out[key] = { int64_param: v };
     else out[key] = { double_param: v };
   }

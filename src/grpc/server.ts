@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { ServerApi } from "../core/server-api.js";
 import { Cancellation, type RequestSignal } from "../core/cancellation.js";
 import type { StreamItem } from "../core/response-stream.js";
-import type { CoreResponse, LoadOptions } from "../core/types.js";
+import type { CoreResponse, LoadOptions, Parameters } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
 import { RestrictedFeatures, type RestrictedCategory } from "../core/restricted.js";
 import type { HeaderForward } from "../core/header-forward.js";
@@ -272,7 +272,7 @@ export class GrpcFrontEnd {
    * --grpc-header-forward-pattern: the call's metadata (keys lower-case, as gRPC sends them) as
    * request parameters, after the request was decoded, as Triton's ForwardHeadersAsParameters.
    */
-  #forwardHeaders(metadata: grpc.Metadata | undefined, parameters: Record<string, string | number | boolean>): void {
+  #forwardHeaders(metadata: grpc.Metadata | undefined, parameters: Parameters): void {
     if (!this.#headerForward || !metadata) return;
     const pairs = Object.entries(metadata.getMap()).map(([k, v]) => [k, typeof v === "string" ? v : v.toString("latin1")] as const);
     this.#headerForward.apply(pairs, parameters);

@@ -63,19 +63,20 @@ export function decodeInferRequest(
   const text = Buffer.from(body.buffer, body.byteOffset, headerLength).toString("utf8");
   const json = parseJsonHeader(body, headerLength, text);
   if (!isObject(json)) throw jsonNotObject();
-  // The request as exact JSON, parsed only if a shape needs it (a dimension past 2^53).
+  // The request as exact JSON, parsed only if a value needs it (a shape dimension or a
+  // sequence_id past 2^53).
   let exact: ExactJson | undefined;
-  const exactShape = (i: number): ExactJson => {
-    exact ??= parseExactJson(text);
-    return ((exact as { inputs: { shape: ExactJson }[] }).inputs[i]!).shape;
+  const exactRequest = () => (exact ??= parseExactJson(text)) as {
+    inputs: { shape: ExactJson }[]; parameters: Record<string, ExactJson>;
   };
+  const exactShape = (i: number): ExactJson => exactRequest().inputs[i]!.shape;
 
   let id = "";
   if (json.id !== undefined) {
     if (typeof json.id !== "string") throw idNotString();
     id = json.id;
   }
-  const { parameters, binaryDataOutput } = decodeRequestParameters(json.parameters);
+  const { parameters, binaryDataOutput } = decodeRequestParameters(json.parameters, () => exactRequest().parameters);
 
   if (!Array.isArray(json.inputs)) throw inputsNotArray();
   const inputs: CoreTensor[] = new Array(json.inputs.length);
@@ -207,14 +208,19 @@ function checkBinarySize(
  * binary_data_output, which only steers this front end.
  */
 function decodeRequestParameters(
-  raw: unknown,
+  raw: unknown, exact: () => Record<string, ExactJson>,
 ): { parameters: Parameters; binaryDataOutput: boolean } {
   const parameters: Parameters = {};
   let binaryDataOutput = false;
   if (raw === undefined) return { parameters, binaryDataOutput };
   if (!isObject(raw)) throw parametersNotObject();
   for (const key of Object.keys(raw)) {
-    const value = requestParameter("http", key, jsonParameter(raw[key]));
+    let given = raw[key];
+    // A uint64 correlation id past 2^53 is read again, exactly (Triton reads it as uint64).
+    if (key === "sequence_id" && typeof given === "number" && Number.isInteger(given) && !Number.isSafeInteger(given)) {
+      given = exact()[key];
+    }
+    const value = requestParameter("http", key, jsonParameter(given));
     if (key === "binary_data_output") binaryDataOutput = value as boolean;
     else parameters[key] = value;
   }

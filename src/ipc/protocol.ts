@@ -45,7 +45,8 @@ export const REQUEST_FLAG = { SEQUENCE_START: 1, SEQUENCE_END: 2 } as const;
 /** Where tensor bytes are: [arena id of the sender, byte offset in it, byte length]. */
 export type Loc = [arena: number, offset: number, length: number];
 
-export type WireParams = Record<string, string | number | boolean>;
+/** bigint: a uint64 sequence_id past 2^53 (MessagePack carries it exactly). */
+export type WireParams = Record<string, string | number | boolean | bigint>;
 
 export interface WireTensor {
   name: string;

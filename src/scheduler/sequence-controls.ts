@@ -85,7 +85,7 @@ export class SequenceControls {
       if (id.length > MAX_STRING_ID) throw sequenceIdTooLong();
       return { key: `s:${id}`, text: id, value: id };
     }
-    if (typeof id !== "number") throw sequenceIdMissing(this.#model);
+    if (typeof id !== "number" && typeof id !== "bigint") throw sequenceIdMissing(this.#model);
     if (corrid && corrid.datatype === "BYTES") throw sequenceIdType(request.id, corrid.name, "UINT64", this.#model, "BYTES");
     const value = BigInt.asUintN(64, BigInt(id));
     return { key: `u:${value}`, text: String(value), value };

@@ -67,9 +67,37 @@ describe("correlation ids, flags and control inputs", () => {
 
   it("a uint64 CORRID model takes integer ids (up to 2^53 over JSON) and refuses strings with Triton's text", async () => {
     const steps = await sequence("seq_uint64", 9007199254740991, [1, 2, 3]);
-    expect(steps.map((s) => [s.status, s.sum, s.corrid])).toEqual([1, 3, 6].map((sum) => [200, sum, "bigint:9007199254740991|ctl"]));
+    expect(steps.map((s) => [s.status, s.sum, s.corrid])).toEqual([1, 3, 6].map((sum) => [200, sum, "bigint:9007199254740991|ctl=9007199254740991"]));
     const r = await step("seq_uint64", "abc", 1, { start: true });
     expect(r).toEqual({ status: 400, error: "[request id: <id_unknown>] sequence batching control 'CORRID_IN' data-type is 'BYTES', but model 'seq_uint64' expects 'UINT64'" });
+  });
+
+  it("ids past 2^53 stay exact: a JSON literal up to 2^64 - 1, a gRPC int64_param read as uint64", async () => {
+    const raw = async (id: string, x: number, start: boolean, end = false) => {
+      const r = await fetch(`${server.url}/v2/models/seq_uint64/infer`, {
+        method: "POST",
+        body: `{"inputs":[{"name":"INPUT","datatype":"INT32","shape":[1],"data":[${x}]}],"parameters":{"sequence_id":${id},"sequence_start":${start},"sequence_end":${end}}}`,
+      });
+      const body = await r.json();
+      return r.status === 200 ? [body.outputs[0].data[0], body.outputs[5].data[0]] : [r.status, body.error];
+    };
+    expect(await raw("18446744073709551615", 2, true)).toEqual([2, "bigint:18446744073709551615|ctl=18446744073709551615"]);
+    expect(await raw("18446744073709551615", 3, false, true)).toEqual([5, "bigint:18446744073709551615|ctl=18446744073709551615"]);
+    // Its neighbour (the same double) is a sequence of its own.
+    expect(await raw("18446744073709551614", 5, true, true)).toEqual([5, "bigint:18446744073709551614|ctl=18446744073709551614"]);
+    // Past uint64, rapidjson reads a double: Triton's parse error.
+    expect(await raw("18446744073709551616", 1, true)).toEqual([400, "Unable to parse 'sequence_id': attempt to access JSON non-string as string"]);
+    const client = await grpcClientOf(server);
+    const infer = (id: string, x: number) => new Promise<any>((resolve) => {
+      client.ModelInfer({
+        model_name: "seq_uint64",
+        inputs: [{ name: "INPUT", datatype: "INT32", shape: [1], contents: { int_contents: [x] } }],
+        parameters: { sequence_id: { int64_param: id }, sequence_start: { bool_param: true }, sequence_end: { bool_param: true } },
+      }, (err: any, res: any) => resolve(err ? err.details : Buffer.from(res.raw_output_contents[5]).subarray(4).toString()));
+    });
+    expect(await infer("-1", 1)).toBe("bigint:18446744073709551615|ctl=18446744073709551615");
+    expect(await infer("9007199254740993", 1)).toBe("bigint:9007199254740993|ctl=9007199254740993");
+    client.close();
   });
 
   it("a string CORRID model takes string ids and refuses integers", async () => {
@@ -116,10 +144,13 @@ describe("correlation ids, flags and control inputs", () => {
 });
 
 describe("BLS", () => {
-  it("a handler's InferenceRequest with correlationId and flags reaches a sequence model as a sequence", async () => {
-    const call = (x: number, parameters: Record<string, unknown>) => postJson(`${server.url}/v2/models/seq_bls_caller/infer`, {
-      inputs: [{ name: "INPUT", datatype: "INT32", shape: [1], data: [x] }], parameters: { sequence_id: 321, ...parameters },
-    });
+  it.each(["321", "18446744073709551615"])("a handler's InferenceRequest with correlationId %s and flags reaches a sequence model as a sequence", async (id) => {
+    // The id as a JSON literal: past 2^53 it must stay exact through the handler and BLS.
+    const call = async (x: number, parameters: Record<string, unknown>) => {
+      const body = JSON.stringify({ inputs: [{ name: "INPUT", datatype: "INT32", shape: [1], data: [x] }], parameters: { sequence_id: 0, ...parameters } });
+      const r = await fetch(`${server.url}/v2/models/seq_bls_caller/infer`, { method: "POST", body: body.replace('"sequence_id":0', `"sequence_id":${id}`) });
+      return { status: r.status, body: await r.json() };
+    };
     const sums = [];
     for (const [x, p] of [[1, { sequence_start: true }], [2, {}], [3, { sequence_end: true }]] as const) {
       const r = await call(x, p);
@@ -129,7 +160,7 @@ describe("BLS", () => {
     expect(sums).toEqual([1, 3, 6]);
     const after = await call(1, {});
     expect(after.status).toBe(400); // the handler passed the BLS error on, with its code
-    expect(after.body.error).toContain("inference request for sequence 321 to model 'seq_uint64' must specify the START flag");
+    expect(after.body.error).toContain(`inference request for sequence ${id} to model 'seq_uint64' must specify the START flag`);
   });
 });
 

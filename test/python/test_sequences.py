@@ -52,7 +52,13 @@ def test_uint64_ids_flags_and_controls(seq_server, protocol):
     # uint64 through a CORRID control of TYPE_UINT64
     big = run_sequence(c, protocol, "seq_uint64", 2**40 + 7, [1, 1])
     assert [int(scalar(r, "OUTPUT")) for r in big] == [1, 2]
-    assert scalar(big[0], "CORRID") == b"bigint:%d|ctl" % (2**40 + 7)
+    assert scalar(big[0], "CORRID") == b"bigint:%d|ctl=%d" % (2**40 + 7, 2**40 + 7)
+    # past 2^53 the id stays exact: up to 2^64 - 1 over HTTP; gRPC's int64_param holds up to 2^63 - 1
+    huge = 2**64 - 1 if protocol == "http" else 2**63 - 1
+    for k, ident in enumerate([2**53 + 1, huge]):
+        steps = run_sequence(c, protocol, "seq_uint64", ident, [k + 1, 10])
+        assert [int(scalar(r, "OUTPUT")) for r in steps] == [k + 1, k + 11]
+        assert scalar(steps[1], "CORRID") == b"bigint:%d|ctl=%d" % (ident, ident)
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])

@@ -89,7 +89,7 @@ describe("BLS calls to a sequence model", () => {
     const call = (o: object) => ({ modelName: "m", inputs: [], ...o });
     expect(withSequence(call({ correlationId: 7n, flags: 1, parameters: { k: "v" } }))).toEqual({ k: "v", sequence_id: 7, sequence_start: true });
     expect(withSequence(call({ correlationId: "s", flags: 2 }))).toEqual({ sequence_id: "s", sequence_end: true });
-    expect(withSequence(call({ correlationId: 2n ** 60n, flags: 3 }))).toEqual({ sequence_id: String(2n ** 60n), sequence_start: true, sequence_end: true });
+    expect(withSequence(call({ correlationId: 2n ** 60n, flags: 3 }))).toEqual({ sequence_id: 2n ** 60n, sequence_start: true, sequence_end: true });
     expect(withSequence(call({}))).toEqual({});
   });
 });
