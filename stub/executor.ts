@@ -274,7 +274,11 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
   const inputsDone = new Promise<void>((resolve) => (allClosed = resolve));
   if (open === 0) allClosed();
   const senders = body.requests.map((r) => new StreamingSender(r.key, r.requestedOutputs, endpoint,
-    (response, requested, blocks) => encodeResponse(response, requested, endpoint, blocks),
+    (response, requested, blocks) => {
+      // A decoupled sequence model writes its next state in the responses it sends.
+      ctx.states?.update(r, response);
+      return encodeResponse(response, requested, endpoint, blocks, ctx.states?.outputs);
+    },
     () => {
       cancellations.end(r.key);
       if (--open === 0) allClosed();

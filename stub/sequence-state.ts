@@ -18,7 +18,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { datatypeFromConfig, datatypeSize, elementCount, type Datatype } from "../src/ipc/datatypes.js";
+import { datatypeFromConfig, datatypeSize, decodeBytesElements, elementCount, type Datatype } from "../src/ipc/datatypes.js";
 import { REQUEST_FLAG, type WireRequest } from "../src/ipc/protocol.js";
 import { TritonError } from "./sdk/errors.js";
 import type { InferenceResponse } from "./sdk/request.js";
@@ -122,15 +122,23 @@ function spec(s: ConfigState, modelDir: string): StateSpec {
   const init = s.initial_state?.[0];
   const dims = (init?.dims ?? s.dims).map(Number).map((d) => Math.max(d, 0));
   let bytes: Uint8Array | null = null;
+  let strings: Uint8Array[] | null = null;
   if (init?.data_file) {
     bytes = new Uint8Array(readFileSync(join(modelDir, "initial_state", init.data_file)));
-    const want = datatype === "BYTES" ? bytes.byteLength : elementCount(dims) * datatypeSize(datatype);
-    if (bytes.byteLength !== want) {
-      throw new TritonError(`initial state '${init.name ?? s.input_name}' data file '${init.data_file}' has ${bytes.byteLength} bytes, expected ${want}`, TritonError.INVALID_ARG);
+    const what = `initial state '${init.name ?? s.input_name}' data file '${init.data_file}'`;
+    if (datatype === "BYTES") {
+      // Triton's serialized BYTES: each element a 4-byte little-endian length, then its bytes.
+      strings = decodeBytesElements(bytes, elementCount(dims));
+      if (!strings) throw new TritonError(`${what} does not hold ${elementCount(dims)} length-prefixed BYTES elements`, TritonError.INVALID_ARG);
+    } else if (bytes.byteLength !== elementCount(dims) * datatypeSize(datatype)) {
+      throw new TritonError(`${what} has ${bytes.byteLength} bytes, expected ${elementCount(dims) * datatypeSize(datatype)}`, TritonError.INVALID_ARG);
     }
   }
   const initial = () => {
-    if (datatype === "BYTES") return new Tensor(s.input_name, Array.from({ length: elementCount(dims) }, () => new Uint8Array(0)), dims, "BYTES");
+    if (datatype === "BYTES") {
+      const elements = strings ? strings.map((e) => e.slice()) : Array.from({ length: elementCount(dims) }, () => new Uint8Array(0));
+      return new Tensor(s.input_name, elements, dims, "BYTES");
+    }
     const b = bytes ? bytes.slice() : new Uint8Array(elementCount(dims) * datatypeSize(datatype));
     return Tensor.fromBytes(s.input_name, datatype, dims, b);
   };

@@ -319,12 +319,14 @@ describe("iterative sequences", () => {
     const stream = client.ModelStreamInfer();
     const got = new Map<string, number[]>();
     const finals = new Set<string>();
+    const names = new Set<string>();
     const done = new Promise<void>((resolve, reject) => {
       stream.on("data", (m: any) => {
         if (m.error_message) return reject(new Error(m.error_message));
         const r = m.infer_response;
         const id = r.id;
         if (r.outputs.length > 0) (got.get(id) ?? got.set(id, []).get(id)!).push(new Int32Array(new Uint8Array(r.raw_output_contents[0]).buffer)[0]!);
+        for (const o of r.outputs) names.add(o.name);
         if (r.parameters?.triton_final_response?.bool_param) finals.add(id);
         if (finals.size === 3) resolve();
       });
@@ -341,5 +343,6 @@ describe("iterative sequences", () => {
     stream.end();
     client.close();
     expect(Object.fromEntries(got)).toEqual({ a: [1, 2, 3, 4], b: [1, 2, 3, 4, 5, 6], c: [1, 2] });
+    expect([...names].sort()).toEqual(["BATCH", "TOKEN"]); // the state output the responses carried stays in the stub
   });
 });

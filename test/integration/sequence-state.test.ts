@@ -76,6 +76,17 @@ describe("implicit state", () => {
     expect(out(await step("seq_state_file", 2, 1, { start: true, end: true }), "MEAN")).toEqual([50.5]); // the prior again
   });
 
+  it("a BYTES state from a data file of length-prefixed elements, growing with each request", async () => {
+    const say = async (id: number, text: string, flags: { start?: boolean; end?: boolean }) => out(await postJson(`${server.url}/v2/models/seq_history/infer`, {
+      inputs: [{ name: "TEXT", datatype: "BYTES", shape: [1], data: [text] }],
+      parameters: { sequence_id: id, sequence_start: flags.start === true, sequence_end: flags.end === true },
+    }), "HISTORY");
+    expect(await say(1, "user: hi", { start: true })).toEqual(["system: 안녕\nuser: hi"]);
+    expect(await say(2, "user: 여보세요", { start: true })).toEqual(["system: 안녕\nuser: 여보세요"]);
+    expect(await say(1, "user: bye", { end: true })).toEqual(["system: 안녕\nuser: hi\nuser: bye"]);
+    expect(await say(2, "user: ...", { end: true })).toEqual(["system: 안녕\nuser: 여보세요\nuser: ..."]);
+  });
+
   it("a stub's death takes its sequences' state: they end with an error naming the instance", async () => {
     const ids = Array.from({ length: 8 }, (_, k) => 6000 + k);
     const pidOf = new Map<number, number>();

@@ -75,6 +75,22 @@ describe("SequenceStates", () => {
     expect(thrown(() => SequenceStates.fromConfig(config(bad), dir))).toBe("initial state 'i' data file 'short.bin' has 4 bytes, expected 8");
   });
 
+  it("a BYTES data_file holds length-prefixed elements, as many as its dims; a malformed one fails", () => {
+    const dir = mkdtempSync(join(tmpdir(), "state-"));
+    mkdirSync(join(dir, "initial_state"));
+    const element = (text: string) => { const b = Buffer.from(text); return Buffer.concat([Buffer.from(Uint32Array.of(b.length).buffer), b]); };
+    writeFileSync(join(dir, "initial_state", "two.bin"), Buffer.concat([element("α"), element("")]));
+    const init = (file: string, dims: string[]) => ({ data_type: "TYPE_STRING", initial_state: [{ name: "i", data_type: "TYPE_STRING", dims, data_file: file }] });
+    const s = SequenceStates.fromConfig(config(init("two.bin", ["2"])), dir)!;
+    const t = s.inputs(wire(0, 1n, 1))[0]!;
+    expect([(t.data as Uint8Array[]).map((e) => Buffer.from(e).toString()), t.datatype()]).toEqual([["α", ""], "BYTES"]);
+    expect(thrown(() => SequenceStates.fromConfig(config(init("two.bin", ["3"])), dir)))
+      .toBe("initial state 'i' data file 'two.bin' does not hold 3 length-prefixed BYTES elements");
+    writeFileSync(join(dir, "initial_state", "cut.bin"), element("abc").subarray(0, 5));
+    expect(thrown(() => SequenceStates.fromConfig(config(init("cut.bin", ["1"])), dir)))
+      .toBe("initial state 'i' data file 'cut.bin' does not hold 1 length-prefixed BYTES elements");
+  });
+
   it("refuses a state output of another data type", () => {
     const s = SequenceStates.fromConfig(config({}), "/nowhere")!;
     s.inputs(wire(0, "a", 1));
