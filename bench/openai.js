@@ -5,16 +5,17 @@
 //
 // genai-perf (PyPI) runs against /v1/chat/completions when it can: it is installed on first run
 // into a venv under ~/.cache/tessera (or TESSERA_PY_CACHE) from bench/python/genai-perf.txt, and
-// needs perf_analyzer on PATH (genai-perf does not install it; bench/perf.js on glibc) and a tokenizer (GENAI_PERF_TOKENIZER, a
-// Hugging Face id or local folder; it downloads one by default). When it cannot run, the reason is
-// printed and put in the JSON line, and the figures are our own OpenAI client's.
-import { execFileSync, spawnSync } from "node:child_process";
+// drives bench/perf.js's perf_analyzer (python-tools.js). Its tokenizer is a local one of the
+// model's own characters (GENAI_PERF_TOKENIZER, a Hugging Face id or folder, overrides it). When it
+// cannot run, the reason is printed and put in the JSON line, and the figures are our own client's.
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cache, perfAnalyzer, venv } from "./python-tools.js";
 import { nowUs, startTessera, summarize } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,7 +24,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const TOKENS = 256;
 const PROMPT = "Shall I compare thee";
 const CONCURRENCIES = [1, 16];
-const cache = process.env.TESSERA_PY_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "tessera");
 
 /** A copy of the text_generator with no pause between tokens: the bench measures the server. */
 function repository() {
@@ -38,11 +38,11 @@ function repository() {
  * One streamed request: the times (µs from the start) of each event that carried a token. An
  * OpenAI chunk carries one when its delta has content; generate_stream's every event does.
  */
-function stream(port, path, body, isToken) {
+function stream(port, path, body, isToken, agent) {
   return new Promise((resolve, reject) => {
     const t0 = nowUs();
     const times = [];
-    const req = http.request({ port, host: "127.0.0.1", path, method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+    const req = http.request({ port, host: "127.0.0.1", path, method: "POST", agent, headers: { "content-type": "application/json" } }, (res) => {
       res.setEncoding("utf8");
       let tail = "";
       res.on("data", (chunk) => {
@@ -61,7 +61,12 @@ function stream(port, path, body, isToken) {
 const generateToken = (data) => !data.startsWith('{"error"');
 const chatToken = (data) => data.includes('"delta":{"content":"') || data.includes('"delta":{"role":"assistant","content":"');
 
+/**
+ * `concurrency` clients calling `one(agent)` for SECONDS, over keep-alive connections of their own
+ * (made for this measurement: a pooled one left idle while genai-perf ran may have been closed).
+ */
 async function measure(concurrency, one) {
+  const agent = new http.Agent({ keepAlive: true });
   const ttft = [];
   const itl = [];
   let tokens = 0;
@@ -69,7 +74,7 @@ async function measure(concurrency, one) {
   const t0 = nowUs();
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (Date.now() < end) {
-      const { times } = await one();
+      const { times } = await one(agent);
       if (times.length !== TOKENS) throw new Error(`expected ${TOKENS} tokens, got ${times.length}`);
       tokens += times.length;
       ttft.push(times[0]);
@@ -77,31 +82,48 @@ async function measure(concurrency, one) {
     }
   }));
   const secs = (nowUs() - t0) / 1e6;
+  agent.destroy();
   const mean = (a) => Math.round(a.reduce((x, y) => x + y, 0) / Math.max(1, a.length));
   return { tokens_per_s: Math.round(tokens / secs), ttft_p50_us: summarize(ttft).p50, itl_mean_us: mean(itl), requests: ttft.length };
 }
 
-/** genai-perf's venv (made once); throws with the reason it cannot be had. */
+/**
+ * genai-perf, its environment and a tokenizer; throws with the reason it cannot be had. It drives
+ * the same perf_analyzer as bench/perf.js (put first on its PATH). Its tokenizer counts the output
+ * tokens: by default a local Hugging Face tokenizer of the text_generator's own characters (one
+ * token per character, as the model generates), made once with the venv's `tokenizers`, so that
+ * nothing is downloaded and genai-perf's token counts are the model's.
+ */
 function genaiPerf() {
   if (process.env.BENCH_GENAI_PERF === "0") throw new Error("skipped (BENCH_GENAI_PERF=0)");
-  const requirements = join(here, "python", "genai-perf.txt");
-  const key = createHash("sha256").update(readFileSync(requirements)).update(execFileSync("python3", ["--version"])).digest("hex").slice(0, 16);
-  const dir = join(cache, `bench-genai-perf-${key}`);
-  if (!existsSync(join(dir, ".complete"))) {
-    console.error(`bench/openai: creating ${dir} (first run)`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(cache, { recursive: true });
-    execFileSync("python3", ["-m", "venv", dir], { stdio: "inherit" });
-    const pip = spawnSync(join(dir, "bin", "pip"), ["install", "--quiet", "--disable-pip-version-check", "-r", requirements], { encoding: "utf8", timeout: 900_000 });
-    if (pip.status !== 0) throw new Error(`pip install genai-perf failed: ${`${pip.stderr ?? ""}`.trim().split("\n").slice(-2).join(" | ") || pip.error?.message}`);
-    writeFileSync(join(dir, ".complete"), "");
-  }
-  const env = { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}` };
-  const pa = spawnSync("perf_analyzer", ["--help"], { env, encoding: "utf8" });
-  if (pa.error || /error while loading shared libraries|not found \(required by/.test(pa.stderr ?? "")) {
-    throw new Error(`genai-perf is installed but perf_analyzer, which it drives, does not run here: ${pa.error?.message ?? pa.stderr.trim().split("\n")[0]}`);
-  }
-  return { bin: join(dir, "bin", "genai-perf"), env };
+  const dir = venv("bench-genai-perf", join(here, "python", "genai-perf.txt"));
+  const pa = perfAnalyzer();
+  const env = { ...pa.env, PATH: `${dirname(pa.bin)}:${join(dir, "bin")}:${process.env.PATH}`, HF_HUB_OFFLINE: "1", TRANSFORMERS_OFFLINE: "1" };
+  const tokenizer = process.env.GENAI_PERF_TOKENIZER ?? characterTokenizer(join(dir, "bin", "python"));
+  return { bin: join(dir, "bin", "genai-perf"), env, tokenizer, perfAnalyzer: pa.source };
+}
+
+/** A Hugging Face tokenizer folder whose tokens are the text_generator's characters; its path. */
+function characterTokenizer(python) {
+  const vocabFile = join(root, "examples", "model_repository", "text_generator", "1", "vocab.json");
+  const vocab = JSON.parse(readFileSync(vocabFile, "utf8")).vocab;
+  const key = createHash("sha256").update(JSON.stringify(vocab)).digest("hex").slice(0, 16);
+  const out = join(cache, `bench-char-tokenizer-${key}`);
+  if (existsSync(join(out, "tokenizer.json"))) return out;
+  const script = [
+    "import json, sys",
+    "from tokenizers import Tokenizer, Regex, models, pre_tokenizers",
+    "from transformers import PreTrainedTokenizerFast",
+    "chars = json.loads(sys.argv[1])",
+    "vocab = {c: i for i, c in enumerate(chars)}",
+    "vocab['[UNK]'] = len(vocab)",
+    "tok = Tokenizer(models.WordLevel(vocab, unk_token='[UNK]'))",
+    "tok.pre_tokenizer = pre_tokenizers.Split(Regex('[\\s\\S]'), behavior='isolated')",
+    "PreTrainedTokenizerFast(tokenizer_object=tok, unk_token='[UNK]').save_pretrained(sys.argv[2])",
+  ].join("\n");
+  const r = spawnSync(python, ["-c", script, JSON.stringify(vocab), out], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`could not make the character tokenizer: ${`${r.stderr}`.trim().split("\n").slice(-1)[0]}`);
+  return out;
 }
 
 /** One genai-perf profile of /v1/chat/completions; its TTFT, ITL and tokens/s, or { error }. */
@@ -110,7 +132,7 @@ function genaiProfile(gp, port, concurrency) {
   const args = ["profile", "-m", "text_generator", "--endpoint-type", "chat", "--streaming", "-u", `127.0.0.1:${port}`,
     "--concurrency", String(concurrency), "--output-tokens-mean", String(TOKENS), "--extra-inputs", `max_tokens:${TOKENS}`,
     "--extra-inputs", "temperature:0", "--measurement-interval", String(SECONDS * 1000), "--artifact-dir", out,
-    ...(process.env.GENAI_PERF_TOKENIZER ? ["--tokenizer", process.env.GENAI_PERF_TOKENIZER] : [])];
+    "--tokenizer", gp.tokenizer];
   const r = spawnSync(gp.bin, args, { env: gp.env, encoding: "utf8", timeout: (SECONDS * 6 + 120) * 1000 });
   try {
     const find = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? find(join(d, e.name)) : e.name === "profile_export_genai_perf.json" ? [join(d, e.name)] : []));
@@ -160,8 +182,8 @@ export async function run() {
       await stream(openaiPort, "/v1/chat/completions", chatBody, chatToken);
     }
     for (const c of CONCURRENCIES) {
-      const generate = await measure(c, () => stream(tessera.port, "/v2/models/text_generator/generate_stream", generateBody, generateToken));
-      const openai = await measure(c, () => stream(openaiPort, "/v1/chat/completions", chatBody, chatToken));
+      const generate = await measure(c, (agent) => stream(tessera.port, "/v2/models/text_generator/generate_stream", generateBody, generateToken, agent));
+      const openai = await measure(c, (agent) => stream(openaiPort, "/v1/chat/completions", chatBody, chatToken, agent));
       const row = {
         generate_stream: generate, openai,
         ratio_tokens_per_s: +(openai.tokens_per_s / generate.tokens_per_s).toFixed(3),

@@ -7,13 +7,13 @@
 // perf_analyzer is installed on first run into a venv of its own beside the test suite's
 // (~/.cache/tessera, or TESSERA_PY_CACHE), from bench/python/*.txt: the `perf-analyzer` package
 // where glibc >= 2.38, else the perf_analyzer bundled in tritonclient 2.50 (see that file).
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { binBody, binHeader, grpcClient, grpcRequest, loadGrpc, start } from "./grpc.js";
+import { perfAnalyzer, sitePackages, venv } from "./python-tools.js";
 import { load, nowUs, summarize } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,50 +22,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCIES = [1, 16, 64];
 const PROMPT = "the ";
 const TOKENS = 32;
-const cache = process.env.TESSERA_PY_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "tessera");
-
-function glibc() {
-  const v = process.report?.getReport?.().header?.glibcVersionRuntime ?? "0.0";
-  const [major, minor] = v.split(".").map(Number);
-  return { text: v, atLeast: (a, b) => major > a || (major === a && minor >= b) };
-}
-
-/** A venv under the cache made from `requirements` (reused while they are unchanged); its path. */
-function venv(name, requirements) {
-  const key = createHash("sha256").update(readFileSync(requirements)).update(execFileSync("python3", ["--version"])).digest("hex").slice(0, 16);
-  const dir = join(cache, `${name}-${key}`);
-  if (!existsSync(join(dir, ".complete"))) {
-    console.error(`bench/perf: creating ${dir} (first run)`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(cache, { recursive: true });
-    execFileSync("python3", ["-m", "venv", dir], { stdio: "inherit" });
-    execFileSync(join(dir, "bin", "pip"), ["install", "--quiet", "--disable-pip-version-check", "-r", requirements], { stdio: "inherit" });
-    writeFileSync(join(dir, ".complete"), "");
-  }
-  return dir;
-}
-
-const sitePackages = (dir) => {
-  const lib = join(dir, "lib");
-  return join(lib, readdirSync(lib).find((d) => d.startsWith("python")), "site-packages");
-};
-
-/** The perf_analyzer binary and the environment it runs in; throws with the reason it cannot run. */
-function perfAnalyzer() {
-  const modern = glibc().atLeast(2, 38);
-  const dir = venv(modern ? "bench-perf" : "bench-perf-glibc234", join(here, "python", modern ? "perf-analyzer.txt" : "perf-analyzer-glibc234.txt"));
-  const bin = join(dir, "bin", "perf_analyzer");
-  const env = { ...process.env };
-  if (!modern) env.LD_LIBRARY_PATH = [join(sitePackages(dir), "nvidia", "cuda_runtime", "lib"), env.LD_LIBRARY_PATH].filter(Boolean).join(":");
-  const probe = spawnSync(bin, ["--help"], { env, encoding: "utf8" });
-  if (probe.error || /error while loading shared libraries|not found \(required by/.test(probe.stderr)) {
-    const why = probe.error?.message ?? probe.stderr.trim().split("\n")[0];
-    throw new Error(`perf_analyzer does not run here (glibc ${glibc().text}): ${why}` +
-      (/libb64/.test(why) ? " (install it: apt-get install libb64-0d)" : ""));
-  }
-  return { bin, env, source: modern ? "perf-analyzer 2.60.0" : "tritonclient 2.50.0 (glibc < 2.38)" };
-}
-
 /**
  * One perf_analyzer measurement; its CSV row as { rps, p50_us, p99_us } or { error } with its
  * output's last lines. Stability is not required (-s 1000): this machine is shared.
