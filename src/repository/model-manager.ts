@@ -160,7 +160,7 @@ export class ModelManager {
   }
 
   /** A load with the full error (start-up logs it so); the model's index reason is the client text. */
-  #loadNamed(name: string, configOverride?: string, scratch?: string): Promise<void> {
+  #loadNamed(name: string, configOverride?: string, scratch?: string, keep: ReadonlySet<number> = new Set()): Promise<void> {
     try {
       checkLoadModelName(name);
       if (scratch === undefined && !this.#models.has(name) && !this.available().includes(name)) {
@@ -172,7 +172,7 @@ export class ModelManager {
       return Promise.reject(err);
     }
     const record = this.#record(name);
-    const run = record.busy.then(() => this.#load(record, scratch === undefined ? configOverride ?? this.#keptOverride(record) : configOverride, scratch));
+    const run = record.busy.then(() => this.#load(record, scratch === undefined ? configOverride ?? this.#keptOverride(record) : configOverride, scratch, keep));
     record.busy = run.catch(() => {});
     return run;
   }
@@ -211,10 +211,12 @@ export class ModelManager {
 
   /**
    * Loads (or reloads) a model for the repository poller: the full error is logged and thrown; a
-   * failed reload keeps the serving versions, as every reload does.
+   * failed reload keeps the serving versions, as every reload does. Versions in `keep` (their
+   * folders and the config unchanged, Triton's IsModelVersionModified) serve on as they are, when
+   * they are still selected; the others start beside them.
    */
-  reload(name: string): Promise<void> {
-    return this.#loadNamed(name).catch((err: unknown) => {
+  reload(name: string, keep: ReadonlySet<number> = new Set()): Promise<void> {
+    return this.#loadNamed(name, undefined, undefined, keep).catch((err: unknown) => {
       const e = toServerError(err);
       this.#o.log("ERROR", "model_manager", `poll: '${name}' keeps its serving versions: ${e.message}`);
       throw e;
@@ -328,7 +330,7 @@ export class ModelManager {
     return r;
   }
 
-  async #load(record: ModelRecord, configOverride?: string, scratch?: string): Promise<void> {
+  async #load(record: ModelRecord, configOverride?: string, scratch?: string, keep: ReadonlySet<number> = new Set()): Promise<void> {
     const { name } = record;
     const started = Date.now();
     const hadVersions = record.versions.size > 0;
@@ -338,7 +340,8 @@ export class ModelManager {
     }
     let loaded: LoadedVersion[] = [];
     try {
-      loaded = await this.#start(name, configOverride, scratch);
+      const reusable = new Map([...record.versions].filter(([v, lv]) => keep.has(v) && lv.backend !== null));
+      loaded = await this.#start(name, configOverride, scratch, reusable);
     } catch (err) {
       if (scratch !== undefined) removeScratch(scratch);
       const e = toServerError(err);
@@ -352,15 +355,18 @@ export class ModelManager {
     for (const v of loaded) v.scratch = scratch;
     // A later load without `config` keeps a config override; one with files goes back to the repository.
     record.override = configOverride !== undefined && scratch === undefined ? { config: configOverride, atMs: started } : undefined;
-    const old = [...record.versions.values()];
+    const old = [...record.versions.values()].filter((v) => !loaded.includes(v));
+    const fresh = loaded.filter((v) => record.versions.get(v.version) !== v);
     record.versions = new Map(loaded.map((v) => [v.version, v]));
     record.unloadedVersions = [...new Set([...record.unloadedVersions, ...old.map((v) => v.version)])]
       .filter((v) => !record.versions.has(v));
     record.state = "READY";
     record.reason = "";
     record.loadSeconds = (Date.now() - started) / 1000;
-    for (const v of loaded) v.loadSeconds = record.loadSeconds;
-    this.#o.log("INFO", "model_manager", `successfully loaded '${name}' version${loaded.length > 1 ? "s" : ""} ${loaded.map((v) => v.version).join(", ")}`);
+    for (const v of fresh) v.loadSeconds = record.loadSeconds;
+    const list = (vs: LoadedVersion[]) => `version${vs.length > 1 ? "s" : ""} ${vs.map((v) => v.version).join(", ")}`;
+    if (fresh.length > 0) this.#o.log("INFO", "model_manager", `successfully loaded '${name}' ${list(fresh)}`);
+    if (fresh.length < loaded.length) this.#o.log("INFO", "model_manager", `'${name}' ${list(loaded.filter((v) => !fresh.includes(v)))} unchanged: serving on`);
     // The swap is done: requests now go to the new instances. The load answers now, as Triton's
     // does; the old versions finish what they hold in the background.
     const retiring = this.#retireAll(old, loaded).catch((err) =>
@@ -369,7 +375,7 @@ export class ModelManager {
     void retiring.finally(() => this.#retiring.delete(retiring));
   }
 
-  async #start(name: string, configOverride?: string, scratch?: string): Promise<LoadedVersion[]> {
+  async #start(name: string, configOverride?: string, scratch?: string, reusable: ReadonlyMap<number, LoadedVersion> = new Map()): Promise<LoadedVersion[]> {
     const dir = scratch !== undefined ? { name, path: scratch } : findModelDir(this.#o.repositories, name);
     const { raw: fileRaw, file } = configOverride !== undefined
       ? { raw: parseConfigJson(configOverride), file: undefined }
@@ -396,8 +402,9 @@ export class ModelManager {
         return final;
       };
     const started: LoadedVersion[] = [];
+    const reused = versions.flatMap((v) => reusable.get(v) ?? []);
     try {
-      await Promise.all(versions.map(async (version) => {
+      await Promise.all(versions.filter((v) => !reusable.has(v)).map(async (version) => {
         // The scheduler depends on the final (auto-completed) config, known once the stubs start.
         let scheduler: Scheduler | null = null;
         let live: ModelInstance[] = [];
@@ -425,7 +432,7 @@ export class ModelManager {
       if (err instanceof VersionLoadError) throw err;
       throw versionsFailed(name, toServerError(err));
     }
-    return started.sort((a, b) => a.version - b.version);
+    return [...started, ...reused].sort((a, b) => a.version - b.version);
   }
 
   /**

@@ -9,7 +9,10 @@
  *   once they are ready; in-flight requests finish on the instances they started on; a reload
  *   that fails keeps the serving versions and logs why (model-manager.ts);
  * - when only the config changed, and only in instance_group (Triton's ConfigChangeRequiresReload
- *   is false), the instances are added or removed in place instead.
+ *   is false), the instances are added or removed in place instead;
+ * - when the config and the model's other files are unchanged, a version whose folder did not
+ *   change keeps serving as it is (Triton's IsModelVersionModified): adding version 2 starts
+ *   version 2 only.
  *
  * A change is applied once: a broken edit is not retried every poll, only when it is edited again.
  * Polls never overlap: the next is timed from the end of the last.
@@ -24,7 +27,8 @@ import { CONFIGS_FOLDER, configFilePath, findModelDir, readRawModelConfig } from
 export interface PollTarget {
   available(): string[];
   isModelReady(name: string): boolean;
-  reload(name: string): Promise<void>;
+  /** `keep`: versions whose folders (and the config) did not change: they need no restart. */
+  reload(name: string, keep?: ReadonlySet<number>): Promise<void>;
   updateInstances(name: string): Promise<void>;
   unload(name: string): Promise<void>;
 }
@@ -114,7 +118,7 @@ export class RepositoryPoller {
       } else if (changed(before, after)) {
         const inPlace = onlyInstanceGroupChanged(before, after) && this.#target.isModelReady(name);
         this.#o.log("INFO", "model_manager", `poll: '${name}' changed: ${inPlace ? "updating its instance groups" : "reloading"}`);
-        work.push(inPlace ? this.#target.updateInstances(name) : this.#target.reload(name));
+        work.push(inPlace ? this.#target.updateInstances(name) : this.#target.reload(name, unchangedVersions(before, after)));
       }
     }
     // The target logs each failure in full; a poll carries on with the other models.
@@ -181,4 +185,19 @@ function onlyInstanceGroupChanged(a: Snapshot, b: Snapshot): boolean {
   }
   const rest = (c: Record<string, unknown>) => JSON.stringify({ ...c, instance_group: undefined });
   return rest(a.config) === rest(b.config);
+}
+
+/**
+ * The versions a reload may keep as they are: the config parses and is the same, no entry but
+ * version folders (and the folder's own time) changed, and the version's folder is the same.
+ */
+function unchangedVersions(a: Snapshot, b: Snapshot): Set<number> {
+  const keep = new Set<number>();
+  if (!a.config || !b.config || JSON.stringify(a.config) !== JSON.stringify(b.config)) return keep;
+  const isVersion = (entry: string) => /^\d+$/.test(entry);
+  for (const entry of new Set([...a.times.keys(), ...b.times.keys()])) {
+    if (entry !== "" && !isVersion(entry) && a.times.get(entry) !== b.times.get(entry)) return keep;
+  }
+  for (const [entry, t] of a.times) if (isVersion(entry) && b.times.get(entry) === t) keep.add(Number(entry));
+  return keep;
 }

@@ -71,6 +71,24 @@ describe("poll mode", () => {
     expect(server.log()).toMatch(/poll: 'added' is gone from the model repository: unloading/);
   });
 
+  it("a version added beside the others starts alone: an unchanged version serves on in the same process", async () => {
+    cpSync(join(repo, "cold"), join(repo, "every"), { recursive: true });
+    rmSync(join(repo, "every", "configs"), { recursive: true });
+    writeFileSync(configOf("every"), `${readFileSync(configOf("cold"), "utf8").replace('name: "cold"', 'name: "every"')}\nversion_policy: { all {} }\n`);
+    await waitUntil(() => ready("every", "1"), 20_000, "every:1 to be ready");
+    const v1 = async () => JSON.parse((await postJson(`${server.url}/v2/models/every/versions/1/infer`, {
+      inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1], data: [1] }], outputs: [{ name: "HISTORY" }],
+    })).body.outputs[0].data[0]).calls.length;
+    const before = await v1();
+    const log = nextLog();
+    cpSync(join(repo, "every", "1"), join(repo, "every", "2"), { recursive: true });
+    await waitUntil(() => ready("every", "2"), 20_000, "every:2 to be ready");
+    await log(/'every' version 1 unchanged: serving on/);
+    expect(await v1()).toBe(before + 1); // the same instance: its history goes on
+    rmSync(join(repo, "every"), { recursive: true });
+    await waitUntil(async () => !(await ready("every", "1")), 20_000, "every to be unloaded");
+  });
+
   it("a new version loads beside the old and takes over, with no failed request meanwhile", async () => {
     let failures = 0;
     let sent = 0;

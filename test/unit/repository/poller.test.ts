@@ -30,7 +30,7 @@ describe("the repository poller (Triton's PollModels)", () => {
     const target: PollTarget = {
       available: () => listModelDirs([repo]).map((d) => d.name),
       isModelReady: (name) => !calls.includes(`unload ${name}`),
-      reload: async (name) => void calls.push(`reload ${name}`),
+      reload: async (name, keep) => void calls.push(`reload ${name}${keep && keep.size > 0 ? ` keeping ${[...keep].join(",")}` : ""}`),
       updateInstances: async (name) => void calls.push(`update ${name}`),
       unload: async (name) => void calls.push(`unload ${name}`),
     };
@@ -73,7 +73,11 @@ describe("the repository poller (Triton's PollModels)", () => {
     await poller.poll();
     mkdirSync(join(repo, "m", "2"));
     await poller.poll();
-    expect(calls).toEqual(["reload m", "reload m", "reload m", "reload m"]);
+    // Nothing but a version folder changed: version 1 needs no restart (Triton's IsModelVersionModified).
+    expect(calls).toEqual(["reload m", "reload m", "reload m", "reload m keeping 1"]);
+    write(join(repo, "m", "1", "model.ts"), "export default class { x = 2 }");
+    await poller.poll();
+    expect(calls.at(-1)).toBe("reload m keeping 2");
   });
 
   it("applies a broken edit once, and again only when it is edited again", async () => {
