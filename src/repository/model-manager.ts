@@ -352,11 +352,11 @@ export class ModelManager {
       }
       throw e;
     }
-    for (const v of loaded) v.scratch = scratch;
     // A later load without `config` keeps a config override; one with files goes back to the repository.
     record.override = configOverride !== undefined && scratch === undefined ? { config: configOverride, atMs: started } : undefined;
     const old = [...record.versions.values()].filter((v) => !loaded.includes(v));
     const fresh = loaded.filter((v) => record.versions.get(v.version) !== v);
+    for (const v of fresh) v.scratch = scratch;
     record.versions = new Map(loaded.map((v) => [v.version, v]));
     record.unloadedVersions = [...new Set([...record.unloadedVersions, ...old.map((v) => v.version)])]
       .filter((v) => !record.versions.has(v));

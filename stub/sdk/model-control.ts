@@ -51,7 +51,9 @@ function name(modelName: unknown): string {
 export async function loadModel(modelName: string, options: LoadModelOptions = {}): Promise<void> {
   const files = Object.entries(options.files ?? {}).map(([key, value]) => {
     if (!key.startsWith("file:")) throw new TritonError(`files key '${key}' must start with "file:"`, TritonError.INVALID_ARG);
-    return { key, data: typeof value === "string" ? new TextEncoder().encode(value) : value };
+    if (typeof value === "string") return { key, data: new TextEncoder().encode(value) };
+    if (!(value instanceof Uint8Array)) throw new TritonError(`files['${key}'] must be a Uint8Array or a string`, TritonError.INVALID_ARG);
+    return { key, data: value };
   });
   if (options.config !== undefined && typeof options.config !== "string") {
     throw new TritonError("config must be a JSON string", TritonError.INVALID_ARG);
