@@ -7,7 +7,7 @@ import { readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   type ServerError, VersionLoadError, backendUnsupported, ensembleDependencyFailed, ensembleNeedsInferPath, ensembleUsesItself,
-  modelNotFound, noAvailableVersions, pollFailed, retold, strictConfigRequired, toServerError,
+  modelNotFound, noAvailableVersions, pollFailed, retold, serverShuttingDown, strictConfigRequired, toServerError,
   versionLoadFailed, versionNotFound, versionNotReady, versionUnparsable, versionsFailed,
 } from "../errors/index.js";
 import { parseConfigJson } from "../config/parse.js";
@@ -94,6 +94,8 @@ export class ModelManager {
   readonly #retiring = new Set<Promise<unknown>>();
   readonly #gpus: GpuDiscovery;
   readonly #clientPaths: ClientPaths;
+  /** Set by shutdown(): a load asked for later (a handler's loadModel, a poll) is refused. */
+  #closing = false;
 
   constructor(options: ModelManagerOptions) {
     // Absolute paths: stubs run elsewhere, and handlers receive the model folder in ModelArgs.
@@ -162,6 +164,7 @@ export class ModelManager {
   /** A load with the full error (start-up logs it so); the model's index reason is the client text. */
   #loadNamed(name: string, configOverride?: string, scratch?: string, keep: ReadonlySet<number> = new Set()): Promise<void> {
     try {
+      if (this.#closing) throw serverShuttingDown();
       checkLoadModelName(name);
       if (scratch === undefined && !this.#models.has(name) && !this.available().includes(name)) {
         // Triton's text and code; a name in no repository gets no index entry either.
@@ -316,6 +319,7 @@ export class ModelManager {
   }
 
   async shutdown(): Promise<void> {
+    this.#closing = true;
     // The server waited its exit timeout for in-flight requests: open streams end now, with an error.
     await Promise.all([...this.#models.values()].map((r) => r.busy.then(() => this.#unload(r, 0)).catch(() => {})));
     await Promise.all(this.#retiring);
