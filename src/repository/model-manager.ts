@@ -12,7 +12,7 @@ import {
 } from "../errors/index.js";
 import { parseConfigJson } from "../config/parse.js";
 import { localizeOverrides, type FileOverride } from "./file-overrides.js";
-import { isStubBackend, validateModelConfig, type ModelConfig, type ValidateOptions } from "../config/schema.js";
+import { configToJson, isStubBackend, validateModelConfig, type ModelConfig, type ValidateOptions } from "../config/schema.js";
 import { createScheduler, type ComposingInfer, type ComposingStream, type Scheduler } from "../scheduler/index.js";
 import { ensembleDecoupling, withDecoupling } from "../config/ensemble-decoupling.js";
 import type { ModelInstance } from "../backends/backend.js";
@@ -239,7 +239,10 @@ export class ModelManager {
       const { raw, file } = readRawModelConfig(dir.path, this.#o.modelConfigName);
       for (const v of record.versions.values()) {
         if (!v.backend) continue;
-        const next = validateModelConfig(inferBackendFromFiles(raw, dir.path), { modelName: name, file, ...kindResolution(name, this.#gpus, this.#o.log) });
+        // The serving (auto-completed) config with the file's instance groups: a config.pbtxt that
+        // leaves inputs to the handler's autoCompleteConfig validates as the load did.
+        const serving = parseConfigJson(JSON.stringify(configToJson(v.config)));
+        const next = validateModelConfig({ ...serving, instance_group: raw.instance_group ?? [] }, { modelName: name, file, ...kindResolution(name, this.#gpus, this.#o.log) });
         await v.backend.resize(next);
         v.config = v.backend.config;
       }

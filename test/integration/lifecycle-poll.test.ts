@@ -102,6 +102,8 @@ describe("poll mode", () => {
     cpSync(join(repo, "cold", "1"), join(repo, "cold", "2"), { recursive: true });
     await waitUntil(() => ready("cold", "2"), 20_000, "version 2 to be ready");
     await waitUntil(async () => !(await ready("cold", "1")), 10_000, "version 1 to retire");
+    const after = sent;
+    await waitUntil(() => sent > after + 8, 10_000, "requests on version 2");
     stop = true;
     await load;
     expect(sent).toBeGreaterThan(4);
