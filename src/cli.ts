@@ -28,6 +28,13 @@ function int(min: number) {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** A non-negative number of seconds (fractions allowed beyond Triton's integer, for quick polls). */
+function seconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number of seconds >= 0, got '${value}'`);
+  return n;
+}
+
 /** --backend-config=python,shm-default-byte-size=N (the stub backend answers to python, typescript, ts). */
 export function stubOptionsFrom(settings: readonly string[]): Partial<StubBackendOptions> {
   const out: Partial<StubBackendOptions> = {};
@@ -74,7 +81,9 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     .option("--allow-http <bool>", "serve HTTP", bool, true)
     .option("--allow-grpc <bool>", "serve gRPC", bool, true)
     .option("--allow-metrics <bool>", "serve Prometheus metrics", bool, true)
-    .addOption(new Option("--model-control-mode <mode>", "none: load everything at start; explicit: load/unload API").choices(["none", "explicit", "poll"]).default("none"))
+    .addOption(new Option("--model-control-mode <mode>", "none: load everything at start; explicit: load/unload API; poll: load everything, then apply repository changes every --repository-poll-secs").choices(["none", "explicit", "poll"]).default("none"))
+    .option("--repository-poll-secs <seconds>", "poll mode: seconds between polls of the model repository (0: none)", seconds, 15)
+    .option("--model-config-name <name>", "load each model's configs/<name>.pbtxt instead of config.pbtxt where it exists")
     .option("--load-model <name>", "model to load at start in explicit mode (repeatable, * for all)", collect, [])
     .option("--strict-model-config <bool>", "require config.pbtxt; no auto-complete", bool, false)
     .option("--disable-auto-complete-config", "same as --strict-model-config=true")
@@ -135,6 +144,8 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     allowGrpc: o.allowGrpc,
     allowMetrics: o.allowMetrics,
     modelControlMode: o.modelControlMode,
+    repositoryPollSecs: o.repositoryPollSecs,
+    ...(o.modelConfigName ? { modelConfigName: o.modelConfigName } : {}),
     loadModels: o.loadModel,
     strictModelConfig: o.strictModelConfig || Boolean(o.disableAutoCompleteConfig),
     exitOnError: o.exitOnError,

@@ -10,7 +10,7 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { pollModeUnsupported, startupLoadFailed } from "./errors/index.js";
+import { startupLoadFailed } from "./errors/index.js";
 import { RequestPipeline } from "./core/pipeline.js";
 import type { ResponseStream } from "./core/response-stream.js";
 import type { ServerApi } from "./core/server-api.js";
@@ -30,8 +30,10 @@ import { PACKAGE_ROOT } from "./ipc/addon.js";
 import { sweepStaleSegments } from "./ipc/segments.js";
 import { DEFAULT_STUB_OPTIONS, type StubBackendOptions } from "./backends/stub/stub-model.js";
 import { sweepStaleHandlerCaches } from "./backends/stub/handler-module.js";
+import type { ModelControl } from "./backends/stub/model-control-service.js";
 import { ModelManager } from "./repository/model-manager.js";
 import { formatModelTable } from "./repository/model-table.js";
+import { RepositoryPoller } from "./repository/poller.js";
 import { log, logError, logInfo } from "./logging.js";
 import type { LogLevel } from "./ipc/protocol.js";
 
@@ -57,6 +59,10 @@ export interface ServerOptions {
   allowGrpc: boolean;
   allowMetrics: boolean;
   modelControlMode: "none" | "explicit" | "poll";
+  /** --repository-poll-secs (poll mode; Triton's default 15; 0: no periodic poll). */
+  repositoryPollSecs?: number;
+  /** --model-config-name: each model's <model>/configs/<name>.pbtxt over its config.pbtxt, where it exists. */
+  modelConfigName?: string;
   loadModels: string[];
   strictModelConfig: boolean;
   exitOnError: boolean;
@@ -96,6 +102,7 @@ export class TesseraServer implements ServerApi {
   #grpc: GrpcFrontEnd | null = null;
   #metrics: MetricsService | null = null;
   #openai: HttpServer | null = null;
+  #poller: RepositoryPoller | null = null;
   #live = false;
   #stopping = false;
 
@@ -110,11 +117,13 @@ export class TesseraServer implements ServerApi {
       repositories: options.modelRepositories,
       strictModelConfig: options.strictModelConfig,
       // Handlers' BLS calls: any model, streamed, and still served while the server drains.
-      stub: { ...DEFAULT_STUB_OPTIONS, ...options.stub, bls: pipeline.bls },
+      // Handlers' loadModel / unloadModel / isModelReady: the repository API, with its mode rules.
+      stub: { ...DEFAULT_STUB_OPTIONS, ...options.stub, bls: pipeline.bls, modelControl: this.#modelControl() },
       // An ensemble's steps: one response each (streamed in a decoupled ensemble), also while the server drains.
       composingInfer: pipeline.composingInfer,
       composingStream: pipeline.composingStream,
       exitTimeoutMs: options.exitTimeoutSecs * 1000,
+      modelConfigName: options.modelConfigName,
       log: (level, source, message) => log(SEVERITY[level], source, message),
     });
     this.#pipeline = pipeline;
@@ -131,10 +140,14 @@ export class TesseraServer implements ServerApi {
     const caches = sweepStaleHandlerCaches();
     if (caches.length > 0) logInfo("server", `removed ${caches.length} handler cache folder(s) left by a server that is gone`);
     const o = this.options;
+    const names = o.modelControlMode !== "explicit" || o.loadModels.includes("*") ? this.models.available() : o.loadModels;
     if (o.modelControlMode === "poll") {
-      throw pollModeUnsupported();
+      this.#poller = new RepositoryPoller(this.models, {
+        repositories: this.models.repositories, intervalMs: (o.repositoryPollSecs ?? 15) * 1000, modelConfigName: o.modelConfigName,
+        log: (level, source, message) => log(SEVERITY[level], source, message),
+      });
+      this.#poller.prime(names);
     }
-    const names = o.modelControlMode === "none" || o.loadModels.includes("*") ? this.models.available() : o.loadModels;
     const results = await this.models.loadMany(names);
     for (const r of results) if (r.error) logError("model_manager", r.error.message);
     logInfo("server", formatModelTable(this.models.states()));
@@ -142,6 +155,7 @@ export class TesseraServer implements ServerApi {
     if (o.exitOnError && results.some((r) => r.error)) {
       throw startupLoadFailed();
     }
+    this.#poller?.start();
     const openai = o.openaiPort !== undefined || o.openaiOnHttp ? this.#openaiFrontEnd() : null;
     if (o.allowHttp) {
       const ms = (secs: number | undefined) => (secs === undefined ? undefined : secs * 1000);
@@ -212,6 +226,7 @@ export class TesseraServer implements ServerApi {
         new Promise<void>((r) => setTimeout(r, this.options.exitTimeoutSecs * 1000).unref()),
       ]);
     }
+    await this.#poller?.stop();
     // Models go first: whatever is still in flight (a stream that would not end) ends now with an
     // error its client still receives.
     await this.models.shutdown();
@@ -289,6 +304,15 @@ export class TesseraServer implements ServerApi {
    */
   inferStream(request: CoreRequest): ResponseStream {
     return this.#pipeline.inferStream(request);
+  }
+
+  /** The repository API as handlers call it (late-bound: the queries exist once the constructor ends). */
+  #modelControl(): ModelControl {
+    return {
+      load: (model, options) => this.#queries.loadModel(model, options),
+      unload: (model) => this.#queries.unloadModel(model),
+      isReady: (model, version) => this.#queries.modelReady(model, version),
+    };
   }
 
   /**

@@ -1,14 +1,14 @@
 /**
  * The stub's dispatch tables: each incoming message kind (shared-memory kinds, control message
  * types) maps to the one handler registered for it, by the file that serves it (executor.ts:
- * EXECUTE, bls.ts: BLS_RESPONSE, main.ts: the control messages), instead of a switch that grows.
+ * EXECUTE, bls.ts: BLS_RESPONSE, model-control.ts: MODEL_CONTROL_RESULT, main.ts: the control messages), instead of a switch that grows.
  * A kind with no handler is a protocol error, thrown: over shared memory the endpoint then breaks
  * the channel (the stub reports it and exits, main replaces it); on the control channel the stub
  * reports the failure and exits. (Main's twin is src/backends/stub/stub-channel.ts: supervisor
  * and worker share only src/ipc.)
  */
 import type { MessageRef } from "../src/ipc/endpoint.js";
-import { KIND, type BlsResponseBody, type ExecuteBody } from "../src/ipc/protocol.js";
+import { KIND, type BlsResponseBody, type ExecuteBody, type ModelControlResultBody } from "../src/ipc/protocol.js";
 
 export class KindTable<Handlers extends { [K in keyof Handlers]: (...args: never[]) => unknown }> {
   readonly #what: string;
@@ -36,6 +36,7 @@ export class KindTable<Handlers extends { [K in keyof Handlers]: (...args: never
 export interface MessageHandlers {
   [KIND.EXECUTE]: (body: ExecuteBody, ref: MessageRef) => void;
   [KIND.BLS_RESPONSE]: (body: BlsResponseBody, ref: MessageRef) => void;
+  [KIND.MODEL_CONTROL_RESULT]: (body: ModelControlResultBody, ref: MessageRef) => void;
 }
 
 export type MessageTable = KindTable<MessageHandlers>;

@@ -12,6 +12,7 @@ import { readHeader } from "../src/ipc/layout.js";
 import { PROTOCOL_VERSION, type FromStub, type ToStub } from "../src/ipc/protocol.js";
 import { openAndUnlink, unlinkPendingSegments } from "../src/ipc/segments.js";
 import { BlsClient } from "./bls.js";
+import { ModelControlClient } from "./model-control.js";
 import { Cancellations } from "./cancellation.js";
 import { ExecuteQueue, errorInfo, type ExecuteContext } from "./executor.js";
 import { autoCompleteFailed, importFailed, initializeFailed, messageUnreadable } from "./errors.js";
@@ -22,6 +23,7 @@ import { AutoCompleteConfig } from "./sdk/auto-complete.js";
 import { setLogSink } from "./sdk/logger.js";
 import { setProviderSink } from "./sdk/onnx.js";
 import { setBlsTransport } from "./sdk/request.js";
+import { setModelControlTransport } from "./sdk/model-control.js";
 import type { TritonModel, TritonModelClass } from "./sdk/index.js";
 
 type ControlHandlers = { [T in ToStub["type"]]: (m: Extract<ToStub, { type: T }>) => void | Promise<void> };
@@ -101,6 +103,9 @@ control.register("attach", async (m) => {
   client.serve(messages);
   endpoint.start();
   setBlsTransport((call) => client.call(call));
+  const modelControl = new ModelControlClient(endpoint);
+  modelControl.serve(messages);
+  setModelControlTransport((call) => modelControl.call(call));
   let module: Record<string, unknown>;
   try {
     module = await import(pathToFileURL(m.modulePath).href);

@@ -10,15 +10,21 @@ import { classificationTooLarge, classificationUnsupportedType } from "../errors
 import { bytesElementsSize, datatypeSize, encodeBytesElements, typedArrayFor } from "../ipc/datatypes.js";
 import type { CoreTensor } from "./types.js";
 
-const labelCache = new Map<string, string[]>();
+/**
+ * Label files, read once per loaded version (`owner`): a reload (an edited label file in poll
+ * mode) makes a new version object and so reads the file again; a retired one's entry goes with it.
+ */
+const labelCache = new WeakMap<object, Map<string, string[]>>();
 
-export function readLabels(modelDir: string, labelFile: string): string[] {
+export function readLabels(owner: object, modelDir: string, labelFile: string): string[] {
+  let files = labelCache.get(owner);
+  if (!files) labelCache.set(owner, (files = new Map()));
   const path = join(modelDir, labelFile);
-  let labels = labelCache.get(path);
+  let labels = files.get(path);
   if (!labels) {
     labels = readFileSync(path, "utf8").split(/\r?\n/);
     if (labels.at(-1) === "") labels.pop();
-    labelCache.set(path, labels);
+    files.set(path, labels);
   }
   return labels;
 }

@@ -7,7 +7,7 @@ import type { ModelConfig } from "../config/schema.js";
 import { classify, readLabels } from "./classification.js";
 import type { CoreRequest, CoreResponse } from "./types.js";
 
-/** What shaping reads of the model version: its outputs' label files live in its folder. */
+/** What shaping reads of the model version (its identity keys the label cache): its outputs' label files live in its folder. */
 export interface ShapeSource {
   readonly modelDir: string;
   readonly config: Pick<ModelConfig, "output" | "max_batch_size">;
@@ -31,7 +31,7 @@ export function shapeResponse(request: CoreRequest, source: ShapeSource, respons
         continue;
       }
       const spec = source.config.output.find((o) => o.name === want.name);
-      const labels = spec?.label_filename ? readLabels(source.modelDir, spec.label_filename) : null;
+      const labels = spec?.label_filename ? readLabels(source, source.modelDir, spec.label_filename) : null;
       shaped.push(classify(t, want.classification, source.config.max_batch_size > 0, labels));
     }
   } catch (err) {

@@ -10,9 +10,6 @@ import { ServerError, messageOf } from "./server-error.js";
 // ---------------------------------------------------------------------------------------------
 // Start-up (server.ts).
 
-/** --model-control-mode=poll (not implemented yet). */
-export const pollModeUnsupported = define("INVALID_ARG", () => "--model-control-mode=poll is not supported yet; use none or explicit");
-
 /** A start-up load that failed under --exit-on-error (Triton's text; the log shows "Internal - ..."). */
 export const startupLoadFailed = define("INTERNAL", () => "failed to load all models");
 

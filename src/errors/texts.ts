@@ -13,6 +13,7 @@ export type { Factory } from "./factory.js";
 export * from "./config-texts.js";
 export * from "./runtime-texts.js";
 export * from "./sequence-texts.js";
+export * from "./lifecycle-texts.js";
 
 /** Triton's request prefix in infer_request.cc texts. */
 const requestPrefix = (id: string) => `[request id: ${id || "<id_unknown>"}] `;
@@ -437,10 +438,6 @@ export const grpcParameterNegative = define("INVALID_ARG", (key: string) => `inv
 /** A gRPC "classification" below 1 (Triton's text says ">= 0" for a check that refuses 0 too). */
 export const grpcClassificationTooSmall = define("INVALID_ARG", () =>
   "invalid value for 'classification' parameter, expected >= 0");
-
-/** A repository load with a `file:` parameter (model file overrides are not supported). */
-export const fileOverrideUnsupported = define("UNSUPPORTED", (key: string) =>
-  `load parameter '${key}': model file overrides are not supported`);
 
 /** A repository unload whose "unload_dependents" is not a boolean. */
 export const unloadDependentsNotBoolean = define("INTERNAL", () =>

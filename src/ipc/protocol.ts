@@ -34,6 +34,14 @@ export const KIND = {
    * cancel()). On the same queue as the call's BLS_REQUEST, so it never overtakes it.
    */
   BLS_CANCEL: 8,
+  /**
+   * stub → main: ModelControlBody, a handler's loadModel / unloadModel / isModelReady (pb_utils'
+   * load_model, unload_model, is_model_ready). Numbered apart from the kinds above so that other
+   * services can take the next numbers.
+   */
+  MODEL_CONTROL: 20,
+  /** main → stub: ModelControlResultBody, its answer. */
+  MODEL_CONTROL_RESULT: 21,
 } as const;
 
 /**
@@ -142,6 +150,29 @@ export interface BlsResponseBody {
 /** Cancel the BLS call `bls`: its target request's signal aborts; its responses keep coming until the final one. */
 export interface BlsCancelBody {
   bls: number;
+}
+
+/** A handler's model control call; file contents lie in the stub's arenas until main RELEASEs it. */
+export interface ModelControlBody {
+  /** Unique per stub while the call lives; the answer carries it back. */
+  ctl: number;
+  op: "load" | "unload" | "ready";
+  model: string;
+  /** ready: the version asked about ("" for the model's). */
+  version?: string;
+  /** load: a JSON config that replaces config.pbtxt. */
+  config?: string;
+  /** load: `file:<path>` overrides ("file:" kept in the key). */
+  files?: { key: string; loc: Loc }[];
+  /** unload: pb_utils' unload_dependents. */
+  unloadDependents?: boolean;
+}
+
+export interface ModelControlResultBody {
+  ctl: number;
+  /** ready: the answer. */
+  ready?: boolean;
+  error?: ErrorInfo;
 }
 
 // ---- control messages (Node IPC channel) ----

@@ -3,16 +3,16 @@
  * the old drain and finalize), unload, and failures (UNAVAILABLE with the reason). Loads of one
  * model are serialized; different models load in parallel.
  */
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   type ServerError, VersionLoadError, backendUnsupported, ensembleDependencyFailed, ensembleNeedsInferPath, ensembleUsesItself,
-  modelNotFound, noAvailableVersions, pollFailed, retold, strictConfigRequired, toServerError,
+  modelNotFound, noAvailableVersions, pollFailed, retold, serverShuttingDown, strictConfigRequired, toServerError,
   versionLoadFailed, versionNotFound, versionNotReady, versionUnparsable, versionsFailed,
 } from "../errors/index.js";
 import { parseConfigJson } from "../config/parse.js";
-import { refuseFileOverrides, type FileOverride } from "./file-overrides.js";
-import { isStubBackend, validateModelConfig, type ModelConfig, type ValidateOptions } from "../config/schema.js";
+import { localizeOverrides, type FileOverride } from "./file-overrides.js";
+import { configToJson, isStubBackend, validateModelConfig, type ModelConfig, type ValidateOptions } from "../config/schema.js";
 import { createScheduler, type ComposingInfer, type ComposingStream, type Scheduler } from "../scheduler/index.js";
 import { ensembleDecoupling, withDecoupling } from "../config/ensemble-decoupling.js";
 import type { ModelInstance } from "../backends/backend.js";
@@ -38,6 +38,8 @@ export interface LoadedVersion {
   stats: ModelStatistics;
   /** How long the load that brought this version up took (nv_model_load_duration_secs). */
   loadSeconds?: number;
+  /** The private temp folder a load with `file:` overrides localized; removed once the version retires. */
+  scratch?: string;
 }
 
 /** An ensemble (no stubs) can serve when it is loaded; a stub-backed version needs a live instance. */
@@ -81,6 +83,8 @@ export interface ModelManagerOptions {
   composingStream?: ComposingStream;
   /** --exit-timeout-secs: how long an unload lets open sequences go on (sequence batching). */
   exitTimeoutMs?: number;
+  /** --model-config-name: <model>/configs/<name>.pbtxt over config.pbtxt, where it exists. */
+  modelConfigName?: string;
 }
 
 export class ModelManager {
@@ -90,12 +94,19 @@ export class ModelManager {
   readonly #retiring = new Set<Promise<unknown>>();
   readonly #gpus: GpuDiscovery;
   readonly #clientPaths: ClientPaths;
+  /** Set by shutdown(): a load asked for later (a handler's loadModel, a poll) is refused. */
+  #closing = false;
 
   constructor(options: ModelManagerOptions) {
     // Absolute paths: stubs run elsewhere, and handlers receive the model folder in ModelArgs.
     this.#o = { ...options, repositories: options.repositories.map((r) => resolve(r)) };
     this.#gpus = options.gpus ?? systemGpus();
     this.#clientPaths = new ClientPaths(this.#o.repositories);
+  }
+
+  /** The repositories, as absolute paths. */
+  get repositories(): readonly string[] {
+    return this.#o.repositories;
   }
 
   /**
@@ -131,17 +142,19 @@ export class ModelManager {
    * client sees it, its paths relative to the repository (a VersionLoadError stays one).
    */
   load(name: string, configOverride?: string, files: readonly FileOverride[] = []): Promise<void> {
+    let scratch: string | undefined;
     try {
       // Before anything touches the file system: the name becomes a folder path. A refused name
       // is the client's mistake, not news for the log.
       checkLoadModelName(name);
+      // `file:` overrides: the model loads from a private temp folder holding just those files.
       if (files.length > 0) {
-        refuseFileOverrides(name, files, configOverride !== undefined, (m) => this.#o.log("ERROR", "model_manager", m));
+        scratch = localizeOverrides(name, files, configOverride !== undefined, (m) => this.#o.log("ERROR", "model_manager", m));
       }
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#loadNamed(name, configOverride).catch((err: unknown) => {
+    return this.#loadNamed(name, configOverride, scratch).catch((err: unknown) => {
       const e = toServerError(err);
       this.#o.log("ERROR", "model_manager", e.message);
       throw this.#forClient(e);
@@ -149,18 +162,20 @@ export class ModelManager {
   }
 
   /** A load with the full error (start-up logs it so); the model's index reason is the client text. */
-  #loadNamed(name: string, configOverride?: string): Promise<void> {
+  #loadNamed(name: string, configOverride?: string, scratch?: string, keep: ReadonlySet<number> = new Set()): Promise<void> {
     try {
+      if (this.#closing) throw serverShuttingDown();
       checkLoadModelName(name);
-      if (!this.#models.has(name) && !this.available().includes(name)) {
+      if (scratch === undefined && !this.#models.has(name) && !this.available().includes(name)) {
         // Triton's text and code; a name in no repository gets no index entry either.
         throw pollFailed(name);
       }
     } catch (err) {
+      if (scratch !== undefined) removeScratch(scratch);
       return Promise.reject(err);
     }
     const record = this.#record(name);
-    const run = record.busy.then(() => this.#load(record, configOverride ?? this.#keptOverride(record)));
+    const run = record.busy.then(() => this.#load(record, scratch === undefined ? configOverride ?? this.#keptOverride(record) : configOverride, scratch, keep));
     record.busy = run.catch(() => {});
     return run;
   }
@@ -193,6 +208,46 @@ export class ModelManager {
     // Triton: unloading a model that was never loaded (or is in no repository) succeeds.
     if (!record) return Promise.resolve();
     const run = record.busy.then(() => this.#unload(record));
+    record.busy = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Loads (or reloads) a model for the repository poller: the full error is logged and thrown; a
+   * failed reload keeps the serving versions, as every reload does. Versions in `keep` (their
+   * folders and the config unchanged, Triton's IsModelVersionModified) serve on as they are, when
+   * they are still selected; the others start beside them.
+   */
+  reload(name: string, keep: ReadonlySet<number> = new Set()): Promise<void> {
+    return this.#loadNamed(name, undefined, undefined, keep).catch((err: unknown) => {
+      const e = toServerError(err);
+      this.#o.log("ERROR", "model_manager", `poll: '${name}' keeps its serving versions: ${e.message}`);
+      throw e;
+    });
+  }
+
+  /**
+   * Poll mode, when only instance_group changed in a loaded model's config (Triton's
+   * ConfigChangeRequiresReload is false): each version's instances are added or removed in
+   * place, while it serves on. A failure (a new instance that does not start) leaves the old ones.
+   */
+  updateInstances(name: string): Promise<void> {
+    const record = this.#models.get(name);
+    if (!record) return Promise.resolve();
+    const run = record.busy.then(async () => {
+      const dir = findModelDir(this.#o.repositories, name);
+      const { raw, file } = readRawModelConfig(dir.path, this.#o.modelConfigName);
+      for (const v of record.versions.values()) {
+        if (!v.backend) continue;
+        // The serving (auto-completed) config with the file's instance groups: a config.pbtxt that
+        // leaves inputs to the handler's autoCompleteConfig validates as the load did.
+        const serving = parseConfigJson(JSON.stringify(configToJson(v.config)));
+        const next = validateModelConfig({ ...serving, instance_group: raw.instance_group ?? [] }, { modelName: name, file, ...kindResolution(name, this.#gpus, this.#o.log) });
+        await v.backend.resize(next);
+        v.config = v.backend.config;
+      }
+      this.#o.log("INFO", "model_manager", `updated the instance groups of '${name}' in place`);
+    });
     record.busy = run.catch(() => {});
     return run;
   }
@@ -267,6 +322,7 @@ export class ModelManager {
   }
 
   async shutdown(): Promise<void> {
+    this.#closing = true;
     // The server waited its exit timeout for in-flight requests: open streams end now, with an error.
     await Promise.all([...this.#models.values()].map((r) => r.busy.then(() => this.#unload(r, 0)).catch(() => {})));
     await Promise.all(this.#retiring);
@@ -281,7 +337,7 @@ export class ModelManager {
     return r;
   }
 
-  async #load(record: ModelRecord, configOverride?: string): Promise<void> {
+  async #load(record: ModelRecord, configOverride?: string, scratch?: string, keep: ReadonlySet<number> = new Set()): Promise<void> {
     const { name } = record;
     const started = Date.now();
     const hadVersions = record.versions.size > 0;
@@ -291,8 +347,10 @@ export class ModelManager {
     }
     let loaded: LoadedVersion[] = [];
     try {
-      loaded = await this.#start(name, configOverride);
+      const reusable = new Map([...record.versions].filter(([v, lv]) => keep.has(v) && lv.backend !== null));
+      loaded = await this.#start(name, configOverride, scratch, reusable);
     } catch (err) {
+      if (scratch !== undefined) removeScratch(scratch);
       const e = toServerError(err);
       // A failed reload leaves the versions that were serving in place, as Triton does.
       if (!hadVersions) {
@@ -301,27 +359,34 @@ export class ModelManager {
       }
       throw e;
     }
-    if (configOverride !== undefined) record.override = { config: configOverride, atMs: started };
-    const old = [...record.versions.values()];
+    // A later load without `config` keeps a config override; one with files goes back to the repository.
+    record.override = configOverride !== undefined && scratch === undefined ? { config: configOverride, atMs: started } : undefined;
+    const old = [...record.versions.values()].filter((v) => !loaded.includes(v));
+    const fresh = loaded.filter((v) => record.versions.get(v.version) !== v);
+    for (const v of fresh) v.scratch = scratch;
     record.versions = new Map(loaded.map((v) => [v.version, v]));
     record.unloadedVersions = [...new Set([...record.unloadedVersions, ...old.map((v) => v.version)])]
       .filter((v) => !record.versions.has(v));
     record.state = "READY";
     record.reason = "";
     record.loadSeconds = (Date.now() - started) / 1000;
-    for (const v of loaded) v.loadSeconds = record.loadSeconds;
-    this.#o.log("INFO", "model_manager", `successfully loaded '${name}' version${loaded.length > 1 ? "s" : ""} ${loaded.map((v) => v.version).join(", ")}`);
+    for (const v of fresh) v.loadSeconds = record.loadSeconds;
+    const list = (vs: LoadedVersion[]) => `version${vs.length > 1 ? "s" : ""} ${vs.map((v) => v.version).join(", ")}`;
+    if (fresh.length > 0) this.#o.log("INFO", "model_manager", `successfully loaded '${name}' ${list(fresh)}`);
+    if (fresh.length < loaded.length) this.#o.log("INFO", "model_manager", `'${name}' ${list(loaded.filter((v) => !fresh.includes(v)))} unchanged: serving on`);
     // The swap is done: requests now go to the new instances. The load answers now, as Triton's
     // does; the old versions finish what they hold in the background.
-    const retiring = Promise.all(old.map((v) => this.#retire(v))).catch((err) =>
+    const retiring = this.#retireAll(old, loaded).catch((err) =>
       this.#o.log("ERROR", "model_manager", `retiring old versions of '${name}': ${(err as Error).message}`));
     this.#retiring.add(retiring);
     void retiring.finally(() => this.#retiring.delete(retiring));
   }
 
-  async #start(name: string, configOverride?: string): Promise<LoadedVersion[]> {
-    const dir = findModelDir(this.#o.repositories, name);
-    const { raw: fileRaw, file } = configOverride !== undefined ? { raw: parseConfigJson(configOverride), file: undefined } : readRawModelConfig(dir.path);
+  async #start(name: string, configOverride?: string, scratch?: string, reusable: ReadonlyMap<number, LoadedVersion> = new Map()): Promise<LoadedVersion[]> {
+    const dir = scratch !== undefined ? { name, path: scratch } : findModelDir(this.#o.repositories, name);
+    const { raw: fileRaw, file } = configOverride !== undefined
+      ? { raw: parseConfigJson(configOverride), file: undefined }
+      : readRawModelConfig(dir.path, this.#o.modelConfigName);
     if (!file && configOverride === undefined && this.#o.strictModelConfig) {
       throw strictConfigRequired(name);
     }
@@ -344,8 +409,9 @@ export class ModelManager {
         return final;
       };
     const started: LoadedVersion[] = [];
+    const reused = versions.flatMap((v) => reusable.get(v) ?? []);
     try {
-      await Promise.all(versions.map(async (version) => {
+      await Promise.all(versions.filter((v) => !reusable.has(v)).map(async (version) => {
         // The scheduler depends on the final (auto-completed) config, known once the stubs start.
         let scheduler: Scheduler | null = null;
         let live: ModelInstance[] = [];
@@ -373,7 +439,7 @@ export class ModelManager {
       if (err instanceof VersionLoadError) throw err;
       throw versionsFailed(name, toServerError(err));
     }
-    return started.sort((a, b) => a.version - b.version);
+    return [...started, ...reused].sort((a, b) => a.version - b.version);
   }
 
   /**
@@ -414,7 +480,7 @@ export class ModelManager {
     }
     record.state = "UNLOADING";
     const old = [...record.versions.values()];
-    await Promise.all(old.map((v) => this.#retire(v, streamsWaitMs)));
+    await this.#retireAll(old, [], streamsWaitMs);
     record.unloadedVersions = [...new Set([...record.unloadedVersions, ...record.versions.keys()])];
     record.versions = new Map();
     record.state = "UNAVAILABLE";
@@ -422,10 +488,24 @@ export class ModelManager {
     this.#o.log("INFO", "model_manager", `successfully unloaded '${record.name}'`);
   }
 
+  /** Retires `old`, then removes their override folders that none of `kept` still uses. */
+  async #retireAll(old: readonly LoadedVersion[], kept: readonly LoadedVersion[], streamsWaitMs?: number): Promise<void> {
+    try {
+      await Promise.all(old.map((v) => this.#retire(v, streamsWaitMs)));
+    } finally {
+      const inUse = new Set(kept.map((v) => v.scratch));
+      for (const dir of new Set(old.map((v) => v.scratch))) if (dir !== undefined && !inUse.has(dir)) removeScratch(dir);
+    }
+  }
+
   async #retire(v: LoadedVersion, streamsWaitMs?: number): Promise<void> {
     await v.scheduler?.close(streamsWaitMs);
     await v.backend?.stop(streamsWaitMs);
   }
+}
+
+function removeScratch(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /**

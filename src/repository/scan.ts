@@ -138,6 +138,21 @@ export function versionsToLoad(
   return selected;
 }
 
+/** The folder of --model-config-name's alternatives: <model>/configs/<name>.pbtxt. */
+export const CONFIGS_FOLDER = "configs";
+
+/**
+ * The config file a model loads from (Triton's GetModelConfigFullPath): with --model-config-name,
+ * <model>/configs/<name>.pbtxt where that file exists, else (and without the flag) config.pbtxt.
+ */
+export function configFilePath(modelPath: string, configName?: string): string {
+  if (configName) {
+    const custom = join(modelPath, CONFIGS_FOLDER, `${configName}.pbtxt`);
+    if (existsSync(custom)) return custom;
+  }
+  return join(modelPath, CONFIG_FILE);
+}
+
 export interface RawModelConfig {
   /** The parsed config; `{}` when the model has no config.pbtxt. */
   raw: Record<string, unknown>;
@@ -146,13 +161,13 @@ export interface RawModelConfig {
 }
 
 /**
- * config.pbtxt of a model folder, parsed but not validated: the input for auto-complete (which
+ * config.pbtxt of a model folder (or the --model-config-name one, see configFilePath), parsed but not validated: the input for auto-complete (which
  * may add inputs, outputs, batching) before validateModelConfig. A missing config.pbtxt yields
  * `{}`; with Triton's --disable-auto-complete-config the caller should reject that instead
  * (see readModelConfig's `requireConfigFile`).
  */
-export function readRawModelConfig(modelPath: string): RawModelConfig {
-  const file = join(modelPath, CONFIG_FILE);
+export function readRawModelConfig(modelPath: string, configName?: string): RawModelConfig {
+  const file = configFilePath(modelPath, configName);
   if (!existsSync(file)) return { raw: {} };
   let text: string;
   try {

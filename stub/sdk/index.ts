@@ -17,6 +17,7 @@ export {
   createSession, chooseExecutionProvider, configuredGpuAccelerators,
   type ExecutionProviderName, type InstanceKind, type ProviderChoice, type ProviderProbe,
 } from "./onnx.js";
+export { loadModel, unloadModel, isModelReady, type LoadModelOptions, type UnloadModelOptions } from "./model-control.js";
 export type { ModelArgs } from "../../src/ipc/protocol.js";
 
 import type { AutoCompleteConfig } from "./auto-complete.js";

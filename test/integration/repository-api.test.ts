@@ -2,7 +2,7 @@
  * The model repository extension and model lifecycle over HTTP, against the real server: the
  * index, load / unload / reload in explicit mode (config overrides, new versions, requests in
  * flight across a reload), model-control-mode none, broken models with and without
- * --exit-on-error, --strict-readiness, and the unsupported poll mode.
+ * --exit-on-error and --strict-readiness (poll mode: lifecycle-poll.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cpSync, readFileSync, readdirSync, rmSync, utimesSync } from "node:fs";
@@ -343,13 +343,6 @@ describe("start-up options", () => {
     expect(server.proc.exitCode).not.toBeNull();
     expect(server.log()).toMatch(/config\.pbtxt:6: expected '\]'/);
     expect(server.log()).toContain("error: creating server: Internal - failed to load all models"); // Triton's shape
-    expect(server.log()).not.toContain("Started HTTPService");
-  });
-
-  it("--model-control-mode=poll: exits non-zero with a clear error", async () => {
-    const server = await startServer(REPO, { args: ["--model-control-mode=poll"], expectExit: true });
-    expect(server.proc.exitCode).not.toBe(0);
-    expect(server.log()).toMatch(/poll is not supported/);
     expect(server.log()).not.toContain("Started HTTPService");
   });
 });

@@ -13,7 +13,7 @@ import { ServerError, channelBroken, mixedDecoupledCall, requestNotPassed } from
 import { nowNs } from "../../core/statistics.js";
 import type { CoreRequest, RequestResult, ResponseSink } from "../../core/types.js";
 import type { Block, Endpoint, EndpointOptions, MessageRef } from "../../ipc/endpoint.js";
-import { KIND, type BlsCancelBody, type BlsRequestBody, type ExecuteBody, type ResponseBody, type StreamBody } from "../../ipc/protocol.js";
+import { KIND, type BlsCancelBody, type ModelControlBody, type BlsRequestBody, type ExecuteBody, type ResponseBody, type StreamBody } from "../../ipc/protocol.js";
 import type { InstanceResult } from "../backend.js";
 import { viewResult, wireRequests } from "./marshal.js";
 
@@ -29,6 +29,7 @@ export interface StubMessageBodies {
   [KIND.STREAM]: StreamBody;
   [KIND.BLS_REQUEST]: BlsRequestBody;
   [KIND.BLS_CANCEL]: BlsCancelBody;
+  [KIND.MODEL_CONTROL]: ModelControlBody;
 }
 export type StubMessageKind = keyof StubMessageBodies;
 /** Owns the message from then on: it must release `ref` (at once, or when done with its views). */

@@ -12,6 +12,7 @@ import { Endpoint } from "../../ipc/endpoint.js";
 import type { ModelArgs } from "../../ipc/protocol.js";
 import type { InstanceResult, InstanceState, ModelInstance } from "../backend.js";
 import { serveBls } from "./bls-service.js";
+import { serveModelControl, type ModelControl } from "./model-control-service.js";
 import { CallTimer } from "./call-timing.js";
 import { forwardCancellation } from "./cancel-forwarding.js";
 import { StubChannel } from "./stub-channel.js";
@@ -22,6 +23,8 @@ export { STUB_MAIN } from "./stub-process.js";
 export interface StubOptions extends Omit<StubProcessOptions, "onDeath"> {
   /** Runs a handler's BLS request through the server, as a client's (any model, streamed). */
   bls?(request: CoreRequest): ResponseStream;
+  /** A handler's loadModel / unloadModel / isModelReady: the server's repository API. */
+  modelControl?: ModelControl;
   /** Called once when the process is gone, whatever the cause. */
   onDeath(instance: StubInstance, reason: string): void;
 }
@@ -67,6 +70,7 @@ export class StubInstance implements ModelInstance {
       onBroken: (reason) => this.#process.break(reason),
     });
     serveBls(channel, this.#o.bls);
+    serveModelControl(channel, this.#o.modelControl, this.#o.modelName);
     this.#timer.observe(channel);
     this.#channel = channel;
     this.#process.spawn();

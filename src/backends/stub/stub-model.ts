@@ -12,7 +12,9 @@ import type { ResponseStream } from "../../core/response-stream.js";
 import type { CoreRequest } from "../../core/types.js";
 import type { LogLevel, ModelArgs } from "../../ipc/protocol.js";
 import type { ModelInstance } from "../backend.js";
+import { warmUp, warmupSamples, type WarmupSample } from "../warmup.js";
 import { prepareBuiltinModule, prepareHandlerModule } from "./handler-module.js";
+import type { ModelControl } from "./model-control-service.js";
 import { StubInstance, type StubOptions } from "./stub-instance.js";
 
 export interface StubBackendOptions {
@@ -23,6 +25,8 @@ export interface StubBackendOptions {
   stubTimeoutMs: number;
   /** Where handlers' BLS calls go (the server); without it they fail as unsupported. */
   bls?(request: CoreRequest): ResponseStream;
+  /** Where handlers' loadModel / unloadModel / isModelReady go (the server's repository API). */
+  modelControl?: ModelControl;
 }
 
 export const DEFAULT_STUB_OPTIONS: StubBackendOptions = {
@@ -109,6 +113,8 @@ export class StubModel {
   #config: ModelConfig;
   #modulePath = "";
   #slots: Slot[] = [];
+  /** model_warmup's samples, made once per version: every instance runs them before it serves. */
+  #samples: WarmupSample[] = [];
   #stopping = false;
   /** Runs while no instance lives: fails what waits in the queue, every grace period. */
   #noInstanceTimer: NodeJS.Timeout | null = null;
@@ -163,13 +169,13 @@ export class StubModel {
       } else {
         await first.instance.start();
       }
+      this.#samples = warmupSamples(this.#config, this.#modelDir);
       await Promise.all(this.#slots.map(async (slot) => {
         if (!slot.instance) {
           slot.instance = this.#newInstance(slot);
           await slot.instance.start();
         }
-        await slot.instance.initialize(this.#args(slot));
-        slot.startedAt = Date.now();
+        await this.#bringUp(slot, slot.instance);
       }));
     } catch (err) {
       await this.stop();
@@ -178,6 +184,34 @@ export class StubModel {
     this.#reportExecutionProviders();
     this.#onChange(this.instances);
     return this.#config;
+  }
+
+  /**
+   * Poll mode's in-place change of the instance count (only instance_group changed): slots are
+   * kept by name; new ones start, initialize and warm up before they join; removed ones leave the
+   * scheduler first, then finish what they hold and finalize.
+   */
+  async resize(config: ModelConfig): Promise<void> {
+    const wanted = new Set(instanceSlots(config).map((s) => s.name));
+    const added: Slot[] = instanceSlots(config).filter((s) => !this.#slots.some((x) => x.name === s.name))
+      .map((s) => ({ ...s, executionProviders: [], instance: null, failures: 0, startedAt: 0 }));
+    try {
+      await Promise.all(added.map(async (slot) => {
+        slot.instance = this.#newInstance(slot);
+        await slot.instance.start();
+        await this.#bringUp(slot, slot.instance);
+      }));
+    } catch (err) {
+      await Promise.all(added.map((s) => s.instance?.stop()));
+      throw err;
+    }
+    const removed = this.#slots.filter((s) => !wanted.has(s.name));
+    this.#slots = [...this.#slots.filter((s) => wanted.has(s.name)), ...added];
+    this.#config = { ...this.#config, instance_group: config.instance_group };
+    this.#reportExecutionProviders();
+    this.#onChange(this.instances);
+    for (const s of removed) if (s.timer) clearTimeout(s.timer);
+    await Promise.all(removed.map((s) => s.instance?.stop()));
   }
 
   /**
@@ -232,8 +266,21 @@ export class StubModel {
     return new StubInstance(options);
   }
 
+  /** initialize, then warmup: an instance serves only after both (a failed warmup kills it). */
+  async #bringUp(slot: Slot, instance: StubInstance): Promise<void> {
+    await instance.initialize(this.#args(slot));
+    try {
+      await warmUp(instance, this.#samples, this.#name, this.#config.model_transaction_policy.decoupled);
+    } catch (err) {
+      instance.kill();
+      throw err;
+    }
+    slot.startedAt = Date.now();
+  }
+
   #onDeath(slot: Slot, instance: StubInstance, reason: string): void {
-    if (this.#stopping || slot.instance !== instance || slot.timer) return;
+    // A slot a resize removed is not replaced.
+    if (this.#stopping || slot.instance !== instance || slot.timer || !this.#slots.includes(slot)) return;
     this.#onChange(this.instances);
     if (slot.startedAt === 0) return; // failed during start(): start() or #replace() reports it
     if (this.instances.length === 0) this.#noInstances();
@@ -255,7 +302,7 @@ export class StubModel {
     slot.startedAt = 0;
     try {
       await instance.start();
-      await instance.initialize(this.#args(slot));
+      await this.#bringUp(slot, instance);
     } catch (err) {
       if (this.#stopping) return;
       if (this.instances.length === 0) {

@@ -33,6 +33,16 @@ describe("CLI", () => {
     expect(() => quietly(() => parseArgs(["--model-repository", "/a", "--grpc-max-input-size", "0"]))).toThrow(/--grpc-max-input-size/);
   });
 
+  it("reads poll mode's --repository-poll-secs (default 15) and --model-config-name", () => {
+    expect(parseArgs(["--model-repository", "/a", "--model-control-mode=poll"])).toMatchObject({ modelControlMode: "poll", repositoryPollSecs: 15 });
+    expect(parseArgs(["--model-repository", "/a", "--model-control-mode=poll", "--repository-poll-secs=0.5", "--model-config-name", "alt"]))
+      .toMatchObject({ repositoryPollSecs: 0.5, modelConfigName: "alt" });
+    expect(parseArgs(["--model-repository", "/a"]).modelConfigName).toBeUndefined();
+    for (const bad of ["-1", "x", ""]) {
+      expect(() => quietly(() => parseArgs(["--model-repository", "/a", `--repository-poll-secs=${bad}`]))).toThrow(/--repository-poll-secs/);
+    }
+  });
+
   it("reads --http-restricted-api and --grpc-restricted-protocol (repeatable)", () => {
     const o = parseArgs(["--model-repository", "/a", "--http-restricted-api", "model-repository:k=v",
       "--http-restricted-api=statistics,health:k2=v2", "--grpc-restricted-protocol", "inference:key=x"]);

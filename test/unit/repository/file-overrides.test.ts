@@ -1,25 +1,48 @@
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { localizeFailure, refuseFileOverrides } from "../../../src/repository/file-overrides.js";
+import { localize, localizeOverrides } from "../../../src/repository/file-overrides.js";
 
 const file = (path: string) => ({ key: `file:${path}`, data: new Uint8Array([1, 2]) });
+const failure = (files: ReturnType<typeof file>[], hasConfig: boolean) => {
+  const r = localize(files, hasConfig);
+  if ("dir" in r) {
+    rmSync(r.dir, { recursive: true, force: true });
+    return null;
+  }
+  return r.failure;
+};
 
 describe("file: load overrides, localized as Triton's model repository manager does", () => {
   it("fails a path Triton cannot write, one that leaves the folder, or a missing config", () => {
-    expect(localizeFailure([file("A".repeat(256))], true)).toMatch(/ENAMETOOLONG/);
-    expect(localizeFailure([file(`1/${"d/".repeat(2100)}m`)], true)).toMatch(/ENAMETOOLONG/);
-    expect(localizeFailure([file("../escape")], true)).toMatch(/^Invalid file parameter 'file:..\/escape' with normalized path .* must stay within model directory\.$/);
-    expect(localizeFailure([file("")], true)).toMatch(/must stay within model directory/);
-    expect(localizeFailure([file("1/model.onnx"), file("1/model.onnx/x")], true)).toBe(
+    expect(failure([file("A".repeat(256))], true)).toMatch(/ENAMETOOLONG/);
+    expect(failure([file(`1/${"d/".repeat(2100)}m`)], true)).toMatch(/ENAMETOOLONG/);
+    expect(failure([file("../escape")], true)).toMatch(/^Invalid file parameter 'file:..\/escape' with normalized path .* must stay within model directory\.$/);
+    expect(failure([file("")], true)).toMatch(/must stay within model directory/);
+    expect(failure([file("1/model.onnx"), file("1/model.onnx/x")], true)).toBe(
       "Invalid file parameter 'file:1/model.onnx/x', directory has been created as a file");
-    expect(localizeFailure([file("1/model.onnx")], false)).toBe("Load parameter 'config' must be specified for model file override");
-    expect(localizeFailure([file("1/model.onnx"), file("a/b/c.txt")], true)).toBeNull();
+    expect(failure([file("1/model.onnx")], false)).toBe("Load parameter 'config' must be specified for model file override");
+    expect(failure([file("1/model.onnx"), file("a/b/c.txt")], true)).toBeNull();
   });
 
-  it("answers a failure as Triton's failed poll, logging the reason; a clean one as unsupported", () => {
+  it("writes the files into a private temp folder, and removes the folder of a failed one", () => {
+    const r = localize([file("1/model.ts"), file("labels.txt")], true);
+    if (!("dir" in r)) throw new Error(r.failure);
+    try {
+      expect([...readFileSync(join(r.dir, "1", "model.ts"))]).toEqual([1, 2]);
+      expect(existsSync(join(r.dir, "labels.txt"))).toBe(true);
+    } finally {
+      rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("answers a failure as Triton's failed poll, logging the reason", () => {
     const logged: string[] = [];
-    expect(() => refuseFileOverrides("m", [file("A".repeat(300))], true, (l) => logged.push(l))).toThrow(
+    expect(() => localizeOverrides("m", [file("A".repeat(300))], true, (l) => logged.push(l))).toThrow(
       expect.objectContaining({ code: "INTERNAL", message: "failed to load 'm', failed to poll from model repository" }));
     expect(logged[0]).toMatch(/^Poll failed for model directory 'm': .*ENAMETOOLONG/);
-    expect(() => refuseFileOverrides("m", [file("1/model.onnx")], true, () => {})).toThrow(expect.objectContaining({ code: "UNSUPPORTED" }));
+    const dir = localizeOverrides("m", [file("1/model.onnx")], true, () => {});
+    expect(existsSync(join(dir, "1", "model.onnx"))).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

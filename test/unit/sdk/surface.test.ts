@@ -29,8 +29,11 @@ const VALUES = {
   createSession: "function",
   getInputTensorByName: "function",
   getOutputTensorByName: "function",
+  isModelReady: "function",
+  loadModel: "function",
   requestBatchSizes: "function",
   splitOutputs: "function",
+  unloadModel: "function",
 } as const;
 
 type ValueName = keyof typeof VALUES;
@@ -186,6 +189,11 @@ describe('the "tessera" module', () => {
       (kind: sdk.InstanceKind, gpuAccelerators: readonly string[], probe: sdk.ProviderProbe) => Promise<sdk.ProviderChoice>
     >();
     expectTypeOf(sdk.configuredGpuAccelerators).toEqualTypeOf<(config: Record<string, unknown>) => string[]>();
+    expectTypeOf(sdk.loadModel).toEqualTypeOf<(modelName: string, options?: sdk.LoadModelOptions) => Promise<void>>();
+    expectTypeOf(sdk.unloadModel).toEqualTypeOf<(modelName: string, options?: sdk.UnloadModelOptions) => Promise<void>>();
+    expectTypeOf(sdk.isModelReady).toEqualTypeOf<(modelName: string, modelVersion?: string | number) => Promise<boolean>>();
+    expectTypeOf<sdk.LoadModelOptions>().toEqualTypeOf<{ config?: string; files?: Record<string, Uint8Array | string> }>();
+    expectTypeOf<sdk.UnloadModelOptions>().toEqualTypeOf<{ unloadDependents?: boolean }>();
     expectTypeOf(sdk.Logger.logInfo).toEqualTypeOf<(message: string) => void>();
     expectTypeOf(sdk.Logger.log).toEqualTypeOf<(message: string, level?: "INFO" | "WARNING" | "ERROR" | "VERBOSE") => void>();
   });
