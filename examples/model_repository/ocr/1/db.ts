@@ -49,14 +49,22 @@ function regions(prob: Float32Array, width: number, height: number, threshold: n
   return out;
 }
 
-/** Convex hull (Andrew's monotone chain) of the region's pixel squares' corners. */
+/**
+ * Convex hull (Andrew's monotone chain) of the region's pixel squares. Only each row's leftmost
+ * and rightmost pixels can be on it, so those rows' corners are all it looks at.
+ */
 function hull(region: number[], width: number): Point[] {
-  const pts: Point[] = [];
+  const rows = new Map<number, [number, number]>();
   for (const p of region) {
     const x = p % width;
     const y = (p - x) / width;
-    pts.push([x, y], [x + 1, y], [x, y + 1], [x + 1, y + 1]);
+    const r = rows.get(y);
+    if (!r) rows.set(y, [x, x]);
+    else if (x < r[0]) r[0] = x;
+    else if (x > r[1]) r[1] = x;
   }
+  const pts: Point[] = [];
+  for (const [y, [x0, x1]] of rows) pts.push([x0, y], [x0, y + 1], [x1 + 1, y], [x1 + 1, y + 1]);
   pts.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const cross = (o: Point, a: Point, b: Point) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
   const half = (list: Point[]) => {

@@ -38,32 +38,39 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
   return { width, height, data };
 }
 
-/** Bilinear sample of channel c at (x, y), clamped to the image. */
-function sample(img: RgbImage, x: number, y: number, c: number): number {
-  const x0 = Math.min(Math.max(Math.floor(x), 0), img.width - 1);
-  const y0 = Math.min(Math.max(Math.floor(y), 0), img.height - 1);
-  const x1 = Math.min(x0 + 1, img.width - 1);
-  const y1 = Math.min(y0 + 1, img.height - 1);
-  const fx = Math.min(Math.max(x - x0, 0), 1);
-  const fy = Math.min(Math.max(y - y0, 0), 1);
-  const at = (xx: number, yy: number) => img.data[(yy * img.width + xx) * 3 + c];
-  return (at(x0, y0) * (1 - fx) + at(x1, y0) * fx) * (1 - fy) + (at(x0, y1) * (1 - fx) + at(x1, y1) * fx) * fy;
+/** An affine map from the output grid (u, v) to the source image: x = ax·u + bx·v + cx, y likewise. */
+export interface Affine {
+  ax: number; bx: number; cx: number;
+  ay: number; by: number; cy: number;
 }
-
-/** Point (u, v) of the output grid → a point of the source image. */
-export type Mapping = (u: number, v: number) => [number, number];
 
 /**
  * Writes a CHW FP32 tensor [3, height, width] at `offset` of `out` (row stride `stride` ≥ width;
- * columns past `width` are left as they are), sampling `img` through `map` and normalising each
- * channel as (pixel/255 - mean[c]) / std[c].
+ * columns past `width` are left as they are), sampling `img` bilinearly (clamped at its edges)
+ * through `map` at pixel centres, and normalising each channel as (pixel/255 - mean[c]) / std[c].
  */
-export function toChw(img: RgbImage, map: Mapping, width: number, height: number, mean: number[], std: number[], out: Float32Array, stride = width, offset = 0): void {
+export function toChw(img: RgbImage, map: Affine, width: number, height: number, mean: number[], std: number[], out: Float32Array, stride = width, offset = 0): void {
   const plane = height * stride;
+  const { width: W, height: H, data } = img;
+  const scale = std.map((s) => 1 / (255 * s));
+  const shift = mean.map((m, c) => m / std[c]);
   for (let v = 0; v < height; v++) {
     for (let u = 0; u < width; u++) {
-      const [x, y] = map(u + 0.5, v + 0.5);
-      for (let c = 0; c < 3; c++) out[offset + c * plane + v * stride + u] = (sample(img, x - 0.5, y - 0.5, c) / 255 - mean[c]) / std[c];
+      const x = map.ax * (u + 0.5) + map.bx * (v + 0.5) + map.cx - 0.5;
+      const y = map.ay * (u + 0.5) + map.by * (v + 0.5) + map.cy - 0.5;
+      const x0 = Math.min(Math.max(Math.floor(x), 0), W - 1);
+      const y0 = Math.min(Math.max(Math.floor(y), 0), H - 1);
+      const x1 = Math.min(x0 + 1, W - 1);
+      const y1 = Math.min(y0 + 1, H - 1);
+      const fx = Math.min(Math.max(x - x0, 0), 1);
+      const fy = Math.min(Math.max(y - y0, 0), 1);
+      const a = (y0 * W + x0) * 3, b = (y0 * W + x1) * 3, c = (y1 * W + x0) * 3, d = (y1 * W + x1) * 3;
+      const at = offset + v * stride + u;
+      for (let ch = 0; ch < 3; ch++) {
+        const top = data[a + ch] + (data[b + ch] - data[a + ch]) * fx;
+        const bottom = data[c + ch] + (data[d + ch] - data[c + ch]) * fx;
+        out[at + ch * plane] = (top + (bottom - top) * fy) * scale[ch] - shift[ch];
+      }
     }
   }
 }

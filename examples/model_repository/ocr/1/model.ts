@@ -13,7 +13,7 @@ import {
   type ModelArgs, type TritonModel,
 } from "tessera";
 import { dbBoxes, type Quad } from "./db.js";
-import { ImageError, decodeImage, toChw, type Mapping, type RgbImage } from "./image.js";
+import { ImageError, decodeImage, toChw, type Affine, type RgbImage } from "./image.js";
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 const IMAGENET_STD = [0.229, 0.224, 0.225];
@@ -29,9 +29,9 @@ const MAX_ROWS = 32;          // ppocr_cls's and ppocr_rec's max_batch_size
 const dist = (a: number[], b: number[]) => Math.hypot(a[0] - b[0], a[1] - b[1]);
 
 /** Maps an output grid of w×h onto the quad (upright, or turned 180° when `flip`). */
-function quadMapping([p0, p1, p2, p3]: Quad, w: number, h: number, flip: boolean): Mapping {
+function quadMapping([p0, p1, p2, p3]: Quad, w: number, h: number, flip: boolean): Affine {
   const [o, right, down] = flip ? [p2, p3, p1] : [p0, p1, p3];
-  return (u, v) => [o[0] + (u / w) * (right[0] - o[0]) + (v / h) * (down[0] - o[0]), o[1] + (u / w) * (right[1] - o[1]) + (v / h) * (down[1] - o[1])];
+  return { ax: (right[0] - o[0]) / w, bx: (down[0] - o[0]) / h, cx: o[0], ay: (right[1] - o[1]) / w, by: (down[1] - o[1]) / h, cy: o[1] };
 }
 
 /** Runs `model` on x [n, ...] in chunks of at most MAX_ROWS rows (the models' max_batch_size). */
@@ -97,7 +97,7 @@ export default class Ocr implements TritonModel {
     const w = Math.max(32, Math.round((img.width * s) / 32) * 32);
     const h = Math.max(32, Math.round((img.height * s) / 32) * 32);
     const x = new Float32Array(3 * h * w);
-    toChw(img, (u, v) => [(u * img.width) / w, (v * img.height) / h], w, h, IMAGENET_MEAN, IMAGENET_STD, x);
+    toChw(img, { ax: img.width / w, bx: 0, cx: 0, ay: 0, by: img.height / h, cy: 0 }, w, h, IMAGENET_MEAN, IMAGENET_STD, x);
     const map = await infer("ppocr_det", x, [1, 3, h, w], "sigmoid_0.tmp_0");
     const clip = (p: number[]): [number, number] => [Math.min(Math.max((p[0] * img.width) / w, 0), img.width), Math.min(Math.max((p[1] * img.height) / h, 0), img.height)];
     return dbBoxes(map.data as Float32Array, w, h).map(({ box }) => box.map(clip) as Quad);
