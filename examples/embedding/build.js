@@ -8,13 +8,15 @@
 // embeddings are worth: a text's vector is the masked mean of fixed random vectors of its tokens
 // (hashed into ROWS rows), passed through one random residual MLP, then L2-normalised. Texts that
 // share tokens get similar vectors (cosine ≈ token overlap); meaning beyond the words is not there.
-// Its job is to have a real encoder's shape and cost: the same inputs, pooling and output, and
-// enough arithmetic per token (two DIM×HIDDEN matrix products) to make batching matter.
+// Its job is to have a real encoder's interface and cost profile: the same inputs, pooling and
+// output, and a large projection (DIM → HIDDEN → DIM, 50 MB of weights) that dominates its cost.
+// At batch 1 every call streams all of those weights from memory for one text; in a batch the
+// same read serves every row, which is why large encoders gain from dynamic batching.
 //
 // The graph: input_ids, attention_mask INT64 [batch, seq]
 //   e = Gather(table [ROWS, DIM], input_ids mod ROWS)           [batch, seq, DIM]
-//   h = e + Tanh(e·W1 + b1)·W2                                   (a residual MLP block)
-//   m = Σ_seq h·mask / max(Σ_seq mask, 1e-9)                    (mean pooling over the mask)
+//   p = Σ_seq e·mask / max(Σ_seq mask, 1e-9)                    (mean pooling over the mask)
+//   m = p + Tanh(p·W1 + b1)·W2                                   (a residual MLP block)
 //   output__0 = m / max(‖m‖₂, 1e-12)                             FP32 [batch, DIM], unit rows
 // Usage: node examples/embedding/build.js [repository]   (default: examples/model_repository)
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -27,7 +29,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_REPOSITORY = resolve(here, "..", "model_repository");
 export const ROWS = 16384;
 export const DIM = 384;
-export const HIDDEN = 1536;
+export const HIDDEN = 16384;
 const SEED = 0x7e55e1a;
 
 /** mulberry32 → standard normals (Box–Muller): the same numbers on every machine. */
@@ -66,18 +68,18 @@ export function encodeModel() {
     node: [
       node("Mod", ["input_ids", "rows"], ["row"]),
       node("Gather", ["table", "row"], ["e"]),
-      node("MatMul", ["e", "w1"], ["e1"]),
-      node("Add", ["e1", "b1"], ["e2"]),
-      node("Tanh", ["e2"], ["e3"]),
-      node("MatMul", ["e3", "w2"], ["e4"]),
-      node("Add", ["e", "e4"], ["h"]),
       node("Cast", ["attention_mask"], ["mask"], [attr("to", FLOAT)]),
       node("Unsqueeze", ["mask", "axis2"], ["mask3"]),
-      node("Mul", ["h", "mask3"], ["hm"]),
-      node("ReduceSum", ["hm", "axis1"], ["sum"], [attr("keepdims", 0)]),
+      node("Mul", ["e", "mask3"], ["em"]),
+      node("ReduceSum", ["em", "axis1"], ["sum"], [attr("keepdims", 0)]),
       node("ReduceSum", ["mask", "axis1"], ["count0"], [attr("keepdims", 1)]),
       node("Max", ["count0", "tiny"], ["count"]),
-      node("Div", ["sum", "count"], ["mean"]),
+      node("Div", ["sum", "count"], ["pooled"]),
+      node("MatMul", ["pooled", "w1"], ["p1"]),
+      node("Add", ["p1", "b1"], ["p2"]),
+      node("Tanh", ["p2"], ["p3"]),
+      node("MatMul", ["p3", "w2"], ["p4"]),
+      node("Add", ["pooled", "p4"], ["mean"]),
       node("Mul", ["mean", "mean"], ["sq"]),
       node("ReduceSum", ["sq", "axis1"], ["sq1"], [attr("keepdims", 1)]),
       node("Sqrt", ["sq1"], ["norm0"]),
