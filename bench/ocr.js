@@ -95,7 +95,7 @@ export async function run() {
         split.other_ms = +(r.p50_us / 1000 - split.det_ms - split.cls_ms - split.rec_ms).toFixed(1);
       }
     }
-    served.det_placement = /ch_PP-OCRv4_det_infer\.onnx: instance '[^']+' \(\w+ device \d+\) uses execution provider (\w+ \([^)]*\))/.exec(server.log())?.[1] ?? "?";
+    served.det_placement = /ch_PP-OCRv4_det_infer\.onnx: instance '[^']+' \(\w+ device \d+\) uses execution provider (\w+)/.exec(server.log())?.[1] ?? "?";
   } finally {
     await server.stop();
   }
