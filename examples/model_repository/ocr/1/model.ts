@@ -66,8 +66,10 @@ export default class Ocr implements TritonModel {
   #det!: Session;
 
   async initialize(args: ModelArgs): Promise<void> {
-    // PaddleOCR's CTC alphabet: the blank, the dictionary, a space.
-    this.#alphabet = ["", ...readFileSync(models.dictionaryPath, "utf8").split(/\r?\n/).filter((l, i, a) => l !== "" || i < a.length - 1), " "];
+    // PaddleOCR's CTC alphabet: the blank, the dictionary (one character a line), a space.
+    const keys = readFileSync(models.dictionaryPath, "utf8").split(/\r?\n/);
+    if (keys.at(-1) === "") keys.pop();
+    this.#alphabet = ["", ...keys, " "];
     const kind = JSON.parse(args.model_config).parameters?.detection_kind?.string_value ?? "AUTO";
     if (!["AUTO", "GPU", "CPU"].includes(kind)) throw new Error(`detection_kind must be AUTO, GPU or CPU, got '${kind}'`);
     this.#det = await createSession({ ...args, model_instance_kind: kind }, models.detectionPath);
