@@ -1,4 +1,4 @@
-// npm run bench -- <name>: runs bench/<name>.js (ipc, http, lifecycle, ...). Each prints its figures beside a
+// npm run bench -- <name>: runs bench/<name>.js (ipc, http, lifecycle, embedding, ocr, ...). Each prints its figures beside a
 // baseline measured in the same run, and last one JSON line {"bench": name, ...}.
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";

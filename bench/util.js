@@ -67,6 +67,6 @@ export async function startTessera(repositories, extraArgs = []) {
     proc.stderr.on("data", on);
     proc.on("exit", () => reject(new Error(`server exited:\n${out}`)));
   });
-  return { port, proc, stop: () => new Promise((r) => { proc.on("exit", r); proc.kill("SIGINT"); }) };
+  return { port, proc, log: () => out, stop: () => new Promise((r) => { proc.on("exit", r); proc.kill("SIGINT"); }) };
 }
 

@@ -138,10 +138,16 @@ describe("several --model-repository folders", () => {
       const index = await postJson(`${server.url}/v2/repository/index`, {});
       expect(index.body).toEqual([
         { name: "add_sub", version: "1", state: "READY", reason: "" },
+        { name: "embedding", version: "1", state: "READY", reason: "" },
         { name: "identity", version: "1", state: "READY", reason: "" },
         { name: "my_python_model", version: "1", state: "READY", reason: "" },
+        { name: "ocr", version: "1", state: "READY", reason: "" },
+        { name: "ppocr_cls", version: "1", state: "READY", reason: "" },
+        { name: "ppocr_rec", version: "1", state: "READY", reason: "" },
         { name: "running_mean", version: "1", state: "READY", reason: "" },
+        { name: "text_encoder", version: "1", state: "READY", reason: "" },
         { name: "text_generator", version: "1", state: "READY", reason: "" },
+        { name: "tokenizer", version: "1", state: "READY", reason: "" },
       ]);
       const r = await postJson(`${server.url}/v2/models/identity/infer`, {
         inputs: [{ name: "INPUT0", datatype: "FP32", shape: [2], data: [3, 4] }],
@@ -174,10 +180,16 @@ describe("several --model-repository folders", () => {
       const index = await postJson(`${server.url}/v2/repository/index`, {});
       expect(index.body).toEqual([
         { name: "add_sub", version: "1", state: "READY", reason: "" },
+        { name: "embedding", version: "1", state: "READY", reason: "" },
         { name: "identity", state: "UNAVAILABLE", reason: "failed to poll model 'identity': not unique across all model repositories" },
         { name: "my_python_model", version: "1", state: "READY", reason: "" },
+        { name: "ocr", version: "1", state: "READY", reason: "" },
+        { name: "ppocr_cls", version: "1", state: "READY", reason: "" },
+        { name: "ppocr_rec", version: "1", state: "READY", reason: "" },
         { name: "running_mean", version: "1", state: "READY", reason: "" },
+        { name: "text_encoder", version: "1", state: "READY", reason: "" },
         { name: "text_generator", version: "1", state: "READY", reason: "" },
+        { name: "tokenizer", version: "1", state: "READY", reason: "" },
       ]);
       const r = await postJson(`${server.url}/v2/models/identity/infer`, {
         inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1], data: [1] }],

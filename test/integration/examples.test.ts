@@ -52,6 +52,9 @@ describe("server", () => {
     expect(server.log()).toMatch(/\|\s*my_python_model\s*\|\s*1\s*\|\s*READY\s*\|/);
     expect(server.log()).toMatch(/\|\s*running_mean\s*\|\s*1\s*\|\s*READY\s*\|/);
     expect(server.log()).toMatch(/\|\s*text_generator\s*\|\s*1\s*\|\s*READY\s*\|/);
+    for (const m of ["embedding", "tokenizer", "text_encoder", "ppocr_cls", "ppocr_rec", "ocr"]) {
+      expect(server.log()).toMatch(new RegExp(`\\|\\s*${m}\\s*\\|\\s*1\\s*\\|\\s*READY\\s*\\|`));
+    }
   });
 
   it("lists every example model READY in the repository index", async () => {
@@ -59,14 +62,20 @@ describe("server", () => {
     expect(status).toBe(200);
     expect(body).toEqual([
       { name: "add_sub", version: "1", state: "READY", reason: "" },
+      { name: "embedding", version: "1", state: "READY", reason: "" },
       { name: "my_python_model", version: "1", state: "READY", reason: "" },
+      { name: "ocr", version: "1", state: "READY", reason: "" },
+      { name: "ppocr_cls", version: "1", state: "READY", reason: "" },
+      { name: "ppocr_rec", version: "1", state: "READY", reason: "" },
       { name: "running_mean", version: "1", state: "READY", reason: "" },
+      { name: "text_encoder", version: "1", state: "READY", reason: "" },
       { name: "text_generator", version: "1", state: "READY", reason: "" },
+      { name: "tokenizer", version: "1", state: "READY", reason: "" },
     ]);
   });
 
   it("reports each model and version ready, and an absent version not ready", async () => {
-    for (const m of ["add_sub", "my_python_model", "running_mean", "text_generator"]) {
+    for (const m of ["add_sub", "my_python_model", "running_mean", "text_generator", "embedding", "tokenizer", "text_encoder", "ppocr_cls", "ocr"]) {
       expect((await fetch(`${server.url}/v2/models/${m}/ready`)).status).toBe(200);
       expect((await fetch(`${server.url}/v2/models/${m}/versions/1/ready`)).status).toBe(200);
       expect((await fetch(`${server.url}/v2/models/${m}/versions/2/ready`)).status).toBe(400);

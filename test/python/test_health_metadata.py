@@ -134,7 +134,7 @@ def test_aio_health_and_metadata(examples_server):
             assert (await c.get_server_metadata(as_json=True))["version"]
             assert (await c.get_model_metadata("add_sub")).name == "add_sub"
             assert (await c.get_model_config("add_sub")).config.name == "add_sub"
-            assert len((await c.get_model_repository_index()).models) == 4  # add_sub, my_python_model, running_mean, text_generator
+            assert len((await c.get_model_repository_index()).models) == 10  # add_sub, my_python_model, running_mean, text_generator, and the three pipelines (embedding, tokenizer, text_encoder; ppocr_cls; ocr, ppocr_rec)
             with pytest.raises(InferenceServerException) as e:
                 await c.get_model_metadata("no_such_model")
             assert e.value.status() == "StatusCode.NOT_FOUND"

@@ -7,7 +7,6 @@
  */
 import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -25,6 +24,8 @@ const CACHE_NAME = /^tessera-(\d+)$/;
  */
 export const HANDLER_CACHE_DIR = join(tmpdir(), `tessera-${process.pid}`);
 let cleanupInstalled = false;
+/** Marks the plugin's own resolve calls, which esbuild answers itself. */
+const INNER = Symbol("tessera-resolve");
 
 /**
  * Removes the handler caches (`<dir>/tessera-<pid>/`) of tessera servers that are no longer
@@ -58,20 +59,18 @@ export function sweepStaleHandlerCaches(dir: string = tmpdir()): string[] {
 }
 
 function resolvingPlugin(modelDir: string): Plugin {
-  const fromModel = createRequire(join(modelDir, "noop.js"));
-  const fromUs = createRequire(join(PACKAGE_ROOT, "package.json"));
   return {
     name: "tessera-resolve",
     setup(b) {
-      b.onResolve({ filter: /^[^./]/ }, (args) => {
+      b.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData === INNER) return undefined; // our own b.resolve below: esbuild's resolver
         if (args.path === "tessera") return { path: SDK_ENTRY, external: true };
         if (args.path.startsWith("node:")) return { path: args.path, external: true };
-        for (const req of [fromModel, fromUs]) {
-          try {
-            return { path: req.resolve(args.path), external: true };
-          } catch {
-            // try the next root
-          }
+        // esbuild's resolver, so that package "exports" conditions match the importing syntax
+        // (an import gets a dual package's ESM entry, a require() its CommonJS one).
+        for (const resolveDir of [modelDir, PACKAGE_ROOT]) {
+          const r = await b.resolve(args.path, { kind: args.kind, resolveDir, pluginData: INNER });
+          if (r.errors.length === 0) return { path: r.path, external: true };
         }
         return { path: args.path, external: true }; // let Node report it at import time
       });

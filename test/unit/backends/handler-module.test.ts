@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { HANDLER_CACHE_DIR, sweepStaleHandlerCaches } from "../../../src/backends/stub/handler-module.js";
+import { HANDLER_CACHE_DIR, prepareHandlerModule, sweepStaleHandlerCaches } from "../../../src/backends/stub/handler-module.js";
 
 // Above any pid_max Linux allows (2^22): never a live process.
 const DEAD = 4_194_304 + 17;
@@ -45,5 +45,19 @@ describe("sweeping the handler caches of servers that are gone", () => {
 
   it("answers nothing for a folder it cannot read", () => {
     expect(sweepStaleHandlerCaches(join(dir, "missing"))).toEqual([]);
+  });
+});
+
+describe("bare imports of a handler", () => {
+  it("resolve by the package's exports conditions: an import gets a dual package's ESM entry, require() its CommonJS one", async () => {
+    const pkg = join(dir, "node_modules", "dual");
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "dual", exports: { ".": { import: "./esm.mjs", require: "./cjs.cjs" } } }));
+    writeFileSync(join(pkg, "esm.mjs"), "export const kind = 'esm';");
+    writeFileSync(join(pkg, "cjs.cjs"), "exports.kind = 'cjs';");
+    writeFileSync(join(dir, "model.ts"), "import { kind } from 'dual';\nconst req = require('dual');\nexport default class M { kinds = [kind, req.kind]; }\n");
+    const out = readFileSync(await prepareHandlerModule(join(dir, "model.ts"), "dual-test"), "utf8");
+    expect(out).toContain(join(pkg, "esm.mjs"));
+    expect(out).toContain(join(pkg, "cjs.cjs"));
   });
 });
