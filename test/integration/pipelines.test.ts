@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { ROOT, inferBinary, startServer, type RunningServer } from "./harness.js";
+import { encodeBytes } from "./stub-helpers.js";
 import { cudaUnavailableReason } from "../../stub/sdk/onnx.js";
 import { renderText } from "../fixtures/ocr/render-text.js";
 import { encodeJpeg, encodePng, renderLines, rotate180 } from "../fixtures/ocr/render-image.js";
@@ -32,17 +33,6 @@ async function infer(model: string, body: unknown): Promise<{ status: number; bo
   return { status: res.status, body: await res.json() };
 }
 
-/** BYTES elements as the binary extension lays them out: a 4-byte length, then the bytes. */
-function bytesTensor(items: Uint8Array[]): Uint8Array {
-  const out = Buffer.alloc(items.reduce((n, b) => n + 4 + b.byteLength, 0));
-  let at = 0;
-  for (const b of items) {
-    out.writeUInt32LE(b.byteLength, at);
-    out.set(b, at + 4);
-    at += 4 + b.byteLength;
-  }
-  return out;
-}
 
 function decodeBytes(buf: Uint8Array): string[] {
   const out: string[] = [];
@@ -57,7 +47,7 @@ function decodeBytes(buf: Uint8Array): string[] {
 /** The embedding of each text (binary in and out): rows of DIM floats. */
 async function embed(texts: (string | Uint8Array)[]): Promise<{ status: number; rows: Float32Array[]; json: any }> {
   const items = texts.map((t) => (typeof t === "string" ? new TextEncoder().encode(t) : t));
-  const r = await inferBinary(server.url, "embedding", [{ name: "input_text", datatype: "BYTES", shape: [items.length, 1], data: bytesTensor(items) }]);
+  const r = await inferBinary(server.url, "embedding", [{ name: "input_text", datatype: "BYTES", shape: [items.length, 1], data: encodeBytes(items) }]);
   if (r.status !== 200) return { status: r.status, rows: [], json: r.json };
   const all = new Float32Array(Uint8Array.from(r.outputs.get("output__0")!).buffer);
   return { status: 200, rows: texts.map((_, i) => all.subarray(i * DIM, (i + 1) * DIM)), json: r.json };
@@ -210,7 +200,7 @@ describe("ocr: detection → crop → direction → recognition (BLS)", () => {
 
   it("reads three lines of a PNG, top to bottom, each box on its line", async () => {
     const png = encodePng(image);
-    const r = await ocr({ name: "image", datatype: "BYTES", shape: [1], data: bytesTensor([png]) });
+    const r = await ocr({ name: "image", datatype: "BYTES", shape: [1], data: encodeBytes([png]) });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     expect(r.text).toEqual(LINES.map((l) => l.text));
     expect(r.json.outputs.find((o: any) => o.name === "boxes").shape).toEqual([3, 4, 2]);
@@ -222,7 +212,7 @@ describe("ocr: detection → crop → direction → recognition (BLS)", () => {
   it("reads raw RGB UINT8 [H, W, 3] and a JPEG alike", async () => {
     const raw = await ocr({ name: "image_rgb", datatype: "UINT8", shape: [480, 640, 3], data: image.rgb });
     expect(raw.text).toEqual(LINES.map((l) => l.text));
-    const jpg = await ocr({ name: "image", datatype: "BYTES", shape: [1], data: bytesTensor([encodeJpeg(image)]) });
+    const jpg = await ocr({ name: "image", datatype: "BYTES", shape: [1], data: encodeBytes([encodeJpeg(image)]) });
     expect(jpg.text).toEqual(LINES.map((l) => l.text));
   });
 
@@ -240,10 +230,10 @@ describe("ocr: detection → crop → direction → recognition (BLS)", () => {
     expect(blank.status).toBe(200);
     expect(blank.text).toEqual([]);
     expect(blank.json.outputs.find((o: any) => o.name === "boxes").shape).toEqual([0, 4, 2]);
-    const junk = await ocr({ name: "image", datatype: "BYTES", shape: [1], data: bytesTensor([Uint8Array.of(1, 2, 3)]) });
+    const junk = await ocr({ name: "image", datatype: "BYTES", shape: [1], data: encodeBytes([Uint8Array.of(1, 2, 3)]) });
     expect(junk.status).toBe(400);
     expect(junk.json.error).toMatch(/neither PNG nor JPEG/);
-    const cut = await ocr({ name: "image", datatype: "BYTES", shape: [1], data: bytesTensor([encodePng(image).subarray(0, 100)]) });
+    const cut = await ocr({ name: "image", datatype: "BYTES", shape: [1], data: encodeBytes([encodePng(image).subarray(0, 100)]) });
     expect(cut.status).toBe(400);
     expect(cut.json.error).toMatch(/cannot decode the PNG image/);
   });
