@@ -85,7 +85,7 @@ export class SequenceBatcher implements Scheduler {
     this.#pool.set(instances);
     const now = new Set(this.#pool.instances);
     for (const [instance, lane] of this.#lanes) if (!now.has(instance)) this.#laneDied(lane);
-    for (const instance of now) if (!this.#lanes.has(instance)) this.#lanes.set(instance, new Lane(instance, this.#rule.slots));
+    for (const instance of now) if (!this.#lanes.has(instance)) this.#lanes.set(instance, new Lane(instance, this.#rule.slots, this.#rule.preserveOrdering));
     this.#fillSlots();
     for (const lane of this.#lanes.values()) this.#run(lane);
   }
@@ -119,14 +119,29 @@ export class SequenceBatcher implements Scheduler {
     }
     markEnqueued(request);
     const step: Step = { q, base: request, start, end, at: performance.now() };
+    const result = this.#rule.preserveOrdering ? this.#handOut(step) : q.result;
     seq.waiting.push(step);
+    seq.lane?.order(step);
     this.#waiting++;
     q.watchAbort(() => this.#cancel(seq, step));
     this.#touch(seq);
     if (seq.lane) this.#run(seq.lane);
     // Triton's backlog timeout: the request's "timeout" (µs) bounds its sequence's wait for a slot.
     else if (Number(request.parameters.timeout) > 0) seq.expireIn(Number(request.parameters.timeout) / 1000, () => this.#endOpen((s) => s === seq, sequenceBacklogExpired));
-    return q.result;
+    return result;
+  }
+
+  /**
+   * preserve_ordering: the caller's promise, settled by the step's lane in arrival order. A step
+   * that ends before its sequence got a slot (it failed in the backlog) was never numbered and
+   * goes straight through.
+   */
+  #handOut(step: Step): Promise<RequestOutputs> {
+    return new Promise((resolve, reject) => {
+      const hand = { resolve, reject, numbered: false };
+      step.hand = hand;
+      step.q.result.then((r) => hand.numbered || resolve(r), (err) => hand.numbered || reject(err));
+    });
   }
 
   failQueued(error: Error): void {

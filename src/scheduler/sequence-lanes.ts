@@ -16,7 +16,9 @@ import type { ModelInstance } from "../backends/backend.js";
 import type { ModelConfig } from "../config/schema.js";
 import type { CoreRequest } from "../core/types.js";
 import { REQUEST_FLAG } from "../ipc/protocol.js";
+import { InOrder } from "./in-order.js";
 import type { QueuedRequest } from "./queued-request.js";
+import type { RequestOutputs } from "./scheduler.js";
 import type { SequenceId } from "./sequence-controls.js";
 
 /** One request of a sequence, waiting for its turn. */
@@ -30,6 +32,16 @@ export interface Step {
   end: boolean;
   /** performance.now() at arrival (the oldest strategy's delay). */
   at: number;
+  /** preserve_ordering: where its result goes once its lane hands it out in arrival order. */
+  hand?: Hand;
+}
+
+/** The caller's end of a step's result under preserve_ordering: settled by its lane's InOrder. */
+export interface Hand {
+  resolve: (r: RequestOutputs) => void;
+  reject: (err: unknown) => void;
+  /** Numbered in a lane's arrival order (a backlogged step is numbered when its sequence gets a slot). */
+  numbered: boolean;
 }
 
 /**
@@ -125,10 +137,22 @@ export class Lane {
   busy = false;
   /** The delay timer of its batch rule, when one is armed. */
   timer: NodeJS.Timeout | null = null;
+  /** oldest with preserve_ordering: results in the order requests reached this lane. */
+  readonly #order: InOrder | null;
+  #arrivals = 0;
 
-  constructor(instance: ModelInstance, slots: number) {
+  constructor(instance: ModelInstance, slots: number, preserveOrdering = false) {
     this.instance = instance;
     this.slots = new Array<Sequence | null>(slots).fill(null);
+    this.#order = preserveOrdering ? new InOrder() : null;
+  }
+
+  /** Under preserve_ordering, `step`'s result reaches its caller after every earlier arrival's. */
+  order(step: Step): void {
+    const hand = step.hand;
+    if (!this.#order || !hand || hand.numbered) return;
+    hand.numbered = true;
+    this.#order.deliver(this.#arrivals++, step.q.result).then(hand.resolve, hand.reject);
   }
 
   get hasFreeSlot(): boolean {
@@ -141,6 +165,7 @@ export class Lane {
     seq.lane = this;
     seq.slot = slot;
     seq.placed();
+    for (const step of seq.waiting) this.order(step);
   }
 
   free(seq: Sequence): void {
@@ -197,6 +222,8 @@ export class BatchRule {
   readonly #limit: number;
   readonly #preferred: number;
   readonly #delayMs: number;
+  /** oldest's preserve_ordering (direct runs each lane's calls in order already). */
+  readonly preserveOrdering: boolean;
   /** Ready slots below which a direct batch waits (minimum_slot_utilization); null for oldest. */
   readonly #minReady: number | null;
 
@@ -210,7 +237,9 @@ export class BatchRule {
       this.#preferred = preferred.length > 0 ? Math.max(...preferred) : rows;
       this.#delayMs = sb.oldest.max_queue_delay_microseconds / 1000;
       this.#minReady = null;
+      this.preserveOrdering = sb.oldest.preserve_ordering;
     } else {
+      this.preserveOrdering = false;
       this.slots = rows;
       this.#limit = rows;
       this.#preferred = 1;

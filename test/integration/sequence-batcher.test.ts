@@ -25,7 +25,7 @@ interface Step { status: number; error?: string; sum?: number; flags?: number; b
 
 /** One step of sequence `id` to `model` over HTTP JSON. */
 async function step(model: string, id: number | string, x: number, flags: { start?: boolean; end?: boolean } = {}, extra: Record<string, unknown> = {}): Promise<Step> {
-  const batched = model === "seq_direct" || model === "seq_oldest";
+  const batched = model === "seq_direct" || model.startsWith("seq_oldest");
   const r = await postJson(`${server.url}/v2/models/${model}/infer`, {
     inputs: [{ name: "INPUT", datatype: "INT32", shape: batched ? [1, 1] : [1], data: [x] }],
     parameters: { sequence_id: id, ...(flags.start ? { sequence_start: true } : {}), ...(flags.end ? { sequence_end: true } : {}), ...extra },
@@ -217,6 +217,36 @@ describe("the oldest strategy", () => {
     expect(lone).toMatchObject({ sum: 1, batch: 1 });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250); // sent alone once max_queue_delay passed
     await Promise.all(Array.from({ length: 7 }, (_, k) => step("seq_oldest", 801 + k, 0, { end: true })));
+  });
+
+  /**
+   * A1 runs 300 ms while A2, A3 (same sequence) and then B1 arrive. Next call: A2 with B1, the
+   * oldest request of each sequence; A3 (200 ms) runs after. B1 is done before A3, which arrived
+   * earlier, unless preserve_ordering holds B1's answer until A3's is out.
+   */
+  async function finishOrder(model: string): Promise<string[]> {
+    const done: string[] = [];
+    const send = (name: string, id: number, delay: number, flags: { start?: boolean; end?: boolean }) =>
+      step(model, id, 1, flags, { delay_ms: delay }).then((s) => {
+        expect(s.status, s.error).toBe(200);
+        done.push(name);
+      });
+    const calls = [send("A1", 850, 300, { start: true })];
+    await sleep(60);
+    calls.push(send("A2", 850, 0, {}));
+    await sleep(30);
+    calls.push(send("A3", 850, 200, { end: true }));
+    await sleep(30);
+    calls.push(send("B1", 851, 0, { start: true, end: true }));
+    await Promise.all(calls);
+    return done;
+  }
+
+  it("answers in arrival order with preserve_ordering, and without it as calls finish", async () => {
+    const ordered = await finishOrder("seq_oldest_ordered");
+    expect(ordered.indexOf("B1")).toBeGreaterThan(ordered.indexOf("A3"));
+    const unordered = await finishOrder("seq_oldest_unordered");
+    expect(unordered.indexOf("B1")).toBeLessThan(unordered.indexOf("A3"));
   });
 });
 
