@@ -5,9 +5,10 @@
  * differs in datatype, shape or requested outputs. Request parameters are not part of it, as in
  * Triton.
  *
- * The digest is taken over the tensors' views (no copy). It only finds the candidate entry: a hit
- * is confirmed by comparing the whole key (the text and every byte), so even a digest collision
- * cannot answer a different request.
+ * The digest (SHA-256 over the tensors' views, no copy; a small key is its own digest, which
+ * starts with a quote that base64 never holds) only finds the candidate entry: a hit is confirmed
+ * by comparing the whole key (the text and every byte), so even a digest collision cannot answer
+ * a different request.
  */
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
@@ -54,9 +55,21 @@ export function requestKey(request: CoreRequest, identity: string): RequestKey {
   } else {
     text += "> *\n";
   }
+  return { digest: digestOf(text, data, bytes), text, data, bytes: bytes + text.length };
+}
+
+/** Keys up to this many bytes are their own map key (cheaper than hashing them). */
+const SMALL_KEY = 1024;
+
+function digestOf(text: string, data: readonly Uint8Array[], bytes: number): string {
+  if (bytes + text.length <= SMALL_KEY) {
+    let key = text;
+    for (const d of data) key += Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString("latin1");
+    return key;
+  }
   const hash = createHash("sha256").update(text);
   for (const d of data) hash.update(d);
-  return { digest: hash.digest("base64"), text, data, bytes: bytes + text.length };
+  return hash.digest("base64");
 }
 
 /** Whether `stored` (a key kept by the cache, its bytes in one buffer) is `key`, byte for byte. */

@@ -15,6 +15,8 @@ import { sameKey, storeKey, type RequestKey, type StoredKey } from "./request-ke
 export interface CachedResponse {
   readonly outputs: readonly CoreTensor[];
   readonly parameters: Parameters;
+  /** The front ends' encodings of this entry (CoreResponse.memo), dropped with it. */
+  readonly memo: Map<string, unknown>;
 }
 
 interface Entry extends CachedResponse {
@@ -87,7 +89,7 @@ export class ResponseCache {
       at += o.data.byteLength;
       return { name: o.name, datatype: o.datatype, shape: [...o.shape], data };
     });
-    this.#entries.set(key.digest, { key: storeKey(key), outputs: copies, parameters: { ...parameters }, bytes });
+    this.#entries.set(key.digest, { key: storeKey(key), outputs: copies, parameters: { ...parameters }, memo: new Map(), bytes });
     this.#bytes += bytes;
     return true;
   }

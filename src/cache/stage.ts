@@ -45,7 +45,7 @@ export class ResponseCacheStage implements Stage {
     }
     const response: CoreResponse = {
       model: request.model, version: String(target.version), id: request.id,
-      outputs: hit.outputs.slice(), parameters: hit.parameters, release,
+      outputs: hit.outputs.slice(), parameters: hit.parameters, release, memo: hit.memo,
     };
     const endNs = nowNs();
     target.stats.recordCacheHit(request.times!, startNs, endNs - startNs, endNs);
