@@ -20,8 +20,12 @@ export interface CachedResponse {
 }
 
 interface Entry extends CachedResponse {
+  readonly digest: string;
   readonly key: StoredKey;
   readonly bytes: number;
+  /** The recency list: `older` toward the next eviction, `newer` toward the last use. */
+  older: Entry | null;
+  newer: Entry | null;
 }
 
 /** Bookkeeping per entry beyond its key and outputs (map slot, names, shapes): a fixed estimate. */
@@ -38,8 +42,10 @@ export interface CacheCounters {
 
 export class ResponseCache {
   readonly capacity: number;
-  // A Map iterates in insertion order: re-inserting on a hit keeps the least recently used first.
   readonly #entries = new Map<string, Entry>();
+  // A doubly linked recency list: a hit moves its entry to the newest end without touching the map.
+  #oldest: Entry | null = null;
+  #newest: Entry | null = null;
   #bytes = 0;
   #evictions = 0;
   #tooLarge = 0;
@@ -54,14 +60,17 @@ export class ResponseCache {
   lookup(key: RequestKey): CachedResponse | undefined {
     const entry = this.#entries.get(key.digest);
     if (entry === undefined || !sameKey(entry.key, key)) return undefined;
-    this.#entries.delete(key.digest);
-    this.#entries.set(key.digest, entry);
+    if (entry !== this.#newest) {
+      this.#unlink(entry);
+      this.#append(entry);
+    }
     return entry;
   }
 
   /**
    * Stores a copy of `outputs` under `key`, evicting the least recently used entries to make room.
-   * Returns false (nothing stored) when the entry alone exceeds the capacity.
+   * Returns false (nothing stored; an earlier entry for the key stays) when the entry alone exceeds
+   * the capacity.
    */
   insert(key: RequestKey, outputs: readonly CoreTensor[], parameters: Parameters): boolean {
     let dataBytes = 0;
@@ -76,9 +85,8 @@ export class ResponseCache {
       return false;
     }
     this.#remove(key.digest);
-    while (this.#bytes + bytes > this.capacity) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#remove(oldest);
+    while (this.#bytes + bytes > this.capacity && this.#oldest !== null) {
+      this.#remove(this.#oldest.digest);
       this.#evictions++;
     }
     const block = Buffer.allocUnsafeSlow(dataBytes);
@@ -89,7 +97,11 @@ export class ResponseCache {
       at += o.data.byteLength;
       return { name: o.name, datatype: o.datatype, shape: [...o.shape], data };
     });
-    this.#entries.set(key.digest, { key: storeKey(key), outputs: copies, parameters: { ...parameters }, memo: new Map(), bytes });
+    const entry: Entry = {
+      digest: key.digest, key: storeKey(key), outputs: copies, parameters: { ...parameters }, memo: new Map(), bytes, older: null, newer: null,
+    };
+    this.#entries.set(key.digest, entry);
+    this.#append(entry);
     this.#bytes += bytes;
     return true;
   }
@@ -102,6 +114,24 @@ export class ResponseCache {
     const entry = this.#entries.get(digest);
     if (entry === undefined) return;
     this.#entries.delete(digest);
+    this.#unlink(entry);
     this.#bytes -= entry.bytes;
+  }
+
+  #append(entry: Entry): void {
+    entry.older = this.#newest;
+    entry.newer = null;
+    if (this.#newest !== null) this.#newest.newer = entry;
+    else this.#oldest = entry;
+    this.#newest = entry;
+  }
+
+  #unlink(entry: Entry): void {
+    if (entry.older !== null) entry.older.newer = entry.newer;
+    else this.#oldest = entry.newer;
+    if (entry.newer !== null) entry.newer.older = entry.older;
+    else this.#newest = entry.older;
+    entry.older = null;
+    entry.newer = null;
   }
 }

@@ -123,6 +123,42 @@ describe("ResponseCache", () => {
   });
 });
 
+describe("ResponseCache against a reference LRU", () => {
+  const key = (v: number) => requestKey(request([tensor("A", [v])]), ID);
+  const outputsOf = (k: number, n: number) => [tensor("OUT", Array.from({ length: n }, () => k))];
+  const sizeOf = (k: number, n: number) => {
+    const c = new ResponseCache(1_000_000);
+    c.insert(key(k), outputsOf(k, n), {});
+    return c.counters.bytes;
+  };
+
+  it("holds exactly the entries a reference LRU by bytes holds (property)", () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2500 }), fc.array(fc.tuple(fc.boolean(), fc.nat({ max: 12 }), fc.nat({ max: 200 })), { maxLength: 80 }),
+      (capacity, ops) => {
+        const cache = new ResponseCache(capacity);
+        // Reference: an array, oldest first, of [key, bytes].
+        let ref: [number, number][] = [];
+        for (const [insert, k, n] of ops) {
+          if (insert) {
+            const bytes = sizeOf(k, n);
+            // One too large for the whole cache is not stored, and leaves an earlier answer in place.
+            if (bytes <= capacity) {
+              ref = ref.filter(([r]) => r !== k);
+              while (ref.reduce((t, [, b]) => t + b, 0) + bytes > capacity) ref.shift();
+              ref.push([k, bytes]);
+            }
+            cache.insert(key(k), outputsOf(k, n), {});
+          } else {
+            const at = ref.findIndex(([r]) => r === k);
+            if (at >= 0) ref.push(...ref.splice(at, 1));
+            expect(cache.lookup(key(k)) !== undefined).toBe(at >= 0);
+          }
+        }
+        for (let k = 0; k <= 12; k++) expect(cache.lookup(key(k)) !== undefined).toBe(ref.some(([r]) => r === k));
+      }), runs(200));
+  });
+});
+
 describe("cacheSettingsFrom", () => {
   it("reads Triton's forms", () => {
     expect(cacheSettingsFrom([], undefined)).toBeNull();
