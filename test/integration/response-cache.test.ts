@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { FIXTURES, grpcClientOf, postJson, startServer, type RunningServer } from "./harness.js";
+import { FIXTURES, grpcClientOf, inferBinary, postJson, startServer, type RunningServer } from "./harness.js";
 import { metricValue, metricsUrl, modelStat, scrape } from "./stats-helpers.js";
 
 const REPO = join(FIXTURES, "cache-repo");
@@ -139,6 +139,32 @@ describe("response cache", () => {
     const stat = await modelStat(server, "sum_cache");
     expect(stat.inference_stats.cache_hit.count).toBe(1);
     expect(stat.inference_stats.cache_miss.count).toBe(1);
+  });
+
+  it("writes each hit in the format and with the id its request asked for", async () => {
+    const f32 = (v: number[]) => new Uint8Array(new Float32Array(v).buffer);
+    const inputs = [
+      { name: "A", datatype: "FP32", shape: [1, 2], data: f32([21, 22]) },
+      { name: "B", datatype: "FP32", shape: [1, 2], data: f32([1, 2]) },
+    ];
+    const binary = async (id?: string) => {
+      const r = await inferBinary(server.url, "add_sub_cache", inputs, id === undefined ? {} : { id });
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      return r;
+    };
+    const first = await binary();
+    for (const id of [undefined, "x", undefined, "y"]) {
+      const r = await binary(id);
+      expect(r.json.id).toBe(id);
+      expect([...new Float32Array(r.outputs.get("SUM")!.slice().buffer)]).toEqual([22, 24]);
+      expect(r.outputs.get("CALLS")).toEqual(first.outputs.get("CALLS"));
+    }
+    for (const id of [undefined, "z", undefined]) {
+      const r = await addSub(server.url, [21, 22], [1, 2], id === undefined ? {} : { id });
+      expect(r.body.id).toBe(id);
+      expect(output(r, "SUM").data).toEqual([22, 24]);
+      expect(output(r, "CALLS").data[0]).toBe(Number(new BigInt64Array(first.outputs.get("CALLS")!.slice().buffer)[0]));
+    }
   });
 
   it("serves gRPC hits from the same cache", async () => {
