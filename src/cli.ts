@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { configureLogging, logError, logInfo } from "./logging.js";
 import { DEFAULT_STUB_OPTIONS, type StubBackendOptions } from "./backends/stub/stub-model.js";
 import { HeaderForward } from "./core/header-forward.js";
+import { cacheSettingsFrom, type CacheSettings } from "./cache/cache-config.js";
 import { GRPC_RESTRICTED_HEADER_PREFIX, RESTRICTED_CATEGORIES, RestrictedFeatures } from "./core/restricted.js";
 import { TesseraServer, VERSION, type ServerOptions } from "./server.js";
 
@@ -104,6 +105,8 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     .option("--openai-port <port>", "serve the OpenAI-compatible API on this port (0 = any free port); off unless given", int(0))
     .option("--openai-address <address>", "OpenAI-compatible API listen address (default: --http-address)")
     .option("--openai-on-http [bool]", "serve the OpenAI-compatible API on the HTTP port too, under /v1", bool, false)
+    .option("--cache-config <cache,setting=value>", "response cache setting (repeatable): local,size=<bytes>", collect, [])
+    .option("--response-cache-byte-size <bytes>", "DEPRECATED: Please use --cache-config instead.")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   // tritonserver accepts both --flag=value and --flag value; commander does too.
@@ -116,7 +119,9 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
   let grpcRestrictedProtocol: RestrictedFeatures;
   let httpHeaderForward: HeaderForward | undefined;
   let grpcHeaderForward: HeaderForward | undefined;
+  let cache: CacheSettings | null = null;
   try {
+    cache = cacheSettingsFrom(o.cacheConfig, o.responseCacheByteSize);
     // Triton forwards nothing for an empty pattern (header_forward_pattern_.empty()).
     if (o.httpHeaderForwardPattern) httpHeaderForward = new HeaderForward(o.httpHeaderForwardPattern, "http-header-forward-pattern");
     if (o.grpcHeaderForwardPattern) grpcHeaderForward = new HeaderForward(o.grpcHeaderForwardPattern, "grpc-header-forward-pattern");
@@ -163,6 +168,7 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     openaiAddress: o.openaiAddress,
     openaiOnHttp: o.openaiOnHttp,
     stub: { ...DEFAULT_STUB_OPTIONS, ...stub },
+    ...(cache ? { cache } : {}),
     logVerbose: o.logVerbose,
     logFile: o.logFile ?? null,
   };

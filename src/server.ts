@@ -12,6 +12,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startupLoadFailed } from "./errors/index.js";
 import { RequestPipeline } from "./core/pipeline.js";
+import { ResponseCache } from "./cache/response-cache.js";
+import type { CacheSettings } from "./cache/cache-config.js";
 import type { ResponseStream } from "./core/response-stream.js";
 import type { ServerApi } from "./core/server-api.js";
 import { ServerQueries } from "./core/server-queries.js";
@@ -87,6 +89,8 @@ export interface ServerOptions {
   /** --openai-on-http: the OpenAI-compatible API on the HTTP port too, under /v1. */
   openaiOnHttp?: boolean;
   stub: StubBackendOptions;
+  /** --cache-config local,size=N: the response cache; unset: none (models' response_cache is then ignored). */
+  cache?: CacheSettings;
 }
 
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version;
@@ -97,6 +101,7 @@ export class TesseraServer implements ServerApi {
   readonly options: ServerOptions;
   readonly models: ModelManager;
   readonly #pipeline: RequestPipeline;
+  readonly #cache: ResponseCache | null;
   readonly #queries: ServerQueries;
   #http: HttpServer | null = null;
   #grpc: GrpcFrontEnd | null = null;
@@ -109,8 +114,10 @@ export class TesseraServer implements ServerApi {
   constructor(options: ServerOptions) {
     this.options = options;
     let models: ModelManager | null = null;
+    this.#cache = options.cache ? new ResponseCache(options.cache.size) : null;
     const pipeline = new RequestPipeline({
       resolve: (model, version) => models!.resolve(model, version),
+      ...(this.#cache ? { cache: this.#cache } : {}),
       onHandlerError: (err) => logError("server", `a response handler failed: ${(err as Error)?.stack ?? String(err)}`),
     });
     models = new ModelManager({
@@ -341,6 +348,8 @@ export class TesseraServer implements ServerApi {
       return {
         model: e.name, version: e.version!, stats: v.stats, queued: v.scheduler.queued, loadSeconds: v.loadSeconds,
         stubsAlive: v.backend?.instances.length ?? 0, stubRestarts: v.backend?.restartsTotal ?? 0,
+        // Triton creates a model's nv_cache_* series only where the cache serves it.
+        cached: this.#cache !== null && v.config.response_cache?.enable === true,
       };
     });
   }

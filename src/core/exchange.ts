@@ -51,6 +51,8 @@ export class Exchange {
   readonly policy: EntryPolicy;
   /** The model version it goes to, once admitted. */
   target: Target | null = null;
+  /** The response cache's state for this request (cache/stage.ts); unset when it is not cached. */
+  cacheNote: unknown = undefined;
   readonly #stages: readonly Stage[];
   readonly #handler: DispatchHandler;
   readonly #report: (err: unknown) => void;

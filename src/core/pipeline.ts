@@ -9,6 +9,8 @@
  * streamed in a decoupled ensemble), the latter two taken while the server drains since the
  * requests in flight depend on them.
  */
+import { ResponseCacheStage } from "../cache/stage.js";
+import type { ResponseCache } from "../cache/response-cache.js";
 import { decoupledEnsembleStep, decoupledNeedsStream } from "../errors/index.js";
 import { dispatchOne, dispatchStream, type Dispatch, type EntryPolicy } from "./dispatch.js";
 import { compose, type ComposeOptions } from "./exchange.js";
@@ -36,6 +38,8 @@ const ENSEMBLE_STREAMED_STEP: EntryPolicy = { internal: true };
 export interface PipelineOptions extends ComposeOptions {
   /** The version a request goes to (the model manager's resolve). */
   resolve: Resolve;
+  /** The server's response cache (--cache-config); unset: no request is cached. */
+  cache?: ResponseCache;
 }
 
 export class RequestPipeline {
@@ -48,7 +52,10 @@ export class RequestPipeline {
 
   constructor(options: PipelineOptions) {
     this.#admission = new Admission(options.resolve);
-    const pipeline = compose([this.#admission, account, shape, schedule], options);
+    // The cache sits right after admission: a hit skips everything behind it, a miss's response
+    // is stored once shaped.
+    const cache = options.cache ? [new ResponseCacheStage(options.cache)] : [];
+    const pipeline = compose([this.#admission, ...cache, account, shape, schedule], options);
     this.#one = pipeline.entry(CLIENT_ONE);
     this.#stream = pipeline.entry(CLIENT_STREAM);
     this.#bls = pipeline.entry(BLS);

@@ -123,6 +123,10 @@ export class ModelStatistics {
   #inferNs = 0;
   #outputNs = 0;
   #failNs = 0;
+  #cacheHitCount = 0;
+  #cacheHitNs = 0;
+  #cacheMissCount = 0;
+  #cacheMissNs = 0;
   readonly #failures: Record<FailureReason, number> = { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 };
   #inferenceCount = 0;
   #executionCount = 0;
@@ -143,6 +147,28 @@ export class ModelStatistics {
       this.#inferNs += round(call.inferNs);
       this.#outputNs += round(call.outputNs);
     }
+  }
+
+  /**
+   * A request answered from the response cache at `endNs` (Triton's UpdateSuccessCacheHit): a
+   * success, queued until its lookup began, that ran nothing (no inference or execution count).
+   */
+  recordCacheHit(times: RequestTimes, lookupStartNs: number, hitNs: number, endNs: number): void {
+    this.#successCount++;
+    this.#successNs += round(endNs - times.startNs);
+    this.#queueNs += round(lookupStartNs - times.startNs);
+    this.#cacheHitCount++;
+    this.#cacheHitNs += round(hitNs);
+  }
+
+  /**
+   * A successful request the cache did not hold (Triton's UpdateSuccessCacheMiss): its lookup and
+   * insertion time, which is added to its request duration as well.
+   */
+  recordCacheMiss(missNs: number): void {
+    this.#successNs += round(missNs);
+    this.#cacheMissCount++;
+    this.#cacheMissNs += round(missNs);
   }
 
   /** A request failed at `endNs`. */
@@ -224,6 +250,11 @@ export class ModelStatistics {
     return this.#failures[reason];
   }
 
+  /** Cache hits and misses with their cumulative ns (the nv_cache_* metrics). */
+  get cache(): { hits: number; hitNs: number; misses: number; missNs: number } {
+    return { hits: this.#cacheHitCount, hitNs: this.#cacheHitNs, misses: this.#cacheMissCount, missNs: this.#cacheMissNs };
+  }
+
   get inferenceCount(): number {
     return this.#inferenceCount;
   }
@@ -239,8 +270,9 @@ export class ModelStatistics {
 
   toJson(name: string, version: string): ModelStatJson {
     const n = this.#successCount;
+    // Compute figures are only taken for requests that ran (Triton subtracts the cache hits).
+    const computed = n - this.#cacheHitCount;
     const fails = FAILURE_REASONS.reduce((sum, r) => sum + this.#failures[r], 0);
-    const none = (): DurationStat => ({ count: 0, ns: 0 });
     return {
       name,
       version,
@@ -251,12 +283,11 @@ export class ModelStatistics {
         success: { count: n, ns: this.#successNs },
         fail: { count: fails, ns: this.#failNs },
         queue: { count: n, ns: this.#queueNs },
-        compute_input: { count: n, ns: this.#inputNs },
-        compute_infer: { count: n, ns: this.#inferNs },
-        compute_output: { count: n, ns: this.#outputNs },
-        // No response cache: Triton reports zeros.
-        cache_hit: none(),
-        cache_miss: none(),
+        compute_input: { count: computed, ns: this.#inputNs },
+        compute_infer: { count: computed, ns: this.#inferNs },
+        compute_output: { count: computed, ns: this.#outputNs },
+        cache_hit: { count: this.#cacheHitCount, ns: this.#cacheHitNs },
+        cache_miss: { count: this.#cacheMissCount, ns: this.#cacheMissNs },
       },
       response_stats: Object.fromEntries([...this.#responses.entries()].sort(([a], [b]) => Number(a) - Number(b))
         .map(([key, r]) => [key, {

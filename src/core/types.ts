@@ -81,6 +81,13 @@ export interface CoreResponse {
    * has written them out (or failed to). Calling it twice is harmless.
    */
   release(): void;
+  /**
+   * Set on answers whose outputs outlive the request (the response cache's hits): where a front
+   * end may keep what it derived from these outputs (their wire encoding), for the next answer
+   * that shares them. Keys are the front end's own; entries must depend only on the outputs, the
+   * model, the version and the key.
+   */
+  memo?: Map<string, unknown>;
 }
 
 export interface TensorMetadata {

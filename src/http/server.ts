@@ -23,10 +23,11 @@ import {
   type ResponseEncoding,
 } from "./body.js";
 import {
-  INFER_HEADER_LENGTH, decodeInferRequest, decodeRawInferRequest, encodeInferResponse,
+  INFER_HEADER_LENGTH, decodeInferRequest, decodeRawInferRequest,
   inferHeaderLength, type DecodedInfer, type EncodedResponse,
 } from "./infer-codec.js";
 import { matchRoute, routeCategory, type Route } from "./router.js";
+import { encodeWithMemo } from "./response-memo.js";
 import { rawHeaderPairs, type HeaderForward } from "../core/header-forward.js";
 
 export interface HttpServerOptions {
@@ -280,7 +281,8 @@ class HttpFrontEnd {
     }
     let encoded;
     try {
-      encoded = encodeInferResponse(response, decoded.format);
+      // A cache hit's encoding is kept with its entry (response-memo.ts).
+      encoded = encodeWithMemo(response, decoded.format);
     } catch (err) {
       release();
       this.#fail(res, err);

@@ -24,6 +24,8 @@ export interface ModelSample {
   stubsAlive: number;
   /** Stub replacements started since the version loaded. */
   stubRestarts: number;
+  /** The response cache serves this version (server cache configured, response_cache enabled). */
+  cached?: boolean;
 }
 
 type Labels = { model: string; version: string };
@@ -88,6 +90,13 @@ export function createMetricsRegistry(models: () => ModelSample[], cpu: CpuSampl
   perModel("counter", "nv_inference_compute_output_duration_us",
     "Cumulative inference compute output duration in microseconds (does not include cached requests)",
     (s) => us(s.stats.durations.output));
+  // The response cache's (Triton's per-model cache families, in microseconds), for cached versions only.
+  const cached = (read: (c: ModelStatistics["cache"]) => number): Read => (s) => (s.cached ? read(s.stats.cache) : undefined);
+  perModel("counter", "nv_cache_num_hits_per_model", "Number of cache hits per model", cached((c) => c.hits));
+  perModel("counter", "nv_cache_hit_duration_per_model", "Total cache hit duration per model, in microseconds", cached((c) => us(c.hitNs)));
+  perModel("counter", "nv_cache_num_misses_per_model", "Number of cache misses per model", cached((c) => c.misses));
+  perModel("counter", "nv_cache_miss_duration_per_model", "Total cache miss (insert+lookup) duration per model, in microseconds",
+    cached((c) => us(c.missNs)));
   perModel("gauge", "nv_inference_pending_request_count",
     "Instantaneous number of pending requests awaiting execution per-model.", (s) => s.queued);
   perModel("gauge", "nv_model_load_duration_secs", "Model load time in seconds", (s) => s.loadSeconds);

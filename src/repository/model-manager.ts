@@ -7,7 +7,7 @@ import { readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   type ServerError, VersionLoadError, backendUnsupported, ensembleDependencyFailed, ensembleNeedsInferPath, ensembleUsesItself,
-  modelNotFound, noAvailableVersions, pollFailed, retold, serverShuttingDown, strictConfigRequired, toServerError,
+  modelNotFound, noAvailableVersions, pollFailed, responseCacheUnsupported, retold, serverShuttingDown, strictConfigRequired, toServerError,
   versionLoadFailed, versionNotFound, versionNotReady, versionUnparsable, versionsFailed,
 } from "../errors/index.js";
 import { parseConfigJson } from "../config/parse.js";
@@ -463,6 +463,10 @@ export class ModelManager {
     // With its steps loaded, whether it is decoupled (Triton's check of the decoupled data flow).
     const decoupling = ensembleDecoupling(config, (model) => (this.isModelReady(model) ? this.resolve(model).config : undefined));
     const final = withDecoupling(config, decoupling);
+    // A decoupled step makes the ensemble decoupled, and then its response cache is refused (Triton's rule).
+    if (final.model_transaction_policy.decoupled && final.response_cache?.enable) {
+      throw responseCacheUnsupported(name, "'decoupled' transaction policy");
+    }
     const versions = versionsToLoad(final, modelDir, (m) => this.#o.log("WARNING", "model_manager", m));
     checkModelFiles(final, modelDir, versions);
     const context = { name, composingInfer: infer, composingStream: this.#o.composingStream, decoupledSteps: decoupling.steps };
