@@ -30,6 +30,10 @@ type PromValue = { metricName?: string; labels: Record<string, string | number>;
 
 const PROM_TYPE: Record<MetricKind, "counter" | "gauge" | "histogram"> = { COUNTER: "counter", GAUGE: "gauge", HISTOGRAM: "histogram" };
 
+/** Prometheus' rules, checked again here: a stub is trusted with nothing it sends. */
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
 function parseLabels(json: string): Record<string, string> | null {
   try {
     const pairs: unknown = JSON.parse(json);
@@ -37,6 +41,7 @@ function parseLabels(json: string): Record<string, string> | null {
     const out: Record<string, string> = {};
     for (const p of pairs) {
       if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string" || typeof p[1] !== "string") return null;
+      if (!LABEL_NAME.test(p[0]) || p[0].startsWith("__") || Object.hasOwn(out, p[0])) return null;
       out[p[0]] = p[1];
     }
     return out;
@@ -79,7 +84,11 @@ export class CustomMetrics {
         if (known.decl.kind !== decl.kind) refuse(decl.name, `it exists as a ${known.decl.kind}, not a ${decl.kind}`);
         continue;
       }
-      if (!(decl.kind in PROM_TYPE)) {
+      if (typeof decl.name !== "string" || !METRIC_NAME.test(decl.name)) {
+        refuse(String(decl.name), "an invalid metric name");
+        continue;
+      }
+      if (!Object.hasOwn(PROM_TYPE, decl.kind)) {
         refuse(decl.name, `unknown kind '${String(decl.kind)}'`);
         continue;
       }
@@ -99,7 +108,8 @@ export class CustomMetrics {
       let s = f.series.get(u.labels);
       if (!s) {
         const labels = parseLabels(u.labels);
-        if (!labels) continue;
+        // A histogram's own label is `le`: a series may not bring one.
+        if (!labels || (f.decl.kind === "HISTOGRAM" && Object.hasOwn(labels, "le"))) continue;
         s = { labels, value: 0, owners: new Set() };
         f.series.set(u.labels, s);
       }

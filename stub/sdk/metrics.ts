@@ -222,7 +222,7 @@ export class MetricFamily {
     const pairs = Object.entries(labels ?? {});
     for (const [k, v] of pairs) {
       if (typeof v !== "string") throw metricError("attempt to access JSON non-string as string");
-      if (!LABEL_NAME.test(k) || k.startsWith("__")) throw metricError("Invalid label name");
+      if (!LABEL_NAME.test(k) || k.startsWith("__") || (kind === "HISTOGRAM" && k === "le")) throw metricError("Invalid label name");
     }
     if (buckets) {
       for (let i = 0; i < buckets.length; i++) {

@@ -1,8 +1,8 @@
 /**
  * isReady() from the handler (python_backend's is_ready) against the real server: model readiness
  * (HTTP and gRPC) and /v2/health/ready under --strict-readiness follow it on every instance; a
- * throw, a non-boolean or a check past five seconds is "not ready"; a model without isReady() costs
- * no message; inference keeps being served meanwhile.
+ * throw, a non-boolean or a check past five seconds is "not ready"; inference keeps being served
+ * meanwhile.
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
