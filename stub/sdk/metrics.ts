@@ -27,7 +27,6 @@ interface Change {
   add: number;
 }
 
-const compose = (a: Change, b: Change): Change => (b.set !== undefined ? { ...b } : { set: a.set, add: a.add + b.add });
 const apply = (v: number, c: Change) => (c.set ?? v) + c.add;
 
 interface Series {
@@ -125,8 +124,10 @@ export class Metric {
     if (s.kind === "COUNTER" && v < 0) {
       throw failed("increment", "TRITONSERVER_METRIC_KIND_COUNTER can only be incremented monotonically by non-negative values.");
     }
-    s.pending = compose(s.pending ?? { add: 0 }, { add: v });
-    markDirty(s);
+    // In place: the pending change is this stub's alone until a flush hands it over.
+    if (s.pending) s.pending.add += v;
+    else s.pending = { add: v };
+    if (!dirty.has(s)) markDirty(s);
   }
 
   /** Sets a gauge. */
