@@ -139,6 +139,19 @@ describe("--log-* flags", () => {
     }
   });
 
+  it("is the 'logging' category of --http-restricted-api", async () => {
+    const s = await startServer(OBS_REPO, { args: ["--http-restricted-api", "logging:admin=yes"] });
+    try {
+      const refused = await fetch(`${s.url}/v2/logging`);
+      expect(refused.status).toBe(403);
+      expect((await refused.json()).error).toBe("This API is restricted, expecting header 'admin'");
+      const allowed = await fetch(`${s.url}/v2/logging`, { headers: { admin: "yes" } });
+      expect(allowed.status).toBe(200);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  });
+
   it("refuses an unknown --log-format", async () => {
     const s = await startServer(OBS_REPO, { args: ["--log-format", "xml"], expectExit: true });
     expect(s.proc.exitCode ?? (await s.stop())).not.toBe(0);

@@ -12,10 +12,12 @@ import { ServerError, handlerImportFailed, stubNoAnswer, stubUnhealthy } from ".
 import { PACKAGE_ROOT, closeFd, createEventFd } from "../../ipc/addon.js";
 import type { EndpointOptions } from "../../ipc/endpoint.js";
 import { controlLayout, writeHeader } from "../../ipc/layout.js";
-import { PROTOCOL_VERSION, type FromStub, type LogLevel, type MetricSeriesKey, type ModelArgs, type ToStub } from "../../ipc/protocol.js";
+import {
+  PROTOCOL_VERSION, type FromStub, type LogLevel, type MetricSeriesKey, type ModelArgs, type StubLogLevels, type ToStub,
+} from "../../ipc/protocol.js";
 import { customMetrics } from "../../metrics/custom.js";
-import { logSettings, onLogSettings } from "../../logging.js";
-import { stubLogLevels, StubReadiness } from "./stub-readiness.js";
+import { logSettings, onLogSettings, type LogSettings } from "../../logging.js";
+import { StubReadiness } from "./stub-readiness.js";
 import { createOwnedSegment, forgetSegment, unlinkOwnedSegment, unlinkSegmentsWithPrefix } from "../../ipc/segments.js";
 
 export const STUB_MAIN = join(PACKAGE_ROOT, "dist", "stub", "main.js");
@@ -50,6 +52,9 @@ export interface StubProcessOptions {
 
 /** Main's side of the control segment: what its endpoint is built on (all but the handlers). */
 export type ControlSegment = Omit<EndpointOptions, "onMessage" | "onBroken">;
+
+/** The levels a stub filters its handler's Logger lines by. */
+const stubLogLevels = (s: LogSettings): StubLogLevels => ({ info: s.info, warning: s.warning, error: s.error, verbose: s.verbose });
 
 type Waiter = { type: FromStub["type"]; resolve(m: FromStub): void; reject(e: Error): void; timer: NodeJS.Timeout };
 type ControlHandlers = { [T in FromStub["type"]]: (m: Extract<FromStub, { type: T }>) => void };

@@ -5,8 +5,6 @@
  * not answer within five seconds is "not ready" for that check. The last answer is kept, for the
  * synchronous readers (the model index, BLS isModelReady) between checks.
  */
-import type { LogSettings } from "../../logging.js";
-import type { StubLogLevels } from "../../ipc/protocol.js";
 
 /** python_backend's kUserModelReadinessTimeoutMs. */
 export const READINESS_TIMEOUT_MS = 5000;
@@ -69,8 +67,4 @@ export class StubReadiness {
     this.last = a;
     return a;
   }
-}
-
-export function stubLogLevels(s: LogSettings): StubLogLevels {
-  return { info: s.info, warning: s.warning, error: s.error, verbose: s.verbose };
 }
