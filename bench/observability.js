@@ -2,7 +2,7 @@
 //
 // 1. What custom metrics cost inference: the same echo handler twice, `metered` doing 100 counter
 //    increments, a gauge set and a histogram observation per request, `plain` none (the
-//    baseline). 8 clients, three interleaved rounds of BENCH_SECONDS / 3 each; prints the median throughput
+//    baseline). BENCH_CONCURRENCY clients (8), three interleaved rounds of BENCH_SECONDS / 3 each; prints the median throughput
 //    and p50 as metered/plain ratios (goal: about 1×, since an update sends no message), then checks the counter's total on
 //    /metrics equals 100 × the requests served.
 // 2. What a readiness check costs: GET /v2/models/<m>/ready on a model whose handler has isReady()
@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { load, nowUs, startTessera, summarize } from "./util.js";
 
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const CONFIG = (name, count) => `name: "${name}"\nbackend: "typescript"\nmax_batch_size: 0\n` +
   `input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ -1 ] } ]\noutput [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ -1 ] } ]\n` +
   `instance_group [ { count: ${count} kind: KIND_CPU } ]\n`;
@@ -76,7 +77,7 @@ export async function run() {
     const rounds = { plain: [], metered: [] };
     const ms = Number(process.env.BENCH_SECONDS ?? 3) * 1000 / 3;
     for (let i = 0; i < 3; i++) {
-      for (const m of i % 2 === 0 ? ["plain", "metered"] : ["metered", "plain"]) rounds[m].push(await load(server.port, `/v2/models/${m}/infer`, body, headers, 8, { ms }));
+      for (const m of i % 2 === 0 ? ["plain", "metered"] : ["metered", "plain"]) rounds[m].push(await load(server.port, `/v2/models/${m}/infer`, body, headers, CONCURRENCY, { ms }));
     }
     const mid = (xs) => {
       const by = (k) => [...xs].sort((a, b) => a[k] - b[k])[1][k];
@@ -84,7 +85,7 @@ export async function run() {
     };
     const plain = mid(rounds.plain);
     const metered = mid(rounds.metered);
-    console.log(`inference, c=8: plain ${plain.rps} req/s p50 ${plain.p50_us} µs (baseline); metered (102 metric updates per request) ` +
+    console.log(`inference, c=${CONCURRENCY}: plain ${plain.rps} req/s p50 ${plain.p50_us} µs (baseline); metered (102 metric updates per request) ` +
       `${metered.rps} req/s p50 ${metered.p50_us} µs; metered/plain: throughput ${(metered.rps / plain.rps).toFixed(2)}×, p50 ${(metered.p50_us / plain.p50_us).toFixed(2)}×; errors ${plain.errors + metered.errors}`);
 
     // Every increment reached /metrics (within a flush interval).
