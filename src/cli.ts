@@ -3,7 +3,7 @@
  * exit codes. `node server.js --help` lists every flag.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { configureLogging, logError, logInfo } from "./logging.js";
+import { configureLogging, logError, logInfo, type LogFormat } from "./logging.js";
 import { DEFAULT_STUB_OPTIONS, type StubBackendOptions } from "./backends/stub/stub-model.js";
 import { HeaderForward } from "./core/header-forward.js";
 import { cacheSettingsFrom, type CacheSettings } from "./cache/cache-config.js";
@@ -65,7 +65,17 @@ export function stubOptionsFrom(settings: readonly string[]): Partial<StubBacken
   return out;
 }
 
-export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose: number; logFile: string | null } {
+/** Triton's --log-* flags, beside the server's options. */
+export interface LogFlags {
+  logVerbose: number;
+  logFile: string | null;
+  logInfo: boolean;
+  logWarning: boolean;
+  logError: boolean;
+  logFormat: LogFormat;
+}
+
+export function parseArgs(argv: readonly string[]): ServerOptions & LogFlags {
   const program = new Command("tessera")
     .description("A Triton-compatible inference server: KServe v2 HTTP, model.ts handlers in stub processes")
     .version(VERSION)
@@ -93,6 +103,10 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     .option("--exit-timeout-secs <seconds>", "how long shutdown waits for in-flight requests", int(0), 30)
     .option("--log-verbose <level>", "verbose logging level", int(0), 0)
     .option("--log-file <path>", "write the log to this file")
+    .option("--log-info <bool>", "write INFO lines", bool, true)
+    .option("--log-warning <bool>", "write WARNING lines", bool, true)
+    .option("--log-error <bool>", "write ERROR lines", bool, true)
+    .addOption(new Option("--log-format <format>", "log line format: Triton's default or ISO8601, or json (JSON lines)").choices(["default", "ISO8601", "json"]).default("default"))
     .option("--backend-config <backend,setting=value>", "backend setting (repeatable), e.g. python,shm-default-byte-size=1048576", collect, [])
     .option("--http-max-input-size <bytes>", "largest HTTP request body accepted", int(1), 64 * 1024 * 1024)
     .option("--http-header-timeout-secs <seconds>", "time a client has to send its request headers (0 = no limit)", int(0), 30)
@@ -171,6 +185,10 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     ...(cache ? { cache } : {}),
     logVerbose: o.logVerbose,
     logFile: o.logFile ?? null,
+    logInfo: o.logInfo,
+    logWarning: o.logWarning,
+    logError: o.logError,
+    logFormat: o.logFormat,
   };
 }
 
@@ -193,7 +211,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
     return e.exitCode ?? 1;
   }
-  configureLogging({ verbose: options.logVerbose, file: options.logFile });
+  configureLogging({
+    verbose: options.logVerbose, file: options.logFile, info: options.logInfo, warning: options.logWarning,
+    error: options.logError, format: options.logFormat,
+  });
   const server = new TesseraServer(options);
   let stopping: Promise<void> | null = null;
   const stop = (signal: string) => {

@@ -272,6 +272,12 @@ export class TesseraServer implements ServerApi {
     return this.#queries.modelReady(model, version);
   }
 
+  /** Handlers' isReady() (python_backend's is_ready), asked before a readiness answer. */
+  async refreshReadiness(model?: string, version?: string): Promise<void> {
+    if (model !== undefined) await this.models.checkReadiness(model, version);
+    else if (this.options.strictReadiness) await this.models.checkReadiness();
+  }
+
   modelMetadata(model: string, version?: string): ModelMetadata {
     return this.#queries.modelMetadata(model, version);
   }

@@ -20,7 +20,9 @@ import { describeFailure, findModelClass } from "./handler.js";
 import { KindTable, type MessageHandlers } from "./kind-table.js";
 import { SequenceStates } from "./sequence-state.js";
 import { AutoCompleteConfig } from "./sdk/auto-complete.js";
-import { setLogSink } from "./sdk/logger.js";
+import { setLogLevels, setLogSink } from "./sdk/logger.js";
+import { flushMetrics, setMetricsSink, syncMetrics } from "./sdk/metrics.js";
+import { checkReady } from "./readiness.js";
 import { setProviderSink } from "./sdk/onnx.js";
 import { setBlsTransport } from "./sdk/request.js";
 import { setModelControlTransport } from "./sdk/model-control.js";
@@ -80,6 +82,8 @@ async function handle(m: ToStub): Promise<void> {
 control.register("attach", async (m) => {
   if (m.version !== PROTOCOL_VERSION) throw new Error(`protocol version mismatch: main ${m.version}, stub ${PROTOCOL_VERSION}`);
   attach = m;
+  if (m.logLevels) setLogLevels(m.logLevels);
+  setMetricsSink((flush) => send({ type: "metrics", ...flush }), m.metricValues);
   const segment = openAndUnlink(m.segment);
   endpoint = new Endpoint({
     segment,
@@ -150,10 +154,17 @@ control.register("initialize", async (m) => {
     send({ type: "failed", error: initializeFailed(describeFailure(err, attach!.modulePath)) });
     return exitNow(1);
   }
-  send({ type: "initialized" });
+  send({ type: "initialized", hasIsReady: typeof model?.isReady === "function" });
 });
 
-control.register("ping", (m) => send({ type: "pong", seq: m.seq }));
+control.register("ping", (m) => {
+  if (m.metrics) syncMetrics(m.metrics.ack, m.metrics.values);
+  send({ type: "pong", seq: m.seq });
+});
+
+control.register("log-settings", (m) => setLogLevels(m.levels));
+
+control.register("ready-check", async (m) => send({ type: "ready-result", seq: m.seq, ...(await checkReady(model)) }));
 
 control.register("cancel", (m) => cancellations.cancel(m.keys));
 
@@ -165,6 +176,7 @@ control.register("finalize", async () => {
   } catch (err) {
     error = errorInfo(err);
   }
+  flushMetrics(); // what finalize() and the last calls counted
   endpoint?.close();
   send({ type: "finalized", error });
   // Let the channel flush the reply before the process goes.

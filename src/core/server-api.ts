@@ -14,6 +14,11 @@ export interface ServerApi {
   isReady(): boolean;
   serverMetadata(): ServerMetadata;
   modelReady(model: string, version?: string): boolean;
+  /**
+   * Asks the handlers' isReady() of a model (none: of every model, under --strict-readiness), so
+   * that the next isReady / modelReady answers with it. Optional: without it, the last answers.
+   */
+  refreshReadiness?(model?: string, version?: string): Promise<void>;
   modelMetadata(model: string, version?: string): ModelMetadata;
   /** The complete (auto-completed) model config, as Triton's JSON. */
   modelConfig(model: string, version?: string): Record<string, unknown>;

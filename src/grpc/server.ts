@@ -11,6 +11,7 @@ import type { CoreResponse, LoadOptions, Parameters } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
 import { RestrictedFeatures, type RestrictedCategory } from "../core/restricted.js";
 import type { HeaderForward } from "../core/header-forward.js";
+import { applyGrpcLogSettings } from "../core/log-settings.js";
 import {
   GRPC_STATUS, RESTRICTED_STATUS, ServerError, clientCancelledRequest, clientCancelledStream, grpcDecoupled,
   grpcUnloadDependentsType, statisticsUnsupported, toServerError, undecodableRequest,
@@ -75,6 +76,7 @@ const CATEGORY: Readonly<Record<string, RestrictedCategory>> = {
   ModelStatistics: "statistics",
   RepositoryIndex: "model-repository", RepositoryModelLoad: "model-repository", RepositoryModelUnload: "model-repository",
   ModelInfer: "inference", ModelStreamInfer: "inference",
+  LogSettings: "logging",
 };
 
 type Unary = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => void;
@@ -212,8 +214,14 @@ export class GrpcFrontEnd {
     const api = this.#api;
     return {
       ServerLive: this.#unary(() => ({ live: api.isLive() })),
-      ServerReady: this.#unary(() => ({ ready: api.isReady() })),
-      ModelReady: this.#unary((r) => ({ ready: api.modelReady(r.name, r.version || undefined) })),
+      ServerReady: this.#unary(async () => {
+        await api.refreshReadiness?.().catch(() => {});
+        return { ready: api.isReady() };
+      }),
+      ModelReady: this.#unary(async (r) => {
+        await api.refreshReadiness?.(r.name, r.version || undefined).catch(() => {});
+        return { ready: api.modelReady(r.name, r.version || undefined) };
+      }),
       ServerMetadata: this.#unary(() => api.serverMetadata()),
       ModelMetadata: this.#unary((r) => api.modelMetadata(r.name, r.version || undefined)),
       ModelConfig: this.#unary((r) => ({ config: api.modelConfig(r.name, r.version || undefined) })),
@@ -240,6 +248,7 @@ export class GrpcFrontEnd {
         await api.unloadModel(r.model_name);
         return {};
       }),
+      LogSettings: this.#unary((r) => ({ settings: applyGrpcLogSettings(r.settings) })),
       ModelInfer: (call: grpc.ServerUnaryCall<InferRequestMessage, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         const controller = new Cancellation();
         let answered = false;

@@ -20,7 +20,9 @@ export type Route =
   | { kind: "model-stats"; model?: string; version?: string }
   /** `repository` is set when the client named one: Triton rejects that as unsupported. */
   | { kind: "repository-index"; repository?: string }
-  | { kind: "repository-load" | "repository-unload"; model: string; repository?: string };
+  | { kind: "repository-load" | "repository-unload"; model: string; repository?: string }
+  /** Logging extension: GET reads the settings, POST changes them. */
+  | { kind: "logging" };
 
 /** `route` is set for a wrong method too: Triton checks a restriction before the method. */
 export type RouteMatch =
@@ -33,6 +35,8 @@ const NOT_FOUND: RouteMatch = { kind: "not-found" };
 export function matchRoute(method: string | undefined, url: string | undefined): RouteMatch {
   const route = parsePath(url ?? "");
   if (route === null) return NOT_FOUND;
+  // The logging extension answers both methods (Triton's HandleLogging).
+  if (route.kind === "logging" && (method === "GET" || method === "POST")) return { kind: "found", route };
   const allow = methodFor(route);
   if (method !== allow) return { kind: "method-not-allowed", allow, route };
   return { kind: "found", route };
@@ -58,6 +62,8 @@ export function routeCategory(route: Route): RestrictedCategory {
     case "repository-load":
     case "repository-unload":
       return "model-repository";
+    case "logging":
+      return "logging";
   }
 }
 
@@ -93,6 +99,8 @@ export function parsePath(url: string): Route | null {
       return parseModelPath(seg);
     case "repository":
       return parseRepositoryPath(seg);
+    case "logging":
+      return seg.length === 1 ? { kind: "logging" } : null;
     default:
       return null;
   }

@@ -29,6 +29,7 @@ import {
 import { matchRoute, routeCategory, type Route } from "./router.js";
 import { encodeWithMemo } from "./response-memo.js";
 import { rawHeaderPairs, type HeaderForward } from "../core/header-forward.js";
+import { applyHttpLogSettings, logSettingsJson } from "../core/log-settings.js";
 
 export interface HttpServerOptions {
   /** Largest request body accepted, in bytes, after decompression too (--http-max-input-size). */
@@ -172,6 +173,19 @@ class HttpFrontEnd {
       case "repository-load":
       case "repository-unload":
         void this.#repository(req, res, route);
+        return;
+      case "logging":
+        void this.#logging(req, res);
+        return;
+      case "health":
+      case "model-ready":
+        // Handlers' isReady() first (python_backend's is_ready), when the server has them.
+        if ((route.kind === "model-ready" || route.probe === "ready") && this.#api.refreshReadiness) {
+          const ask = route.kind === "model-ready" ? this.#api.refreshReadiness(route.model, route.version) : this.#api.refreshReadiness();
+          ask.then(() => this.#get(res, route), () => this.#get(res, route));
+          return;
+        }
+        this.#get(res, route);
         return;
       default:
         this.#get(res, route);
@@ -455,6 +469,18 @@ class HttpFrontEnd {
           send(res, 200, "");
           return;
       }
+    } catch (err) {
+      this.#fail(res, err);
+    }
+  }
+
+  /** Logging extension: POST applies its settings first; both answer the settings now. */
+  async #logging(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const settings = req.method === "POST"
+        ? applyHttpLogSettings(parseOptionalJson(await this.#body(req, res)))
+        : logSettingsJson();
+      send(res, 200, JSON.stringify(settings));
     } catch (err) {
       this.#fail(res, err);
     }

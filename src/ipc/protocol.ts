@@ -194,11 +194,21 @@ export type ToStub =
       doorbells: [number, number];
       modulePath: string; modelName: string; modelVersion: string; instanceName: string; heartbeatMs: number;
       /** stub-timeout-seconds: how long a response sender may stay open after execute() returned. */
-      stubTimeoutMs: number }
+      stubTimeoutMs: number;
+      /** The server's log levels now: the stub drops handlers' Logger lines they turn off. */
+      logLevels?: StubLogLevels;
+      /** Custom metrics' values main holds for this model (they outlive a restarted instance). */
+      metricValues?: MetricValue[] }
   /** Run the handler's static autoCompleteConfig on this config (once per load, first instance). */
   | { type: "autocomplete"; config: Record<string, unknown> }
   | { type: "initialize"; args: ModelArgs }
-  | { type: "ping"; seq: number }
+  | { type: "ping"; seq: number;
+      /** Custom metrics: main's totals of the series this stub reports, after its flush `ack`. */
+      metrics?: { ack: number; values: MetricValue[] } }
+  /** The log levels changed (the logging extension). */
+  | { type: "log-settings"; levels: StubLogLevels }
+  /** Run the handler's isReady() (pb_utils' is_ready) and answer with `ready-result`. */
+  | { type: "ready-check"; seq: number }
   /** The clients of these requests went away: request.isCancelled() turns true. */
   | { type: "cancel"; keys: number[] }
   | { type: "finalize" };
@@ -206,7 +216,8 @@ export type ToStub =
 export type FromStub =
   | { type: "attached"; version: number; pid: number }
   | { type: "autocompleted"; config: Record<string, unknown> }
-  | { type: "initialized" }
+  /** `hasIsReady`: the model class has isReady() (readiness then asks the stub). */
+  | { type: "initialized"; hasIsReady?: boolean }
   /**
    * A failure of attach, autocomplete or initialize; the stub then exits. `during: "import"`: the
    * handler module failed to import, and error.message is the detail alone (main names the module).
@@ -216,6 +227,52 @@ export type FromStub =
   /** createSession chose this onnxruntime execution provider (main shows it in the config). */
   | { type: "execution-provider"; provider: string }
   | { type: "pong"; seq: number }
+  /** Custom metrics changed since flush `seq - 1`: families declared, then each series' change. */
+  | { type: "metrics"; seq: number; families: MetricFamilyDecl[]; updates: MetricUpdate[] }
+  /** The answer to ready-check `seq`: the handler's boolean, or why it has none. */
+  | { type: "ready-result"; seq: number; ready: boolean; error?: string }
   | { type: "finalized"; error?: ErrorInfo };
 
 export type LogLevel = "INFO" | "WARNING" | "ERROR" | "VERBOSE";
+
+/** What a stub filters at the source: main filters again (stdout, stderr, its own lines). */
+export interface StubLogLevels {
+  info: boolean;
+  warning: boolean;
+  error: boolean;
+  verbose: number;
+}
+
+export type MetricKind = "COUNTER" | "GAUGE" | "HISTOGRAM";
+
+/** A custom metric family, as a handler's MetricFamily(name, description, kind) declared it. */
+export interface MetricFamilyDecl {
+  name: string;
+  description: string;
+  kind: MetricKind;
+}
+
+/** A series: family name and its labels, as JSON of the sorted [key, value] pairs. */
+export interface MetricSeriesKey {
+  family: string;
+  labels: string;
+}
+
+/**
+ * One series' change since the last flush. Counter and gauge: an optional `set` (the last one,
+ * gauges only) and then `add`. Histogram: `buckets` (upper bounds, once, on the first flush),
+ * the count added per bucket (+Inf last), `sum` and `count` added.
+ */
+export interface MetricUpdate extends MetricSeriesKey {
+  set?: number;
+  add?: number;
+  buckets?: number[];
+  bucketCounts?: number[];
+  sum?: number;
+  count?: number;
+}
+
+/** Main's value of a counter or gauge series. */
+export interface MetricValue extends MetricSeriesKey {
+  value: number;
+}

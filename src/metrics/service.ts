@@ -4,6 +4,7 @@
  */
 import * as http from "node:http";
 import { CpuSampler } from "./cpu.js";
+import { customMetrics } from "./custom.js";
 import { createMetricsRegistry, type ModelSample } from "./registry.js";
 
 export interface MetricsServiceOptions {
@@ -28,6 +29,8 @@ export class MetricsService {
     // run synchronously inside registry.metrics(), so concurrent scrapes cannot mix snapshots.
     let snapshot: ModelSample[] = [];
     const registry = createMetricsRegistry(() => snapshot, this.#cpu);
+    // Handlers' custom metrics (pb_utils.MetricFamily), beside Triton's families.
+    customMetrics.expose(registry, (line) => this.#o.log?.(`metrics: ${line}`));
     this.#http = http.createServer((req, res) => {
       const path = (req.url ?? "").split("?")[0];
       if (path !== "/metrics") {

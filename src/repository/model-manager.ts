@@ -44,7 +44,8 @@ export interface LoadedVersion {
 
 /** An ensemble (no stubs) can serve when it is loaded; a stub-backed version needs a live instance. */
 function canServe(v: LoadedVersion): boolean {
-  return v.backend === null || v.backend.instances.length > 0;
+  // handlerReady: the instances' isReady() at the last readiness check (python_backend's is_ready).
+  return v.backend === null || (v.backend.instances.length > 0 && v.backend.handlerReady);
 }
 
 interface ModelRecord {
@@ -282,6 +283,23 @@ export class ModelManager {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Asks the handlers' isReady() of a model's version (none: of every loaded version) now, so that
+   * isModelReady and allReady answer with it. Never throws: an unknown model simply has none.
+   */
+  async checkReadiness(name?: string, version?: string): Promise<void> {
+    let versions: LoadedVersion[];
+    if (name === undefined) versions = [...this.#models.values()].flatMap((r) => (r.state === "READY" ? [...r.versions.values()] : []));
+    else {
+      try {
+        versions = [this.resolve(name, version)];
+      } catch {
+        return;
+      }
+    }
+    await Promise.all(versions.map((v) => v.backend?.checkReady()));
   }
 
   /** All models that were asked to load are READY, with a live instance. */

@@ -11,6 +11,7 @@ export {
 } from "./request.js";
 export { TritonError, type TritonErrorCode } from "./errors.js";
 export { Logger } from "./logger.js";
+export { MetricFamily, Metric, type MetricOptions } from "./metrics.js";
 export { AutoCompleteConfig, type TensorConfig } from "./auto-complete.js";
 export { batchInputs, splitOutputs, requestBatchSizes } from "./batching.js";
 export {
@@ -29,6 +30,8 @@ export interface TritonModel {
   initialize?(args: ModelArgs): void | Promise<void>;
   execute(requests: InferenceRequest[]): InferenceResponse[] | Promise<InferenceResponse[] | undefined> | undefined;
   finalize?(): void | Promise<void>;
+  /** pb_utils' is_ready: asked when readiness is checked (5 s limit); false or a throw: not ready. */
+  isReady?(): boolean | Promise<boolean>;
 }
 
 export interface TritonModelClass {

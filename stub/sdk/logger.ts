@@ -1,4 +1,4 @@
-import type { LogLevel } from "../../src/ipc/protocol.js";
+import type { LogLevel, StubLogLevels } from "../../src/ipc/protocol.js";
 
 type Sink = (level: LogLevel, message: string) => void;
 
@@ -12,6 +12,19 @@ export function setLogSink(s: Sink): void {
 
 const LEVELS: readonly LogLevel[] = ["INFO", "WARNING", "ERROR", "VERBOSE"];
 
+// The server's levels (--log-*, the logging extension): a line they turn off never leaves the stub.
+let levels: StubLogLevels = { info: true, warning: true, error: true, verbose: 1 };
+
+/** @internal The stub sets the server's levels at start and whenever they change. */
+export function setLogLevels(l: StubLogLevels): void {
+  levels = l;
+}
+
+function emit(level: LogLevel, message: string): void {
+  const on = level === "INFO" ? levels.info : level === "WARNING" ? levels.warning : level === "ERROR" ? levels.error : levels.verbose > 0;
+  if (on) sink(level, String(message));
+}
+
 /**
  * pb_utils.Logger: lines reach the server log tagged with model, version and instance. Its level
  * constants are pb_utils' Logger.LogLevel values (Logger.INFO, WARNING, ERROR, VERBOSE), for
@@ -23,22 +36,22 @@ export const Logger = {
   ERROR: "ERROR" as const,
   VERBOSE: "VERBOSE" as const,
   logInfo(message: string): void {
-    sink("INFO", String(message));
+    emit("INFO", message);
   },
   logWarn(message: string): void {
-    sink("WARNING", String(message));
+    emit("WARNING", message);
   },
   logError(message: string): void {
-    sink("ERROR", String(message));
+    emit("ERROR", message);
   },
   logVerbose(message: string): void {
-    sink("VERBOSE", String(message));
+    emit("VERBOSE", message);
   },
   log(message: string, level: LogLevel = "INFO"): void {
     // pybind11 refuses a level that is not a LogLevel (a TypeError in Python): so does this.
     if (!LEVELS.includes(level)) {
       throw new TypeError(`Logger.log(): incompatible level ${JSON.stringify(level)}: use Logger.INFO, Logger.WARNING, Logger.ERROR or Logger.VERBOSE`);
     }
-    sink(level, String(message));
+    emit(level, message);
   },
 };

@@ -60,6 +60,19 @@ export class StubInstance implements ModelInstance {
     return this.#process.pid;
   }
 
+  /** The handler's isReady() at the last check (true without one). */
+  get handlerReady(): boolean {
+    return this.#process.readiness.last.ready;
+  }
+
+  /** Asks the handler's isReady() now (python_backend's rules: one in flight, five seconds). */
+  checkReady(): Promise<boolean> {
+    return this.#process.readiness.check().then((a) => {
+      if (a.error) this.#o.log("WARNING", `'${this.name}' is not ready (user-defined check failed): ${a.error}`);
+      return a.ready;
+    });
+  }
+
   /** Spawns the process and loads the handler. Resolves with the auto-completed config when asked. */
   async start(autoCompleteConfig?: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
     const segment = this.#process.open();

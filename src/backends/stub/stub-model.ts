@@ -11,6 +11,7 @@ import { configToJson, type ModelConfig } from "../../config/schema.js";
 import type { ResponseStream } from "../../core/response-stream.js";
 import type { CoreRequest } from "../../core/types.js";
 import type { LogLevel, ModelArgs } from "../../ipc/protocol.js";
+import { customMetrics } from "../../metrics/custom.js";
 import type { ModelInstance } from "../backend.js";
 import { warmUp, warmupSamples, type WarmupSample } from "../warmup.js";
 import { prepareBuiltinModule, prepareHandlerModule } from "./handler-module.js";
@@ -224,6 +225,18 @@ export class StubModel {
     for (const s of this.#slots) if (s.timer) clearTimeout(s.timer);
     await Promise.all(this.#slots.map((s) => s.instance?.stop(undefined, streamsWaitMs)));
     this.#onChange([]);
+    customMetrics.release(this); // the version's custom metrics go with it
+  }
+
+  /** Every live instance's handler says ready at its last isReady() check (true without one). */
+  get handlerReady(): boolean {
+    return this.instances.every((i) => i.handlerReady);
+  }
+
+  /** Asks every live instance's isReady() now; true when all say ready. */
+  async checkReady(): Promise<boolean> {
+    const answers = await Promise.all(this.instances.map((i) => i.checkReady()));
+    return answers.every(Boolean);
   }
 
   /** Writes the slots' providers into the config's parameters (once an instance reported one). */
@@ -262,6 +275,7 @@ export class StubModel {
       log: (level, message) => this.#log(level, `${this.#name}:${this.#version}:${slot.name}`, message),
       onExecutionProvider: (provider) => slot.executionProviders.push(provider),
       onDeath: (instance, reason) => this.#onDeath(slot, instance, reason),
+      metricsOwner: this,
     };
     return new StubInstance(options);
   }

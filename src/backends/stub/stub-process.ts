@@ -12,7 +12,12 @@ import { ServerError, handlerImportFailed, stubNoAnswer, stubUnhealthy } from ".
 import { PACKAGE_ROOT, closeFd, createEventFd } from "../../ipc/addon.js";
 import type { EndpointOptions } from "../../ipc/endpoint.js";
 import { controlLayout, writeHeader } from "../../ipc/layout.js";
-import { PROTOCOL_VERSION, type FromStub, type LogLevel, type ModelArgs, type ToStub } from "../../ipc/protocol.js";
+import {
+  PROTOCOL_VERSION, type FromStub, type LogLevel, type MetricSeriesKey, type ModelArgs, type StubLogLevels, type ToStub,
+} from "../../ipc/protocol.js";
+import { customMetrics } from "../../metrics/custom.js";
+import { logSettings, onLogSettings, type LogSettings } from "../../logging.js";
+import { StubReadiness } from "./stub-readiness.js";
 import { createOwnedSegment, forgetSegment, unlinkOwnedSegment, unlinkSegmentsWithPrefix } from "../../ipc/segments.js";
 
 export const STUB_MAIN = join(PACKAGE_ROOT, "dist", "stub", "main.js");
@@ -41,10 +46,15 @@ export interface StubProcessOptions {
   onExecutionProvider?(provider: string): void;
   /** Once, when the process is gone or given up, whatever the cause; `error` says so, naming it. */
   onDeath(reason: string, error: ServerError): void;
+  /** Whose custom metrics these are (the model version): its series outlive this process. */
+  metricsOwner?: object;
 }
 
 /** Main's side of the control segment: what its endpoint is built on (all but the handlers). */
 export type ControlSegment = Omit<EndpointOptions, "onMessage" | "onBroken">;
+
+/** The levels a stub filters its handler's Logger lines by. */
+const stubLogLevels = (s: LogSettings): StubLogLevels => ({ info: s.info, warning: s.warning, error: s.error, verbose: s.verbose });
 
 type Waiter = { type: FromStub["type"]; resolve(m: FromStub): void; reject(e: Error): void; timer: NodeJS.Timeout };
 type ControlHandlers = { [T in FromStub["type"]]: (m: Extract<FromStub, { type: T }>) => void };
@@ -63,6 +73,12 @@ export class StubProcess {
   #deathReason = "";
   #serving = false;
   #dead = false;
+  /** Custom metrics: the last flush applied, and the series this stub reported. */
+  #metricsAck = 0;
+  readonly #metricKeys = new Map<string, MetricSeriesKey>();
+  #unsubscribeLog: (() => void) | null = null;
+  /** The handler's isReady(), asked over the control channel (python_backend's is_ready). */
+  readonly readiness = new StubReadiness((seq) => this.notify({ type: "ready-check", seq }), () => this.#dead);
   /** Every control message the stub sends, by type: the replies settle what waits for them. */
   readonly #control: ControlHandlers = {
     log: (m) => this.#o.log(m.level, m.message),
@@ -71,9 +87,18 @@ export class StubProcess {
       this.#lastPong = Date.now();
     },
     failed: (m) => this.#onFailed(m),
+    metrics: (m) => {
+      const owner = this.#o.metricsOwner ?? this;
+      for (const k of customMetrics.apply(owner, m.families ?? [], m.updates ?? [])) this.#metricKeys.set(`${k.family}\u0000${k.labels}`, k);
+      this.#metricsAck = m.seq;
+    },
+    "ready-result": (m) => this.readiness.answer(m.seq, m.ready, m.error),
     attached: (m) => this.#reply(m),
     autocompleted: (m) => this.#reply(m),
-    initialized: (m) => this.#reply(m),
+    initialized: (m) => {
+      this.readiness.hasCheck = m.hasIsReady === true;
+      this.#reply(m);
+    },
     finalized: (m) => this.#reply(m),
   };
 
@@ -116,6 +141,8 @@ export class StubProcess {
     });
     this.#child = child;
     child.on("message", (m: FromStub) => this.#onControl(m));
+    // The logging extension's changes reach the running stub.
+    this.#unsubscribeLog = onLogSettings((settings) => this.notify({ type: "log-settings", levels: stubLogLevels(settings) }));
     child.on("exit", (code, signal) => this.#die(signal ? `killed by ${signal}` : `exited with code ${code}`));
     // 'error' also reports a failed write to a child that is dying: only a spawn failure (no pid)
     // is a death of its own; otherwise 'exit' follows with the real cause.
@@ -138,7 +165,8 @@ export class StubProcess {
     await this.#call({ type: "attach", version: PROTOCOL_VERSION, segment: this.#segmentName, serverPid: o.serverPid, growthBytes: o.growthBytes,
       doorbells: STUB_DOORBELL_FDS,
       modulePath: o.modulePath, modelName: o.modelName, modelVersion: o.modelVersion, instanceName: o.instanceName,
-      heartbeatMs: o.heartbeatMs, stubTimeoutMs: o.stubTimeoutMs }, "attached");
+      heartbeatMs: o.heartbeatMs, stubTimeoutMs: o.stubTimeoutMs,
+      logLevels: stubLogLevels(logSettings()), metricValues: customMetrics.valuesOf(o.metricsOwner ?? this) }, "attached");
     forgetSegment(this.#segmentName); // the stub opened and unlinked it
   }
 
@@ -159,8 +187,8 @@ export class StubProcess {
   async finalize(timeoutMs: number): Promise<void> {
     const exited = new Promise<void>((r) => this.#child?.once("exit", () => r()));
     try {
-      const m = await this.#call({ type: "finalize" }, "finalized", timeoutMs);
-      if ("error" in m && m.error) this.#o.log("ERROR", `finalize failed: ${m.error.message}`);
+      const m = await this.#call({ type: "finalize" }, "finalized", timeoutMs) as Extract<FromStub, { type: "finalized" }>;
+      if (m.error) this.#o.log("ERROR", `finalize failed: ${m.error.message}`);
     } catch {
       // already dead, or finalize hung: kill below
     }
@@ -244,7 +272,9 @@ export class StubProcess {
       this.kill();
       return;
     }
-    this.#child.send({ type: "ping", seq: ++this.#pingSeq } satisfies ToStub);
+    // Custom metrics: main's totals of this stub's series ride on the heartbeat (its value()).
+    const metrics = this.#metricKeys.size > 0 ? { ack: this.#metricsAck, values: customMetrics.values(this.#metricKeys.values()) } : undefined;
+    this.#child.send({ type: "ping", seq: ++this.#pingSeq, ...(metrics ? { metrics } : {}) } satisfies ToStub);
   }
 
   #deadError(): ServerError {
@@ -256,6 +286,8 @@ export class StubProcess {
     this.#deathReason ||= reason;
     this.#dead = true;
     if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#unsubscribeLog?.();
+    this.readiness.fail("Stub process is not healthy while waiting for is_ready()");
     unlinkOwnedSegment(this.#segmentName); // if the stub died before opening it
     // The stub's extra segments that main had not opened yet are named after the control segment.
     if (this.#segmentName) unlinkSegmentsWithPrefix(`${this.#segmentName}-s`);

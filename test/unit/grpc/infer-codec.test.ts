@@ -47,7 +47,7 @@ function fails(request: object, code: string, message: string | RegExp): void {
 describe("schema", () => {
   it("has Triton's methods, with ModelStreamInfer streaming both ways", () => {
     expect(Object.keys(service).sort()).toEqual([
-      "ModelConfig", "ModelInfer", "ModelMetadata", "ModelReady", "ModelStatistics", "ModelStreamInfer",
+      "LogSettings", "ModelConfig", "ModelInfer", "ModelMetadata", "ModelReady", "ModelStatistics", "ModelStreamInfer",
       "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "ServerLive", "ServerMetadata", "ServerReady",
     ]);
     expect(service.ModelInfer!.path).toBe("/inference.GRPCInferenceService/ModelInfer");

@@ -16,6 +16,8 @@ const VALUES = {
   InferenceRequest: "function",
   InferenceResponse: "function",
   Logger: "object",
+  Metric: "function",
+  MetricFamily: "function",
   TRITONSERVER_REQUEST_FLAG_SEQUENCE_END: "number",
   TRITONSERVER_REQUEST_FLAG_SEQUENCE_START: "number",
   TRITONSERVER_REQUEST_RELEASE_ALL: "number",
@@ -118,6 +120,7 @@ describe('the "tessera" module', () => {
       initialize?(args: sdk.ModelArgs): void | Promise<void>;
       execute(requests: sdk.InferenceRequest[]): sdk.InferenceResponse[] | Promise<sdk.InferenceResponse[] | undefined> | undefined;
       finalize?(): void | Promise<void>;
+      isReady?(): boolean | Promise<boolean>;
     }>();
     expectTypeOf<sdk.TritonModelClass>().toEqualTypeOf<{
       new (): sdk.TritonModel;
