@@ -36,6 +36,7 @@ import { formatModelTable } from "./repository/model-table.js";
 import { RepositoryPoller } from "./repository/poller.js";
 import { log, logError, logInfo } from "./logging.js";
 import type { LogLevel } from "./ipc/protocol.js";
+import { RegionRegistry } from "./shm/registry.js";
 
 
 /** How long answers still being written at shutdown may take to reach their clients. */
@@ -87,6 +88,8 @@ export interface ServerOptions {
   /** --openai-on-http: the OpenAI-compatible API on the HTTP port too, under /v1. */
   openaiOnHttp?: boolean;
   stub: StubBackendOptions;
+  /** --allow-client-shm: the system shared-memory extension (src/shm/); off by default, as Triton's. */
+  allowClientShm?: boolean;
 }
 
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version;
@@ -103,11 +106,14 @@ export class TesseraServer implements ServerApi {
   #metrics: MetricsService | null = null;
   #openai: HttpServer | null = null;
   #poller: RepositoryPoller | null = null;
+  /** Clients' shared-memory regions (one registry per server). */
+  readonly regions: RegionRegistry;
   #live = false;
   #stopping = false;
 
   constructor(options: ServerOptions) {
     this.options = options;
+    this.regions = new RegionRegistry(options.allowClientShm === true);
     let models: ModelManager | null = null;
     const pipeline = new RequestPipeline({
       resolve: (model, version) => models!.resolve(model, version),
@@ -163,6 +169,7 @@ export class TesseraServer implements ServerApi {
         maxInputSize: o.httpMaxInputSize, restricted: o.httpRestrictedApi, headerForward: o.httpHeaderForward,
         headersTimeoutMs: ms(o.httpHeaderTimeoutSecs), requestTimeoutMs: ms(o.httpRequestTimeoutSecs),
         mount: o.openaiOnHttp && openai ? { handles: OpenAIFrontEnd.handles, handle: (req, res) => openai.handle(req, res) } : undefined,
+        regions: this.regions,
       });
       await new Promise<void>((resolve, reject) => {
         this.#http!.once("error", reject);
@@ -188,6 +195,7 @@ export class TesseraServer implements ServerApi {
       this.#grpc = new GrpcFrontEnd(this, {
         maxInputSize: o.grpcMaxInputSize ?? o.httpMaxInputSize, restricted: o.grpcRestrictedProtocol, headerForward: o.grpcHeaderForward,
         log: (line) => logError("grpc", line),
+        regions: this.regions,
       });
       const address = o.grpcAddress ?? "0.0.0.0";
       const port = await this.#grpc.listen(address, o.grpcPort);
@@ -244,6 +252,7 @@ export class TesseraServer implements ServerApi {
       openai.closeAllConnections();
     }
     await grpcDown;
+    this.regions.close();
     logInfo("server", "all models unloaded; exiting");
   }
 

@@ -18,6 +18,7 @@ import { ExecuteQueue, errorInfo, type ExecuteContext } from "./executor.js";
 import { autoCompleteFailed, importFailed, initializeFailed, messageUnreadable } from "./errors.js";
 import { describeFailure, findModelClass } from "./handler.js";
 import { KindTable, type MessageHandlers } from "./kind-table.js";
+import { clientRegions } from "./client-regions.js";
 import { SequenceStates } from "./sequence-state.js";
 import { AutoCompleteConfig } from "./sdk/auto-complete.js";
 import { setLogSink } from "./sdk/logger.js";
@@ -38,6 +39,7 @@ const executions = new ExecuteQueue(cancellations, () => context!);
 /** Shared-memory messages from main, by kind. */
 const messages = new KindTable<MessageHandlers>("message kind");
 executions.serve(messages);
+clientRegions.serve(messages, (ref) => endpoint?.release(ref));
 /** Control messages from main (Node's IPC channel), by type. */
 const control = new KindTable<ControlHandlers>("control message");
 
