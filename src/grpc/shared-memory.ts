@@ -12,7 +12,14 @@ function uint64(v: Int64 | undefined | null): bigint {
   return v === undefined || v === null ? 0n : int64ToBigInt(v, true);
 }
 
-type Handler = (request: any) => unknown;
+/** Each method's request, as protobufjs decoded it (keepCase: proto field names). */
+interface ShmRequest {
+  name?: string;
+  key?: string;
+  offset?: Int64;
+  byte_size?: Int64;
+}
+type Handler = (request: ShmRequest) => unknown;
 
 export function sharedMemoryMethods(registry: RegionRegistry | undefined): Record<string, Handler> {
   const check = (): RegionRegistry => {
@@ -20,27 +27,27 @@ export function sharedMemoryMethods(registry: RegionRegistry | undefined): Recor
     return registry;
   };
   return {
-    SystemSharedMemoryStatus: (r: { name?: string }) => {
+    SystemSharedMemoryStatus: (r: ShmRequest) => {
       const regions: Record<string, unknown> = {};
       for (const s of check().status(r.name || undefined)) regions[s.name] = s;
       return { regions };
     },
-    SystemSharedMemoryRegister: (r: { name?: string; key?: string; offset?: Int64; byte_size?: Int64 }) => {
+    SystemSharedMemoryRegister: (r: ShmRequest) => {
       const reg = check();
       if (!r.name) throw shmRegionNameMissing("system");
       reg.register(r.name, r.key ?? "", uint64(r.offset), uint64(r.byte_size));
       return {};
     },
-    SystemSharedMemoryUnregister: (r: { name?: string }) => {
+    SystemSharedMemoryUnregister: (r: ShmRequest) => {
       check().unregister(r.name || undefined);
       return {};
     },
-    CudaSharedMemoryStatus: (r: { name?: string }) => {
+    CudaSharedMemoryStatus: (r: ShmRequest) => {
       check();
       if (r.name) throw shmStatusNotFound("cuda", r.name);
       return { regions: {} };
     },
-    CudaSharedMemoryRegister: (r: { name?: string }) => {
+    CudaSharedMemoryRegister: (r: ShmRequest) => {
       check();
       if (!r.name) throw shmRegionNameMissing("cuda");
       throw cudaShmUnsupported(r.name);
