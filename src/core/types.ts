@@ -31,8 +31,6 @@ export interface RegionRef {
   wire: WireRegion;
   /** Main's view of the window (its own mapping), for everything that is not a stub. */
   view: Uint8Array;
-  /** The request's shared_memory_offset, echoed in an output's parameters. */
-  requestOffset: number;
 }
 
 export interface RequestedOutput {

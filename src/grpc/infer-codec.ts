@@ -14,7 +14,7 @@ import {
   sharedMemoryUnsupported, shmInputWithContents, shmOutputConflict, shmParameterUnparsable,
 } from "../errors/index.js";
 import type { RegionLeases } from "../shm/registry.js";
-import { placeOutput, shmOutputParameters } from "../shm/outputs.js";
+import { placeOutput } from "../shm/outputs.js";
 import type { RegionRef } from "../core/types.js";
 import {
   requestParameter, tensorParameter, type WireParameter,
@@ -76,7 +76,7 @@ export interface InferResponsePlain {
   model_version: string;
   id: string;
   parameters: Record<string, PlainParameter>;
-  outputs: { name: string; datatype: string; shape: number[]; parameters?: Record<string, PlainParameter> }[];
+  outputs: { name: string; datatype: string; shape: number[] }[];
   raw_output_contents: Uint8Array[];
 }
 
@@ -379,9 +379,9 @@ export function encodeInferResponse(response: CoreResponse, regions?: ReadonlyMa
     const t = response.outputs[i]!;
     const region = regions?.get(t.name);
     if (region) {
-      // In the client's region: an empty raw entry, as Triton keeps one per output.
-      const written = placeOutput(t, region);
-      outputs[i] = { name: t.name, datatype: t.datatype, shape: t.shape, parameters: encodeParameters(shmOutputParameters(region, written)) };
+      // In the client's region: no parameters and an empty raw entry (Triton keeps one per output).
+      placeOutput(t, region);
+      outputs[i] = { name: t.name, datatype: t.datatype, shape: t.shape };
       raw[i] = EMPTY;
       continue;
     }

@@ -17,7 +17,7 @@ import {
   byteSizeOverflow, shmInputDataChoice, shmOutputConflict, shmParameterUnparsable,
 } from "../errors/index.js";
 import type { RegionLeases } from "../shm/registry.js";
-import { placeOutput, shmOutputParameters } from "../shm/outputs.js";
+import { placeOutput } from "../shm/outputs.js";
 import type { RegionRef } from "../core/types.js";
 import { jsonParameter, requestParameter, tensorParameter } from "../core/parameters.js";
 import { datatypeSize, elementCount, isDatatype, type Datatype } from "../ipc/datatypes.js";
@@ -383,9 +383,11 @@ export function encodeInferResponse(response: CoreResponse, format: OutputFormat
       `"datatype":"${t.datatype}","shape":[${t.shape.join(",")}],`;
     const region = format.regions?.get(t.name);
     if (region) {
-      // In the client's region (the stub wrote it there, or this copies it): no data here.
-      const written = placeOutput(t, region);
-      json += `"parameters":${JSON.stringify(shmOutputParameters(region, written))}}`;
+      // In the client's region (the stub wrote it there, or this copies it). As Triton's, the
+      // output then has neither data nor parameters: clients (perf_analyzer's) read
+      // parameters.binary_data_size whenever parameters are present.
+      placeOutput(t, region);
+      json = `${json.slice(0, -1)}}`;
     } else if (format.binary.get(t.name) ?? format.defaultBinary) {
       json += `"parameters":{"binary_data_size":${t.data.byteLength}}}`;
       if (t.data.byteLength > 0) {

@@ -1,7 +1,8 @@
 /**
  * Outputs asked for in a client's region, on the way out of main: a stub has written them there
  * already (the tensor's `region` is that window); anything else (an ensemble, an in-process
- * backend) is copied in here, once. Either way the response carries only the parameters.
+ * backend) is copied in here, once. Either way the response carries no data for it (as Triton's:
+ * name, datatype and shape only).
  */
 import type { CoreTensor, RegionRef } from "../core/types.js";
 import { shmOutputTooSmall } from "../errors/index.js";
@@ -13,11 +14,4 @@ export function placeOutput(t: CoreTensor, ref: RegionRef): number {
   if (written > ref.view.byteLength) throw shmOutputTooSmall(t.name, ref.view.byteLength, written);
   ref.view.set(t.data);
   return written;
-}
-
-/** The output's parameters in the response, as Triton's: where it is and how large. */
-export function shmOutputParameters(ref: RegionRef, written: number): Record<string, string | number> {
-  const out: Record<string, string | number> = { shared_memory_region: ref.wire.name, shared_memory_byte_size: written };
-  if (ref.requestOffset !== 0) out.shared_memory_offset = ref.requestOffset;
-  return out;
 }

@@ -157,7 +157,6 @@ export class RegionRegistry {
           id: region.id, name, path: `/proc/${process.pid}/fd/${region.fd}`, inode: region.inode, end, offset: at, size: length,
         },
         view: region.bytes.subarray(at, at + length),
-        requestOffset: Number(offset),
       },
     };
   }

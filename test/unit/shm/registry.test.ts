@@ -126,7 +126,7 @@ describe("RegionRegistry", () => {
     const enc = encodeHttp({ model: "m", version: "1", id: "", parameters: {}, release() {},
       outputs: [{ name: "O", datatype: "FP32", shape: [4], data: new Uint8Array(new Float32Array([9, 8, 7, 6]).buffer) }] }, d.format);
     expect(enc.binary).toEqual([]);
-    expect(String(enc.json)).toContain('"parameters":{"shared_memory_region":"out","shared_memory_byte_size":16}');
+    expect(String(enc.json)).toContain('"outputs":[{"name":"O","datatype":"FP32","shape":[4]}]');
     expect([...new Float32Array(Uint8Array.from(readFileSync(`/dev/shm${outKey}`)).buffer)]).toEqual([9, 8, 7, 6]);
     // Too large for its window: Triton's text.
     expect(message(() => encodeHttp({ model: "m", version: "1", id: "", parameters: {}, release() {},
