@@ -332,3 +332,40 @@ def test_register_unregister_cycles_leak_nothing(shm_server, regions, protocol):
     for p in pids:
         assert after[p][0] <= before[p][0], ("mappings", p, before[p], after[p])
         assert after[p][1] <= before[p][1] + 2, ("fds", p, before[p], after[p])
+
+
+def _perf_analyzer():
+    """The perf_analyzer `npm run bench -- perf` / `shm` installed (bench/python-tools.js), if any."""
+    import glob
+
+    cache = os.environ.get("TESSERA_PY_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tessera")
+    for d in sorted(glob.glob(os.path.join(cache, "bench-perf*"))):
+        b = os.path.join(d, "bin", "perf_analyzer")
+        if os.path.exists(os.path.join(d, ".complete")) and os.path.exists(b):
+            env = dict(os.environ)
+            libs = glob.glob(os.path.join(d, "lib", "python*", "site-packages", "nvidia", "cuda_runtime", "lib"))
+            if libs:
+                env["LD_LIBRARY_PATH"] = ":".join(libs + [env.get("LD_LIBRARY_PATH", "")])
+            return b, env
+    return None, None
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_perf_analyzer_shared_memory_system(shm_server, protocol):
+    import subprocess
+
+    binary, env = _perf_analyzer()
+    if binary is None:
+        pytest.skip("perf_analyzer is not installed (run `npm run bench -- shm` once to install it)")
+    url = getattr(shm_server, PROTOCOLS[protocol][1])
+    r = subprocess.run([binary, "-m", "identity_fp32", "-u", url, "-i", protocol, "--shape", "INPUT0:65536",
+                        "--shared-memory", "system", "--output-shared-memory-size", str(65536 * 4),
+                        "--concurrency-range", "1", "-p", "1000", "-s", "1000", "-r", "3"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    if "error while loading shared libraries" in r.stderr:
+        pytest.skip("perf_analyzer does not run here: " + r.stderr.strip().splitlines()[0])
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "Throughput" in r.stdout
+    # perf_analyzer unregisters what it registered: nothing is left behind.
+    status = client(shm_server, protocol).get_system_shared_memory_status()
+    assert (status == []) if protocol == "http" else (len(status.regions) == 0)
