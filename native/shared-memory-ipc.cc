@@ -138,6 +138,49 @@ Napi::Value Unmap(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+// ---- client shared memory (system shared-memory extension) ----
+// Dumb on purpose: open a client's segment, report its size, map it. Which windows are valid
+// and who may use them is decided in TypeScript (src/shm/); these calls bounds-check nothing
+// beyond what the kernel does, and never keep a descriptor they were not asked to keep.
+
+// openRegion(nameOrPath, viaShm, writable): an fd of the client's segment, from shm_open (a key)
+// or open (main's /proc/<pid>/fd/<n>, so a stub maps the very object main registered). O_CLOEXEC.
+Napi::Value OpenRegion(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  bool viaShm = info[1].As<Napi::Boolean>();
+  int flags = (info[2].As<Napi::Boolean>() ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+  int fd = viaShm ? shm_open(name.c_str(), flags, 0) : open(name.c_str(), flags);
+  if (fd < 0) throw Napi::Error::New(env, ErrnoText(viaShm ? "shm_open" : "open", name));
+  return Napi::Number::New(env, fd);
+}
+
+// fdStat(fd): [size, inode] of the object now (fstat); [-1, 0] if fstat fails. The inode lets a
+// stub check that the descriptor it opened is still the object main registered.
+Napi::Value FdStat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct stat st;
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Array out = Napi::Array::New(env, 2);
+  bool ok = fstat(fd, &st) == 0 && st.st_size >= 0;
+  out.Set(0u, Napi::Number::New(env, ok ? static_cast<double>(st.st_size) : -1));
+  out.Set(1u, Napi::Number::New(env, ok ? static_cast<double>(st.st_ino) : 0));
+  return out;
+}
+
+// mapFd(fd, length, shared): maps `length` bytes from offset 0. shared: MAP_SHARED read-write (the
+// fd must be O_RDWR); otherwise MAP_PRIVATE copy-on-write, so a write lands in a private page and
+// never in the client's memory (an O_RDONLY fd suffices). The fd stays open.
+Napi::Value MapRegionFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  size_t length = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  bool shared = info[2].As<Napi::Boolean>();
+  void* address = mmap(nullptr, length, PROT_READ | PROT_WRITE, shared ? MAP_SHARED : MAP_PRIVATE, fd, 0);
+  if (address == MAP_FAILED) throw Napi::Error::New(env, ErrnoText("mmap", "fd " + std::to_string(fd)));
+  return Wrap(env, address, length);
+}
+
 uint32_t* Word(const Napi::Value& buffer, const Napi::Value& offset) {
   auto* base = static_cast<uint8_t*>(buffer.As<Napi::ArrayBuffer>().Data());
   return reinterpret_cast<uint32_t*>(base + offset.As<Napi::Number>().Uint32Value());
@@ -464,6 +507,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("waitBlocking", Napi::Function::New(env, WaitBlocking));
   exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal));
   exports.Set("watchParent", Napi::Function::New(env, WatchParent));
+  exports.Set("openRegion", Napi::Function::New(env, OpenRegion));
+  exports.Set("fdStat", Napi::Function::New(env, FdStat));
+  exports.Set("mapFd", Napi::Function::New(env, MapRegionFd));
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("queueHead", offsetof(QueueHeader, head));
   layout.Set("queueTail", offsetof(QueueHeader, tail));

@@ -92,6 +92,7 @@ export function parseArgs(argv: readonly string[]): ServerOptions & LogFlags {
     .option("--allow-http <bool>", "serve HTTP", bool, true)
     .option("--allow-grpc <bool>", "serve gRPC", bool, true)
     .option("--allow-metrics <bool>", "serve Prometheus metrics", bool, true)
+    .option("--allow-client-shm <bool>", "let clients register system shared-memory regions (off by default, as Triton)", bool, false)
     .addOption(new Option("--model-control-mode <mode>", "none: load everything at start; explicit: load/unload API; poll: load everything, then apply repository changes every --repository-poll-secs").choices(["none", "explicit", "poll"]).default("none"))
     .option("--repository-poll-secs <seconds>", "poll mode: seconds between polls of the model repository (0: none)", seconds, 15)
     .option("--model-config-name <name>", "load each model's configs/<name>.pbtxt instead of config.pbtxt where it exists")
@@ -162,6 +163,7 @@ export function parseArgs(argv: readonly string[]): ServerOptions & LogFlags {
     allowHttp: o.allowHttp,
     allowGrpc: o.allowGrpc,
     allowMetrics: o.allowMetrics,
+    allowClientShm: o.allowClientShm,
     modelControlMode: o.modelControlMode,
     repositoryPollSecs: o.repositoryPollSecs,
     ...(o.modelConfigName ? { modelConfigName: o.modelConfigName } : {}),

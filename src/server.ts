@@ -38,6 +38,7 @@ import { formatModelTable } from "./repository/model-table.js";
 import { RepositoryPoller } from "./repository/poller.js";
 import { log, logError, logInfo } from "./logging.js";
 import type { LogLevel } from "./ipc/protocol.js";
+import { RegionRegistry } from "./shm/registry.js";
 
 
 /** How long answers still being written at shutdown may take to reach their clients. */
@@ -91,6 +92,8 @@ export interface ServerOptions {
   stub: StubBackendOptions;
   /** --cache-config local,size=N: the response cache; unset: none (models' response_cache is then ignored). */
   cache?: CacheSettings;
+  /** --allow-client-shm: the system shared-memory extension (src/shm/); off by default, as Triton's. */
+  allowClientShm?: boolean;
 }
 
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version;
@@ -108,11 +111,14 @@ export class TesseraServer implements ServerApi {
   #metrics: MetricsService | null = null;
   #openai: HttpServer | null = null;
   #poller: RepositoryPoller | null = null;
+  /** Clients' shared-memory regions (one registry per server). */
+  readonly regions: RegionRegistry;
   #live = false;
   #stopping = false;
 
   constructor(options: ServerOptions) {
     this.options = options;
+    this.regions = new RegionRegistry(options.allowClientShm === true);
     let models: ModelManager | null = null;
     this.#cache = options.cache ? new ResponseCache(options.cache.size) : null;
     const pipeline = new RequestPipeline({
@@ -170,6 +176,7 @@ export class TesseraServer implements ServerApi {
         maxInputSize: o.httpMaxInputSize, restricted: o.httpRestrictedApi, headerForward: o.httpHeaderForward,
         headersTimeoutMs: ms(o.httpHeaderTimeoutSecs), requestTimeoutMs: ms(o.httpRequestTimeoutSecs),
         mount: o.openaiOnHttp && openai ? { handles: OpenAIFrontEnd.handles, handle: (req, res) => openai.handle(req, res) } : undefined,
+        regions: this.regions,
       });
       await new Promise<void>((resolve, reject) => {
         this.#http!.once("error", reject);
@@ -195,6 +202,7 @@ export class TesseraServer implements ServerApi {
       this.#grpc = new GrpcFrontEnd(this, {
         maxInputSize: o.grpcMaxInputSize ?? o.httpMaxInputSize, restricted: o.grpcRestrictedProtocol, headerForward: o.grpcHeaderForward,
         log: (line) => logError("grpc", line),
+        regions: this.regions,
       });
       const address = o.grpcAddress ?? "0.0.0.0";
       const port = await this.#grpc.listen(address, o.grpcPort);
@@ -251,6 +259,7 @@ export class TesseraServer implements ServerApi {
       openai.closeAllConnections();
     }
     await grpcDown;
+    this.regions.close();
     logInfo("server", "all models unloaded; exiting");
   }
 

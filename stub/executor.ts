@@ -5,7 +5,8 @@
  */
 import { bytesElementsSize, encodeBytesElements } from "../src/ipc/datatypes.js";
 import type { Block, Endpoint, MessageRef } from "../src/ipc/endpoint.js";
-import { KIND, type ExecuteBody, type ResponseBody, type WireParams, type WireResponse, type WireTensor } from "../src/ipc/protocol.js";
+import { KIND, type ExecuteBody, type ResponseBody, type WireParams, type WireRegion, type WireResponse, type WireTensor } from "../src/ipc/protocol.js";
+import { clientRegions } from "./client-regions.js";
 import type { ErrorInfo } from "../src/errors/index.js";
 import type { Cancellations } from "./cancellation.js";
 import { decoupledMustReturnNone, describeThrown, executeFailed } from "./errors.js";
@@ -76,7 +77,8 @@ export function decodeRequests(
         parameters: handlerParameters(r.parameters),
         requestedOutputNames: r.requestedOutputs,
         inputs: [
-          ...r.inputs.map((t) => Tensor.fromBytes(t.name, t.datatype, t.shape, endpoint.view(t.loc))),
+          ...r.inputs.map((t) => Tensor.fromBytes(t.name, t.datatype, t.shape,
+            t.region ? clientRegions.view(t.region, false) : endpoint.view(t.loc))),
           ...(ctx.states?.inputs(r) ?? []),
         ],
       },
@@ -115,9 +117,14 @@ export function checkResponses(
   });
 }
 
-/** Copies one response's outputs into shared memory; blocks are appended to `blocks`. */
+/**
+ * Copies one response's outputs into shared memory; blocks are appended to `blocks`. An output the
+ * client asked for in its region (`regions`) is written there instead: the one copy, straight
+ * into the client's pages.
+ */
 export function encodeResponse(
   response: InferenceResponse, requested: string[], endpoint: Endpoint, blocks: Block[], skip?: ReadonlySet<string>,
+  regions?: Record<string, WireRegion>,
 ): WireResponse {
   const error = response.error();
   if (error) return { outputs: [], error: { code: error.code(), message: error.message() } };
@@ -126,6 +133,19 @@ export function encodeResponse(
     if (requested.length > 0 && !requested.includes(t.name())) continue;
     if (skip?.has(t.name())) continue; // implicit state: stays in this instance
     const data = t.data;
+    const target = regions?.[t.name()];
+    if (target) {
+      const size = Array.isArray(data) ? bytesElementsSize(data) : data.byteLength;
+      if (size > target.size) {
+        // Triton's text (its response allocator's); the response fails, as Triton's does.
+        return { outputs: [], error: { code: "INTERNAL", message: `shared memory size specified with the request for output '${t.name()}' (${target.size} bytes) should be at least ${size} bytes to hold the results` } };
+      }
+      const into = clientRegions.view(target, true).subarray(0, size);
+      if (Array.isArray(data)) encodeBytesElements(data, into);
+      else into.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      outputs.push({ name: t.name(), datatype: t.datatype(), shape: t.shape(), loc: [0, 0, 0], region: { ...target, size } });
+      continue;
+    }
     let block: Block;
     if (Array.isArray(data)) {
       block = endpoint.alloc(bytesElementsSize(data));
@@ -232,7 +252,7 @@ async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Execu
     const states = ctx.states;
     if (states) responses.forEach((r, i) => states.update(body.requests[i], r));
     const wire = responses.map((r, i) =>
-      again.includes(i) || !r ? { outputs: [] } : encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks, states?.outputs));
+      again.includes(i) || !r ? { outputs: [] } : encodeResponse(r, body.requests[i].requestedOutputs, endpoint, blocks, states?.outputs, body.requests[i].outputRegions));
     const reply: ResponseBody = { id: body.id, responses: wire, execNs };
     if (again.length > 0) reply.reschedule = again;
     return { reply, blocks, inputsDone: null };
@@ -249,7 +269,7 @@ async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Execu
     try {
       const wire = body.requests.map((r, i) => {
         const sent = stands(senders[i]);
-        return sent ? encodeResponse(sent, r.requestedOutputs, endpoint, blocks) : { outputs: [], error };
+        return sent ? encodeResponse(sent, r.requestedOutputs, endpoint, blocks, undefined, r.outputRegions) : { outputs: [], error };
       });
       return { reply: { id: body.id, responses: wire, execNs }, blocks, inputsDone: null };
     } catch (encodeErr) {
@@ -277,7 +297,7 @@ async function runDecoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Exe
     (response, requested, blocks) => {
       // A decoupled sequence model writes its next state in the responses it sends.
       ctx.states?.update(r, response);
-      return encodeResponse(response, requested, endpoint, blocks, ctx.states?.outputs);
+      return encodeResponse(response, requested, endpoint, blocks, ctx.states?.outputs, r.outputRegions);
     },
     () => {
       cancellations.end(r.key);
@@ -358,11 +378,20 @@ export class ExecuteQueue {
     while (this.#waiting.length > 0 && !this.#finishing) {
       const [body, ref] = this.#waiting.shift()!;
       const ctx = this.#context();
+      // Client regions the call uses stay mapped until it has ended, whatever main says meanwhile.
+      const regionsDone = clientRegions.hold(body);
       const { reply, blocks, inputsDone } = await runExecute(body, ctx);
       // Inputs are dead once execute returned (a decoupled call's: once its senders closed):
       // release them first so main can reuse the memory by the time it reads the response.
-      if (inputsDone) void inputsDone.then(() => ctx.endpoint.release(ref));
-      else ctx.endpoint.release(ref);
+      if (inputsDone) {
+        void inputsDone.then(() => {
+          ctx.endpoint.release(ref);
+          regionsDone();
+        });
+      } else {
+        ctx.endpoint.release(ref);
+        regionsDone();
+      }
       ctx.endpoint.send(KIND.RESPONSE, reply, blocks);
     }
     this.#executing = false;

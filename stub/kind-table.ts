@@ -8,7 +8,7 @@
  * and worker share only src/ipc.)
  */
 import type { MessageRef } from "../src/ipc/endpoint.js";
-import { KIND, type BlsResponseBody, type ExecuteBody, type ModelControlResultBody } from "../src/ipc/protocol.js";
+import { KIND, type BlsResponseBody, type DropRegionBody, type ExecuteBody, type ModelControlResultBody } from "../src/ipc/protocol.js";
 
 export class KindTable<Handlers extends { [K in keyof Handlers]: (...args: never[]) => unknown }> {
   readonly #what: string;
@@ -37,6 +37,8 @@ export interface MessageHandlers {
   [KIND.EXECUTE]: (body: ExecuteBody, ref: MessageRef) => void;
   [KIND.BLS_RESPONSE]: (body: BlsResponseBody, ref: MessageRef) => void;
   [KIND.MODEL_CONTROL_RESULT]: (body: ModelControlResultBody, ref: MessageRef) => void;
+  /** client-regions.ts: a client shared-memory region main no longer uses. */
+  [KIND.DROP_REGION]: (body: DropRegionBody, ref: MessageRef) => void;
 }
 
 export type MessageTable = KindTable<MessageHandlers>;

@@ -18,6 +18,7 @@ import { ExecuteQueue, errorInfo, type ExecuteContext } from "./executor.js";
 import { autoCompleteFailed, importFailed, initializeFailed, messageUnreadable } from "./errors.js";
 import { describeFailure, findModelClass } from "./handler.js";
 import { KindTable, type MessageHandlers } from "./kind-table.js";
+import { clientRegions } from "./client-regions.js";
 import { SequenceStates } from "./sequence-state.js";
 import { AutoCompleteConfig } from "./sdk/auto-complete.js";
 import { setLogLevels, setLogSink } from "./sdk/logger.js";
@@ -40,6 +41,7 @@ const executions = new ExecuteQueue(cancellations, () => context!);
 /** Shared-memory messages from main, by kind. */
 const messages = new KindTable<MessageHandlers>("message kind");
 executions.serve(messages);
+clientRegions.serve(messages, (ref) => endpoint?.release(ref));
 /** Control messages from main (Node's IPC channel), by type. */
 const control = new KindTable<ControlHandlers>("control message");
 

@@ -6,6 +6,7 @@
 import type { ServerError } from "../errors/index.js";
 import type { RequestSignal } from "./cancellation.js";
 import type { Datatype } from "../ipc/datatypes.js";
+import type { WireRegion } from "../ipc/protocol.js";
 
 /** bigint only for a sequence_id past 2^53 (a uint64 correlation id, kept exact). */
 export type ParamValue = string | number | boolean | bigint;
@@ -17,12 +18,27 @@ export interface CoreTensor {
   shape: number[];
   /** Raw bytes, possibly a view over a request body or shared memory. */
   data: Uint8Array;
+  /**
+   * The bytes lie in a client's shared-memory region (src/shm/): `data` is main's view of it, and
+   * the stub path passes the reference instead of copying. On an output: already written there.
+   */
+  region?: RegionRef;
+}
+
+/** A window of a client's registered shared-memory region, held for one request (src/shm/). */
+export interface RegionRef {
+  /** What a stub is told, to map and use the window itself. */
+  wire: WireRegion;
+  /** Main's view of the window (its own mapping), for everything that is not a stub. */
+  view: Uint8Array;
 }
 
 export interface RequestedOutput {
   name: string;
   /** Classification extension: return the top-N classes as "value:index[:label]" BYTES. */
   classification?: number;
+  /** System shared-memory extension: the output goes into this window, not into the response. */
+  region?: RegionRef;
 }
 
 export interface CoreRequest {

@@ -11,8 +11,11 @@ import type {
 import {
   contentsCount, contentsNoTypedField, contentsWithRaw, contentsWrongField,
   datatypeInvalid, grpcParameterType, parameterOutOfRange, parameterTypeInvalid, rawContentsCount, shapeCountOverflow, shapeInvalid,
-  sharedMemoryUnsupported,
+  sharedMemoryUnsupported, shmInputWithContents, shmOutputConflict, shmParameterUnparsable,
 } from "../errors/index.js";
+import type { RegionLeases } from "../shm/registry.js";
+import { placeOutput } from "../shm/outputs.js";
+import type { RegionRef } from "../core/types.js";
 import {
   requestParameter, tensorParameter, type WireParameter,
 } from "../core/parameters.js";
@@ -106,14 +109,18 @@ const CONTENTS_FIELDS: (keyof TensorContentsMessage)[] = [
   "fp32_contents", "fp64_contents", "bytes_contents",
 ];
 
-export function decodeInferRequest(msg: InferRequestMessage): CoreRequest {
+export function decodeInferRequest(msg: InferRequestMessage, regions?: RegionLeases): CoreRequest {
   const model = msg.model_name ?? "";
   const version = msg.model_version || undefined;
   const inputsMsg = msg.inputs ?? [];
   const raw = msg.raw_input_contents ?? [];
-  if (raw.length !== 0 && raw.length !== inputsMsg.length) {
-    throw rawContentsCount(model, inputsMsg.length, raw.length);
+  // Inputs in shared memory have no raw entry: the raw contents are the other inputs', in order.
+  const inShm = (input: (typeof inputsMsg)[number]) => input.parameters?.shared_memory_region !== undefined;
+  const rawWanted = inputsMsg.filter((input) => !inShm(input)).length;
+  if (raw.length !== 0 && raw.length !== rawWanted) {
+    throw rawContentsCount(model, rawWanted, raw.length);
   }
+  let rawAt = 0;
   const inputs: CoreTensor[] = new Array(inputsMsg.length);
   for (let i = 0; i < inputsMsg.length; i++) {
     const input = inputsMsg[i]!;
@@ -124,17 +131,21 @@ export function decodeInferRequest(msg: InferRequestMessage): CoreRequest {
     }
     const shape = decodeShape(input.shape ?? [], name);
     const params = input.parameters;
-    if (params && params.shared_memory_region !== undefined) {
-      throw sharedMemoryUnsupported("input", name);
-    }
     const contents = input.contents ?? null;
+    if (params && params.shared_memory_region !== undefined) {
+      if (contents && hasAnyContents(contents)) throw shmInputWithContents(name, model);
+      // The bytes stay in the client's pages: main views them, the stub maps them (no copy).
+      const ref = takeRegion(params, regions, "input", name);
+      inputs[i] = { name, datatype, shape, data: ref.view, region: ref };
+      continue;
+    }
     let data: Uint8Array;
     if (raw.length > 0) {
       if (contents && hasAnyContents(contents)) {
         throw contentsWithRaw(name, model);
       }
       // BYTES elements are walked by the core, for every front end alike (core/validate.ts).
-      data = raw[i]!;
+      data = raw[rawAt++]!;
     } else {
       data = contentsToRaw(name, datatype, shape, contents, model);
     }
@@ -143,7 +154,7 @@ export function decodeInferRequest(msg: InferRequestMessage): CoreRequest {
 
   let outputs: RequestedOutput[] | undefined;
   if (msg.outputs && msg.outputs.length > 0) {
-    outputs = msg.outputs.map((o) => decodeRequestedOutput(o.name ?? "", o.parameters));
+    outputs = msg.outputs.map((o) => decodeRequestedOutput(o.name ?? "", o.parameters, regions));
   }
   return {
     model, version, id: msg.id ?? "", inputs, outputs,
@@ -228,7 +239,7 @@ export function int64ToNumber(v: Int64): number {
   return v.toNumber();
 }
 
-function int64ToBigInt(v: Int64, unsigned: boolean): bigint {
+export function int64ToBigInt(v: Int64, unsigned: boolean): bigint {
   let b: bigint;
   if (typeof v === "number") b = BigInt(v);
   else if (typeof v === "string") b = BigInt(v);
@@ -298,18 +309,48 @@ function decodeRequestParameters(raw: Record<string, ParameterMessage> | undefin
   return parameters;
 }
 
+/** A shared_memory_region reference, leased for the request; offset and byte size read exactly. */
+function takeRegion(
+  params: Record<string, ParameterMessage>, regions: RegionLeases | undefined, kind: "input" | "output", name: string,
+): RegionRef {
+  if (!regions) throw sharedMemoryUnsupported(kind, name);
+  const region = params.shared_memory_region!;
+  if (region.parameter_choice !== "string_param") throw shmParameterUnparsable("shared_memory_region");
+  const uint = (key: string): bigint => {
+    const p = params[key];
+    if (p === undefined) return 0n;
+    if (p.parameter_choice !== "int64_param" && p.parameter_choice !== "uint64_param") throw shmParameterUnparsable(key);
+    const signed = p.parameter_choice === "int64_param";
+    const v = int64ToBigInt((signed ? p.int64_param : p.uint64_param)!, !signed);
+    if (v < 0n) throw shmParameterUnparsable(key);
+    return v;
+  };
+  return regions.take(region.string_param ?? "", uint("shared_memory_offset"), uint("shared_memory_byte_size"));
+}
+
 function decodeRequestedOutput(
-  name: string, params: Record<string, ParameterMessage> | undefined,
+  name: string, params: Record<string, ParameterMessage> | undefined, regions?: RegionLeases,
 ): RequestedOutput {
   const out: RequestedOutput = { name };
   if (!params) return out;
   if (params.shared_memory_region !== undefined) {
-    throw sharedMemoryUnsupported("output", name);
+    if (params.classification !== undefined) throw shmOutputConflict("classification");
+    out.region = takeRegion(params, regions, "output", name);
+    return out;
   }
   const cls = params.classification;
   if (cls !== undefined) {
     out.classification = tensorParameter("grpc", "output", "classification", wireParameter(cls, "classification")) as number;
   }
+  return out;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The outputs of `request` asked for in client regions, by name (for encodeInferResponse). */
+export function outputRegions(request: CoreRequest): Map<string, RegionRef> | undefined {
+  let out: Map<string, RegionRef> | undefined;
+  for (const o of request.outputs ?? []) if (o.region) (out ??= new Map()).set(o.name, o.region);
   return out;
 }
 
@@ -331,11 +372,19 @@ export function encodeParameters(parameters: Parameters): Record<string, PlainPa
  * The response to encode. Its raw_output_contents are the CoreResponse's own views: the caller
  * encodes before it releases the response.
  */
-export function encodeInferResponse(response: CoreResponse): InferResponsePlain {
+export function encodeInferResponse(response: CoreResponse, regions?: ReadonlyMap<string, RegionRef>): InferResponsePlain {
   const outputs = new Array<InferResponsePlain["outputs"][number]>(response.outputs.length);
   const raw = new Array<Uint8Array>(response.outputs.length);
   for (let i = 0; i < response.outputs.length; i++) {
     const t = response.outputs[i]!;
+    const region = regions?.get(t.name);
+    if (region) {
+      // In the client's region: no parameters and an empty raw entry (Triton keeps one per output).
+      placeOutput(t, region);
+      outputs[i] = { name: t.name, datatype: t.datatype, shape: t.shape };
+      raw[i] = EMPTY;
+      continue;
+    }
     outputs[i] = { name: t.name, datatype: t.datatype, shape: t.shape };
     raw[i] = t.data;
   }

@@ -17,10 +17,12 @@ import {
   grpcUnloadDependentsType, statisticsUnsupported, toServerError, undecodableRequest,
 } from "../errors/index.js";
 import {
-  decodeInferRequest, encodeInferResponse, parameterValue, takeEnableEmptyFinalResponse,
+  decodeInferRequest, encodeInferResponse, outputRegions, parameterValue, takeEnableEmptyFinalResponse,
   type InferRequestMessage, type InferResponsePlain, type ParameterMessage,
 } from "./infer-codec.js";
 import { encodePlain, messageType, serviceDefinition } from "./proto.js";
+import type { RegionRegistry } from "../shm/registry.js";
+import { sharedMemoryMethods } from "./shared-memory.js";
 
 export const SERVICE_NAME = "inference.GRPCInferenceService";
 export const HEALTH_SERVICE_NAME = "grpc.health.v1.Health";
@@ -36,6 +38,8 @@ export interface GrpcFrontEndOptions {
   /** --grpc-header-forward-pattern: matching metadata keys (lower-case in gRPC) become request parameters. */
   headerForward?: HeaderForward;
   log?: (line: string) => void;
+  /** The system shared-memory extension's regions (src/shm/); unset: every shared-memory call is refused. */
+  regions?: RegionRegistry;
 }
 
 /**
@@ -77,6 +81,8 @@ const CATEGORY: Readonly<Record<string, RestrictedCategory>> = {
   RepositoryIndex: "model-repository", RepositoryModelLoad: "model-repository", RepositoryModelUnload: "model-repository",
   ModelInfer: "inference", ModelStreamInfer: "inference",
   LogSettings: "logging",
+  SystemSharedMemoryStatus: "shared-memory", SystemSharedMemoryRegister: "shared-memory", SystemSharedMemoryUnregister: "shared-memory",
+  CudaSharedMemoryStatus: "shared-memory", CudaSharedMemoryRegister: "shared-memory", CudaSharedMemoryUnregister: "shared-memory",
 };
 
 type Unary = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => void;
@@ -96,6 +102,7 @@ export class GrpcFrontEnd {
   readonly #log: (line: string) => void;
   readonly #restricted: RestrictedFeatures;
   readonly #headerForward: HeaderForward | undefined;
+  readonly #regions: RegionRegistry | undefined;
   readonly #server: grpc.Server;
   readonly #streams = new Set<StreamState>();
   #closing = false;
@@ -105,6 +112,7 @@ export class GrpcFrontEnd {
     this.#log = options.log ?? (() => {});
     this.#restricted = options.restricted ?? RestrictedFeatures.NONE;
     this.#headerForward = options.headerForward;
+    this.#regions = options.regions;
     // Triton accepts messages up to INT32_MAX; grpc-js defaults to 4 MiB in. What the server
     // receives is bounded by --grpc-max-input-size; what it sends is the model's to decide.
     this.#server = new grpc.Server({
@@ -212,7 +220,9 @@ export class GrpcFrontEnd {
 
   #handlers(): grpc.UntypedServiceImplementation {
     const api = this.#api;
+    const shm = Object.fromEntries(Object.entries(sharedMemoryMethods(this.#regions)).map(([name, fn]) => [name, this.#unary(fn)]));
     return {
+      ...shm,
       ServerLive: this.#unary(() => ({ live: api.isLive() })),
       ServerReady: this.#unary(async () => {
         await api.refreshReadiness?.().catch(() => {});
@@ -294,14 +304,20 @@ export class GrpcFrontEnd {
     }
     // Meaningless for one response, yet clients (perf_analyzer) send it and Triton accepts it.
     takeEnableEmptyFinalResponse(msg);
-    const request = decodeInferRequest(msg);
-    this.#forwardHeaders(metadata, request.parameters);
-    request.signal = signal;
-    const response: CoreResponse = await this.#api.infer(request);
+    // Windows of client regions this request uses: held until its response is encoded.
+    const leases = this.#regions?.leases();
     try {
-      return INFER_RESPONSE(encodeInferResponse(response));
+      const request = decodeInferRequest(msg, leases);
+      this.#forwardHeaders(metadata, request.parameters);
+      request.signal = signal;
+      const response: CoreResponse = await this.#api.infer(request);
+      try {
+        return INFER_RESPONSE(encodeInferResponse(response, outputRegions(request)));
+      } finally {
+        this.#release(response);
+      }
     } finally {
-      this.#release(response);
+      leases?.release();
     }
   }
 
@@ -325,13 +341,18 @@ export class GrpcFrontEnd {
     const head = { id: msg.id ?? "", model_name: msg.model_name ?? "", model_version: msg.model_version ?? "" };
     let results;
     let enableEmptyFinal = false;
+    let regions: Map<string, import("../core/types.js").RegionRef> | undefined;
+    // Windows of client regions this request uses: held until its last response is encoded.
+    const leases = this.#regions?.leases();
     try {
       enableEmptyFinal = takeEnableEmptyFinalResponse(msg);
-      const request = decodeInferRequest(msg);
+      const request = decodeInferRequest(msg, leases);
+      regions = outputRegions(request);
       this.#forwardHeaders(metadata, request.parameters);
       request.signal = signal;
       results = this.#api.inferStream(request);
     } catch (err) {
+      leases?.release();
       // Refused before it was scheduled: the error and the request's id, no final flag.
       write(STREAM_ERROR(this.#streamError(err), { id: head.id }));
       return;
@@ -345,23 +366,24 @@ export class GrpcFrontEnd {
           fatal(this.#status(item.error));
           break;
         }
-        if (!write(this.#streamItem(item, head, enableEmptyFinal, fatal))) break;
+        if (!write(this.#streamItem(item, head, enableEmptyFinal, fatal, regions))) break;
       }
     } finally {
       signal.removeEventListener("abort", stop);
       results.close();
+      leases?.release();
     }
   }
 
   /** One stream item, encoded; null when nothing is to be written (a bare final flag, not asked for). */
   #streamItem(
     item: StreamItem, head: { id: string; model_name: string; model_version: string }, enableEmptyFinal: boolean,
-    fatal?: (status: Partial<grpc.StatusObject>) => void,
+    fatal?: (status: Partial<grpc.StatusObject>) => void, regions?: ReadonlyMap<string, import("../core/types.js").RegionRef>,
   ): Buffer | null {
     const final = { triton_final_response: { bool_param: item.final } };
     if (item.response) {
       try {
-        const plain = encodeInferResponse(item.response);
+        const plain = encodeInferResponse(item.response, regions);
         plain.parameters = { ...plain.parameters, ...final };
         return STREAM_RESPONSE(plain);
       } catch (err) {

@@ -14,8 +14,11 @@ import {
   inputNotObject, inputParametersNotObject, inputsNotArray, jsonNotObject, jsonUnparsable, outputNameMissing, outputNotObject,
   outputParametersNotObject, outputsNotArray, parametersNotObject, rawBytesShape, rawInputCount, rawShapeNotDeducible,
   shapeMissing, sharedMemoryUnsupported, jsonNestingTooDeep, shapeNotUnsigned, shapeDimsInvalid, shapeCountOverflow,
-  byteSizeOverflow,
+  byteSizeOverflow, shmInputDataChoice, shmOutputConflict, shmParameterUnparsable,
 } from "../errors/index.js";
+import type { RegionLeases } from "../shm/registry.js";
+import { placeOutput } from "../shm/outputs.js";
+import type { RegionRef } from "../core/types.js";
 import { jsonParameter, requestParameter, tensorParameter } from "../core/parameters.js";
 import { datatypeSize, elementCount, isDatatype, type Datatype } from "../ipc/datatypes.js";
 import { bytesToJsonBuffer, jsonToTensorData, showValue, tensorToJsonData } from "./json-tensor.js";
@@ -30,6 +33,8 @@ export interface OutputFormat {
   defaultBinary: boolean;
   /** Explicit `binary_data` per output name. */
   binary: Map<string, boolean>;
+  /** Outputs asked for in a client's shared-memory region: written there, not into the body. */
+  regions?: Map<string, RegionRef>;
 }
 
 export interface DecodedInfer {
@@ -58,7 +63,7 @@ export function inferHeaderLength(header: string | string[] | undefined, bodyLen
 /** Decodes a JSON (optionally followed by binary tensor data) inference request. */
 export function decodeInferRequest(
   body: Uint8Array, headerLength: number, model: string, version: string | undefined,
-  headerGiven: boolean,
+  headerGiven: boolean, regions?: RegionLeases,
 ): DecodedInfer {
   const text = Buffer.from(body.buffer, body.byteOffset, headerLength).toString("utf8");
   const json = parseJsonHeader(body, headerLength, text);
@@ -70,6 +75,8 @@ export function decodeInferRequest(
     inputs: { shape: ExactJson }[]; parameters: Record<string, ExactJson>;
   };
   const exactShape = (i: number): ExactJson => exactRequest().inputs[i]!.shape;
+  const exactParams = (i: number, outputs = false) => () =>
+    ((exactRequest() as unknown as Record<string, { parameters: Record<string, ExactJson> }[]>)[outputs ? "outputs" : "inputs"]![i]!.parameters);
 
   let id = "";
   if (json.id !== undefined) {
@@ -99,7 +106,11 @@ export function decodeInferRequest(
     const hasData = input.data !== undefined;
     const hasBinary = rawSize !== undefined;
     if (params?.shared_memory_region !== undefined) {
-      throw sharedMemoryUnsupported("input", name);
+      if (hasData || hasBinary) throw shmInputDataChoice(hasData, hasBinary);
+      // The bytes stay in the client's pages: main views them, the stub maps them (no copy).
+      const ref = takeRegion(params, regions, "input", name, exactParams(i));
+      inputs[i] = { name, datatype, shape, data: ref.view, region: ref };
+      continue;
     }
     if (hasData === hasBinary) {
       throw inputDataChoice(name, hasData);
@@ -134,7 +145,7 @@ export function decodeInferRequest(
     if (!Array.isArray(json.outputs)) {
       throw outputsNotArray();
     }
-    outputs = json.outputs.map((o: unknown, i: number) => decodeRequestedOutput(o, i, format));
+    outputs = json.outputs.map((o: unknown, i: number) => decodeRequestedOutput(o, i, format, regions, exactParams(i, true)));
   }
 
   return {
@@ -227,7 +238,32 @@ function decodeRequestParameters(
   return { parameters, binaryDataOutput };
 }
 
-function decodeRequestedOutput(raw: unknown, index: number, format: OutputFormat): RequestedOutput {
+/**
+ * A shared_memory_region reference, leased for the request: its offset and byte size are uint64s,
+ * read exactly past 2^53 (so an overflowing pair is refused as such, not rounded).
+ */
+function takeRegion(
+  params: Record<string, unknown>, regions: RegionLeases | undefined, kind: "input" | "output", name: string,
+  exact: () => Record<string, ExactJson>,
+): RegionRef {
+  if (!regions) throw sharedMemoryUnsupported(kind, name);
+  const region = params.shared_memory_region;
+  if (typeof region !== "string") throw shmParameterUnparsable("shared_memory_region");
+  const uint = (key: string): unknown => {
+    const v = params[key];
+    if (v === undefined) return 0;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw shmParameterUnparsable(key);
+    if (Number.isSafeInteger(v)) return v;
+    const e = exact()[key];
+    if (typeof e !== "bigint" || e < 0n || e > UINT64_MAX) throw shmParameterUnparsable(key);
+    return e;
+  };
+  return regions.take(region, uint("shared_memory_offset"), uint("shared_memory_byte_size"));
+}
+
+function decodeRequestedOutput(
+  raw: unknown, index: number, format: OutputFormat, regions?: RegionLeases, exact?: () => Record<string, ExactJson>,
+): RequestedOutput {
   if (!isObject(raw)) throw outputNotObject(index);
   const name = raw.name;
   if (typeof name !== "string") throw outputNameMissing(index);
@@ -238,7 +274,15 @@ function decodeRequestedOutput(raw: unknown, index: number, format: OutputFormat
     throw outputParametersNotObject(name);
   }
   if (params.shared_memory_region !== undefined) {
-    throw sharedMemoryUnsupported("output", name);
+    // Triton's ValidateOutputParameter: classification is computed, not stored in the region.
+    if (params.classification !== undefined) throw shmOutputConflict("classification");
+    if (params.binary_data !== undefined &&
+      tensorParameter("http", "output", "binary_data", jsonParameter(params.binary_data)) === true) {
+      throw shmOutputConflict("binary_data");
+    }
+    out.region = takeRegion(params, regions, "output", name, exact!);
+    (format.regions ??= new Map()).set(name, out.region);
+    return out;
   }
   if (params.binary_data !== undefined) {
     format.binary.set(name, tensorParameter("http", "output", "binary_data", jsonParameter(params.binary_data)) as boolean);
@@ -337,7 +381,14 @@ export function encodeInferResponse(response: CoreResponse, format: OutputFormat
     const t = outputs[i]!;
     json += (i === 0 ? "{" : ",{") + `"name":${JSON.stringify(t.name)},` +
       `"datatype":"${t.datatype}","shape":[${t.shape.join(",")}],`;
-    if (format.binary.get(t.name) ?? format.defaultBinary) {
+    const region = format.regions?.get(t.name);
+    if (region) {
+      // In the client's region (the stub wrote it there, or this copies it). As Triton's, the
+      // output then has neither data nor parameters: clients (perf_analyzer's) read
+      // parameters.binary_data_size whenever parameters are present.
+      placeOutput(t, region);
+      json = `${json.slice(0, -1)}}`;
+    } else if (format.binary.get(t.name) ?? format.defaultBinary) {
       json += `"parameters":{"binary_data_size":${t.data.byteLength}}}`;
       if (t.data.byteLength > 0) {
         binary.push(t.data);

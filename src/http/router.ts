@@ -22,7 +22,9 @@ export type Route =
   | { kind: "repository-index"; repository?: string }
   | { kind: "repository-load" | "repository-unload"; model: string; repository?: string }
   /** Logging extension: GET reads the settings, POST changes them. */
-  | { kind: "logging" };
+  | { kind: "logging" }
+  /** Shared-memory extension: systemsharedmemory or cudasharedmemory, [region/{name}/]action. */
+  | { kind: "shared-memory"; memory: "system" | "cuda"; action: "register" | "unregister" | "status"; region?: string };
 
 /** `route` is set for a wrong method too: Triton checks a restriction before the method. */
 export type RouteMatch =
@@ -64,6 +66,8 @@ export function routeCategory(route: Route): RestrictedCategory {
       return "model-repository";
     case "logging":
       return "logging";
+    case "shared-memory":
+      return "shared-memory";
   }
 }
 
@@ -75,6 +79,8 @@ function methodFor(route: Route): "GET" | "POST" {
     case "repository-load":
     case "repository-unload":
       return "POST";
+    case "shared-memory":
+      return route.action === "status" ? "GET" : "POST";
     default:
       return "GET";
   }
@@ -101,6 +107,9 @@ export function parsePath(url: string): Route | null {
       return parseRepositoryPath(seg);
     case "logging":
       return seg.length === 1 ? { kind: "logging" } : null;
+    case "systemsharedmemory":
+    case "cudasharedmemory":
+      return parseSharedMemoryPath(seg);
     default:
       return null;
   }
@@ -160,6 +169,25 @@ function parseRepositoryPath(seg: string[]): Route | null {
     if (action === "load") return { kind: "repository-load", model, repository };
     if (action === "unload") return { kind: "repository-unload", model, repository };
   }
+  return null;
+}
+
+// (system|cuda)sharedmemory[/region/{name}]/(register|unregister|status); register needs a name.
+function parseSharedMemoryPath(seg: string[]): Route | null {
+  const memory = seg[0] === "systemsharedmemory" ? "system" : "cuda";
+  let region: string | undefined;
+  let at = 1;
+  if (seg[1] === "region") {
+    if (seg.length !== 4) return null;
+    const name = decodeSegment(seg[2]!);
+    if (name === null) return null;
+    region = name;
+    at = 3;
+  }
+  if (seg.length !== at + 1) return null;
+  const action = seg[at];
+  if (action === "status" || action === "unregister") return { kind: "shared-memory", memory, action, region };
+  if (action === "register" && region !== undefined) return { kind: "shared-memory", memory, action, region };
   return null;
 }
 

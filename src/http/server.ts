@@ -30,6 +30,8 @@ import { matchRoute, routeCategory, type Route } from "./router.js";
 import { encodeWithMemo } from "./response-memo.js";
 import { rawHeaderPairs, type HeaderForward } from "../core/header-forward.js";
 import { applyHttpLogSettings, logSettingsJson } from "../core/log-settings.js";
+import type { RegionRegistry } from "../shm/registry.js";
+import { sharedMemoryCall } from "./shared-memory.js";
 
 export interface HttpServerOptions {
   /** Largest request body accepted, in bytes, after decompression too (--http-max-input-size). */
@@ -51,6 +53,8 @@ export interface HttpServerOptions {
    * requests it `handles` are its, before any v2 routing.
    */
   mount?: { handles(url: string | undefined): boolean; handle(req: http.IncomingMessage, res: http.ServerResponse): void };
+  /** The system shared-memory extension's regions (src/shm/); unset: inputs in regions are refused. */
+  regions?: RegionRegistry;
 }
 
 /** How often Node looks for requests past those timeouts (its default, 30 s, would add up to that). */
@@ -133,10 +137,12 @@ class HttpFrontEnd {
   readonly #restricted: RestrictedFeatures;
   readonly #log: (line: string) => void;
   readonly #headerForward: HeaderForward | undefined;
+  readonly #regions: RegionRegistry | undefined;
 
   constructor(api: ServerApi, options: HttpServerOptions) {
     if (!(options.maxInputSize > 0)) throw new RangeError("maxInputSize must be positive");
     this.#api = api;
+    this.#regions = options.regions;
     this.#headerForward = options.headerForward;
     this.#maxInputSize = options.maxInputSize;
     this.#restricted = options.restricted ?? RestrictedFeatures.NONE;
@@ -186,6 +192,9 @@ class HttpFrontEnd {
           return;
         }
         this.#get(res, route);
+        return;
+      case "shared-memory":
+        void this.#sharedMemory(req, res, route);
         return;
       default:
         this.#get(res, route);
@@ -254,6 +263,8 @@ class HttpFrontEnd {
 
     let decoded: DecodedInfer;
     let response: CoreResponse;
+    // Windows of client regions this request uses: held until its response is written out.
+    const leases = this.#regions?.leases();
     try {
       // Checked before the body is read, as Triton does (CheckTransactionPolicy: UNSUPPORTED, 501).
       if (this.#api.isDecoupled(model, version)) {
@@ -268,7 +279,7 @@ class HttpFrontEnd {
         const maxBatch = Number(config.max_batch_size ?? 0) || 0;
         decoded = decodeRawInferRequest(body, model, version, metadata, maxBatch);
       } else {
-        decoded = decodeInferRequest(body, headerLength, model, version, header !== undefined);
+        decoded = decodeInferRequest(body, headerLength, model, version, header !== undefined, leases);
       }
       // After the body, before scheduling, as Triton's HandleInfer calls ForwardHeaders; the
       // names as the client spelled them (Node's rawHeaders), as evhtp keeps them.
@@ -276,6 +287,7 @@ class HttpFrontEnd {
       decoded.request.signal = controller;
       response = await this.#api.infer(decoded.request);
     } catch (err) {
+      leases?.release();
       if (!closed) this.#fail(res, err);
       return;
     }
@@ -288,6 +300,7 @@ class HttpFrontEnd {
       } catch (err) {
         this.#log(`http: releasing the response of model '${model}' failed: ${describe(err)}`);
       }
+      leases?.release();
     };
     if (closed) {
       release();
@@ -481,6 +494,19 @@ class HttpFrontEnd {
         ? applyHttpLogSettings(parseOptionalJson(await this.#body(req, res)))
         : logSettingsJson();
       send(res, 200, JSON.stringify(settings));
+    } catch (err) {
+      this.#fail(res, err);
+    }
+  }
+
+  async #sharedMemory(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<Route, { kind: "shared-memory" }>): Promise<void> {
+    try {
+      const body = await this.#body(req, res);
+      const answer = sharedMemoryCall(route, body, this.#regions);
+      if (answer === "") {
+        res.writeHead(200, { "Content-Length": 0 });
+        res.end();
+      } else send(res, 200, answer);
     } catch (err) {
       this.#fail(res, err);
     }

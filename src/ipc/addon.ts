@@ -19,6 +19,9 @@ interface NativeAddon {
   waitBlocking(buffer: ArrayBuffer, queueOffset: number, seenTail: number, timeoutMs: number): boolean;
   setParentDeathSignal(signal: number, parentPid: number): boolean;
   watchParent(parentPid: number, pollMs: number, graceMs: number): void;
+  openRegion(nameOrPath: string, viaShm: boolean, writable: boolean): number;
+  fdStat(fd: number): [size: number, inode: number];
+  mapFd(fd: number, length: number, shared: boolean): ArrayBuffer;
   layout: NativeLayout;
 }
 
@@ -161,4 +164,41 @@ export function watchParent(parentPid: number, pollMs: number, graceMs: number):
     if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${what} must be a positive integer`);
   }
   native.watchParent(parentPid, pollMs, graceMs);
+}
+
+// ---- client shared memory (the system shared-memory extension, src/shm/) ----
+
+/** A client's key as shm_open takes it: a leading slash, one name, no NUL. */
+const CLIENT_KEY = /^\/[^/\0]{1,254}$/;
+/** What a stub opens to map the object main registered: main's descriptor under /proc. */
+const PROC_FD = /^\/proc\/\d+\/fd\/\d+$/;
+
+/**
+ * Opens a client's segment by key (shm_open) or, for a stub, by main's /proc/<pid>/fd/<n> path;
+ * returns the fd (close it with closeFd). Throws with the errno text when it cannot.
+ */
+export function openClientRegion(keyOrPath: string, writable: boolean): number {
+  const viaShm = CLIENT_KEY.test(keyOrPath);
+  if (!viaShm && !PROC_FD.test(keyOrPath)) throw new TypeError(`invalid shared-memory key: ${JSON.stringify(keyOrPath)}`);
+  return native.openRegion(keyOrPath, viaShm, writable);
+}
+
+/** The fd's object now (fstat): its size (-1 when fstat fails) and inode. */
+export function fdStat(fd: number): { size: number; inode: number } {
+  if (!Number.isInteger(fd) || fd < 0) throw new RangeError("invalid fd");
+  const [size, inode] = native.fdStat(fd);
+  return { size, inode };
+}
+
+/**
+ * Maps the first `length` bytes of `fd` (at most its current size, so no page lies past the end
+ * at mapping time). shared: read-write MAP_SHARED (an O_RDWR fd); otherwise a private
+ * copy-on-write mapping, whose writes never reach the client's pages.
+ */
+export function mapClientRegion(fd: number, length: number, shared: boolean): ArrayBuffer {
+  if (!Number.isInteger(fd) || fd < 0) throw new RangeError("invalid fd");
+  if (!Number.isSafeInteger(length) || length <= 0) throw new RangeError(`invalid mapping length ${length}`);
+  const [size] = native.fdStat(fd);
+  if (size < length) throw new RangeError(`mapping ${length} bytes of a ${size}-byte object`);
+  return native.mapFd(fd, length, shared);
 }

@@ -42,6 +42,11 @@ export const KIND = {
   MODEL_CONTROL: 20,
   /** main → stub: ModelControlResultBody, its answer. */
   MODEL_CONTROL_RESULT: 21,
+  /**
+   * main → stub: DropRegionBody, a client shared-memory region was unregistered and no request
+   * uses it any more: unmap it (once the stub's own calls that use it have ended).
+   */
+  DROP_REGION: 30,
 } as const;
 
 /**
@@ -61,6 +66,36 @@ export interface WireTensor {
   datatype: Datatype;
   shape: number[];
   loc: Loc;
+  /**
+   * The bytes lie in a client's shared-memory region instead (loc is then [0, 0, 0]): an input
+   * the stub maps and views in place, or an output the stub wrote there (size: bytes written).
+   */
+  region?: WireRegion;
+}
+
+/**
+ * A window of a client's registered shared-memory region (the system shared-memory extension).
+ * The stub maps the region itself, by `path`: main's descriptor of it under /proc, so that it maps
+ * the very object main registered (also after the client unlinked its name), and checks `inode`
+ * so that a descriptor number main has since reused is never mistaken for it.
+ */
+export interface WireRegion {
+  /** Unique per server process, never reused: the stub caches its mapping under it. */
+  id: number;
+  /** The region's name as the client registered it (for error texts). */
+  name: string;
+  path: string;
+  inode: number;
+  /** End of the registered window in the segment: the stub maps [0, end). */
+  end: number;
+  /** This tensor's window: byte offset in the segment, and length. */
+  offset: number;
+  size: number;
+}
+
+/** Unmap the client region `id` (KIND.DROP_REGION). */
+export interface DropRegionBody {
+  id: number;
 }
 
 export interface WireRequest {
@@ -82,6 +117,8 @@ export interface WireRequest {
   parameters: WireParams;
   requestedOutputs: string[];
   inputs: WireTensor[];
+  /** Requested outputs the stub writes straight into a client's shared-memory region, by name. */
+  outputRegions?: Record<string, WireRegion>;
 }
 
 export interface ExecuteBody {

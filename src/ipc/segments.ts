@@ -12,6 +12,8 @@ import { readdirSync } from "node:fs";
 import { createSegment, openSegment, unlinkSegment } from "./addon.js";
 
 const PREFIX = "tessera-";
+/** What every tessera segment name starts with (after its slash): client keys may not (src/shm/). */
+export const SEGMENT_PREFIX = PREFIX;
 const SHM_DIR = "/dev/shm";
 
 /** Names this process created that nobody has unlinked yet. */

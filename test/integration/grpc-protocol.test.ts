@@ -356,9 +356,9 @@ describe("errors", () => {
     expect(e.details).toContain("no thanks");
   });
 
-  it("UNIMPLEMENTED for what the server does not offer", async () => {
+  it("UNIMPLEMENTED for shared memory without --allow-client-shm", async () => {
     const shm = await failure("ModelInfer", { ...addSubRequest("m"), outputs: [{ name: "OUTPUT0", parameters: { shared_memory_region: { string_param: "r" } } }] });
-    expect(shm).toEqual({ code: grpc.status.UNIMPLEMENTED, details: "output 'OUTPUT0': shared memory is not supported by this server" });
+    expect(shm).toEqual({ code: grpc.status.UNIMPLEMENTED, details: "Client shared memory is disabled. Start the server with '--allow-client-shm=true' to enable." });
   });
 });
 

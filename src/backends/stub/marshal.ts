@@ -3,9 +3,9 @@
  * as views over the stub's memory. The only copies main makes on the stub path happen here.
  */
 import { ServerError } from "../../errors/index.js";
-import type { CoreRequest, CoreTensor, RequestResult } from "../../core/types.js";
+import type { CoreRequest, CoreTensor, RegionRef, RequestResult } from "../../core/types.js";
 import type { Block, Endpoint } from "../../ipc/endpoint.js";
-import { REQUEST_FLAG, type WireRequest, type WireResponse, type WireTensor } from "../../ipc/protocol.js";
+import { REQUEST_FLAG, type WireRegion, type WireRequest, type WireResponse, type WireTensor } from "../../ipc/protocol.js";
 
 /**
  * The one copy on the way in: request tensor bytes into this instance's arena. In a batch, each
@@ -15,11 +15,13 @@ import { REQUEST_FLAG, type WireRequest, type WireResponse, type WireTensor } fr
  */
 export function wireRequests(
   requests: CoreRequest[], endpoint: Pick<Endpoint, "alloc">, blocks: Block[], nextKey: () => number,
+  sentRegion?: (id: number) => void,
 ): WireRequest[] {
   const locs = new Map<CoreTensor, WireTensor["loc"]>();
   const byName = new Map<string, CoreTensor[]>();
   for (const r of requests) {
     for (const t of r.inputs) {
+      if (t.region) continue; // in a client's region: the stub maps it, nothing is copied
       const same = byName.get(t.name);
       if (same) same.push(t);
       else byName.set(t.name, [t]);
@@ -36,9 +38,15 @@ export function wireRequests(
       at += t.data.byteLength;
     }
   }
+  const region = (ref: RegionRef): WireRegion => {
+    sentRegion?.(ref.wire.id);
+    return ref.wire;
+  };
   return requests.map((r) => {
     const p = r.parameters;
-    return {
+    let outputRegions: Record<string, WireRegion> | undefined;
+    for (const o of r.outputs ?? []) if (o.region) (outputRegions ??= {})[o.name] = region(o.region);
+    const wire: WireRequest = {
       key: nextKey(),
       id: r.id,
       correlationId: r.sequence?.id ?? correlationIdOf(p.sequence_id),
@@ -46,8 +54,12 @@ export function wireRequests(
       slot: r.sequence?.slot ?? -1,
       parameters: p,
       requestedOutputs: (r.outputs ?? []).map((o) => o.name),
-      inputs: r.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, loc: locs.get(t)! })),
+      inputs: r.inputs.map((t) => t.region
+        ? { name: t.name, datatype: t.datatype, shape: t.shape, loc: [0, 0, 0], region: region(t.region) }
+        : { name: t.name, datatype: t.datatype, shape: t.shape, loc: locs.get(t)! }),
     };
+    if (outputRegions) wire.outputRegions = outputRegions;
+    return wire;
   });
 }
 
@@ -67,17 +79,27 @@ export function correlationIdOf(id: unknown): string | bigint {
   return "";
 }
 
-/** Wire tensors as core tensors viewing the peer's memory (valid until its message is released). */
-export function viewTensors(tensors: WireTensor[], endpoint: Pick<Endpoint, "view">): CoreTensor[] {
-  return tensors.map((t): CoreTensor => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: endpoint.view(t.loc) }));
+/**
+ * Wire tensors as core tensors viewing the peer's memory (valid until its message is released);
+ * an output the stub wrote into a client's region views main's mapping of the window `request`
+ * asked for it in.
+ */
+export function viewTensors(tensors: WireTensor[], endpoint: Pick<Endpoint, "view">, request?: CoreRequest): CoreTensor[] {
+  return tensors.map((t): CoreTensor => {
+    const ref = t.region ? request?.outputs?.find((o) => o.name === t.name)?.region : undefined;
+    if (ref && t.region && t.region.id === ref.wire.id && t.region.size <= ref.view.byteLength) {
+      return { name: t.name, datatype: t.datatype, shape: t.shape, data: ref.view.subarray(0, t.region.size), region: ref };
+    }
+    return { name: t.name, datatype: t.datatype, shape: t.shape, data: endpoint.view(t.loc) };
+  });
 }
 
 /** A wire response as a result whose outputs view the stub's memory; `release` runs once. */
-export function viewResult(r: WireResponse, endpoint: Pick<Endpoint, "view">, release: () => void): RequestResult {
+export function viewResult(r: WireResponse, endpoint: Pick<Endpoint, "view">, release: () => void, request?: CoreRequest): RequestResult {
   if (r.error) return { error: ServerError.from(r.error) };
   let released = false;
   return {
-    outputs: viewTensors(r.outputs, endpoint),
+    outputs: viewTensors(r.outputs, endpoint, request),
     parameters: r.parameters ?? {},
     release: () => {
       if (released) return;

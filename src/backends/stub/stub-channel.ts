@@ -16,6 +16,7 @@ import type { Block, Endpoint, EndpointOptions, MessageRef } from "../../ipc/end
 import { KIND, type BlsCancelBody, type ModelControlBody, type BlsRequestBody, type ExecuteBody, type ResponseBody, type StreamBody } from "../../ipc/protocol.js";
 import type { InstanceResult } from "../backend.js";
 import { viewResult, wireRequests } from "./marshal.js";
+import { onRegionDropped } from "../../ipc/region-drops.js";
 
 /** The endpoint as the channel and its services use it (unit tests pass a fake). */
 export type ChannelEndpoint = Pick<Endpoint, "start" | "close" | "send" | "release" | "alloc" | "freeBlocks" | "view">;
@@ -82,11 +83,14 @@ export class StubChannel {
   readonly #observers: CallObserver[] = [];
   readonly #calls = new Map<number, InFlight>();
   /** Decoupled requests whose final response has not arrived, by wire key. */
-  readonly #streams = new Map<number, { sink: ResponseSink; unwatch(): void }>();
+  readonly #streams = new Map<number, { sink: ResponseSink; unwatch(): void; request: CoreRequest }>();
   #streamsIdle: (() => void)[] = [];
   #nextId = 1;
   #nextKey = 1;
   #closed = false;
+  /** Client shared-memory regions sent to this stub (it may have mapped them): told when each goes. */
+  readonly #regionsSent = new Set<number>();
+  readonly #unsubscribeRegions: () => void;
 
   constructor(options: StubChannelOptions) {
     this.#o = options;
@@ -96,6 +100,17 @@ export class StubChannel {
     });
     this.register(KIND.RESPONSE, (body, ref) => this.#onResponse(body, ref));
     this.register(KIND.STREAM, (body, ref) => this.#onStream(body, ref));
+    this.#unsubscribeRegions = onRegionDropped((id) => this.#dropRegion(id));
+  }
+
+  /** A region this stub was sent is gone for good (no request uses it): the stub unmaps it. */
+  #dropRegion(id: number): void {
+    if (!this.#regionsSent.delete(id) || this.#closed) return;
+    try {
+      this.#endpoint.send(KIND.DROP_REGION, { id }, []);
+    } catch {
+      // Queue full: the mapping stays until the stub ends; nothing reads it again (ids are never reused).
+    }
   }
 
   /** For services: they send and read their own messages through it. */
@@ -142,7 +157,7 @@ export class StubChannel {
     let body: ExecuteBody;
     try {
       const id = this.#nextId++;
-      body = { id, requests: wireRequests(requests, endpoint, blocks, () => this.#nextKey++) };
+      body = { id, requests: wireRequests(requests, endpoint, blocks, () => this.#nextKey++, (r) => this.#regionsSent.add(r)) };
     } catch (err) {
       endpoint.freeBlocks(blocks);
       return Promise.reject(requestNotPassed(name, err));
@@ -157,7 +172,7 @@ export class StubChannel {
     requests.forEach((r, i) => {
       const key = body.requests[i].key;
       const stop = this.#o.watchCancel(r, key);
-      if (streamed) this.#streams.set(key, { sink: r.sink!, unwatch: stop });
+      if (streamed) this.#streams.set(key, { sink: r.sink!, unwatch: stop, request: r });
       else unwatch.push(stop);
     });
     return new Promise((resolve, reject) => {
@@ -202,6 +217,7 @@ export class StubChannel {
   close(error: ServerError): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unsubscribeRegions();
     this.#endpoint.close();
     const calls = [...this.#calls.values()];
     this.#calls.clear();
@@ -244,8 +260,8 @@ export class StubChannel {
     const releaseOne = () => {
       if (--pending === 0) endpoint.release(ref);
     };
-    const results: InstanceResult[] = reply.responses!.map((r) => {
-      const result = viewResult(r, endpoint, releaseOne);
+    const results: InstanceResult[] = reply.responses!.map((r, i) => {
+      const result = viewResult(r, endpoint, releaseOne, call.requests[i]);
       if (!result.error) pending++;
       return result;
     });
@@ -267,7 +283,7 @@ export class StubChannel {
     if (!stream) return endpoint.release(ref);
     if (body.final) this.#endStream(body.key);
     let result: RequestResult | null = null;
-    if (body.response) result = viewResult(body.response, endpoint, () => endpoint.release(ref));
+    if (body.response) result = viewResult(body.response, endpoint, () => endpoint.release(ref), stream.request);
     if (!result || result.error) endpoint.release(ref);
     stream.sink(result, body.final);
   }

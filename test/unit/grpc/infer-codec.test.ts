@@ -47,8 +47,10 @@ function fails(request: object, code: string, message: string | RegExp): void {
 describe("schema", () => {
   it("has Triton's methods, with ModelStreamInfer streaming both ways", () => {
     expect(Object.keys(service).sort()).toEqual([
+      "CudaSharedMemoryRegister", "CudaSharedMemoryStatus", "CudaSharedMemoryUnregister",
       "LogSettings", "ModelConfig", "ModelInfer", "ModelMetadata", "ModelReady", "ModelStatistics", "ModelStreamInfer",
       "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "ServerLive", "ServerMetadata", "ServerReady",
+      "SystemSharedMemoryRegister", "SystemSharedMemoryStatus", "SystemSharedMemoryUnregister",
     ]);
     expect(service.ModelInfer!.path).toBe("/inference.GRPCInferenceService/ModelInfer");
     expect([service.ModelStreamInfer!.requestStream, service.ModelStreamInfer!.responseStream]).toEqual([true, true]);
