@@ -24,7 +24,7 @@ import { InstancePool, type Room } from "./instance-pool.js";
 import { QueuedRequest, executeCall } from "./queued-request.js";
 import type { RequestOutputs, Scheduler } from "./scheduler.js";
 import { SequenceControls } from "./sequence-controls.js";
-import { BatchRule, Lane, LostSequences, Sequence, stamped, type Step } from "./sequence-lanes.js";
+import { BatchRule, Lane, LostSequences, Sequence, handOut, stamped, type Step } from "./sequence-lanes.js";
 
 /** Ids of sequences lost with their instance that are remembered (for the error of their next request). */
 const MAX_LOST = 4096;
@@ -72,9 +72,7 @@ export class SequenceBatcher implements Scheduler {
     return this.#waiting + this.#executing + this.#live.size;
   }
 
-  get queued(): number {
-    return this.#waiting;
-  }
+  get queued(): number { return this.#waiting; }
 
   /** Open sequences (holding a slot or in the backlog). */
   get sequences(): number {
@@ -119,7 +117,7 @@ export class SequenceBatcher implements Scheduler {
     }
     markEnqueued(request);
     const step: Step = { q, base: request, start, end, at: performance.now() };
-    const result = this.#rule.preserveOrdering ? this.#handOut(step) : q.result;
+    const result = this.#rule.preserveOrdering ? handOut(step) : q.result;
     seq.waiting.push(step);
     seq.lane?.order(step);
     this.#waiting++;
@@ -131,18 +129,6 @@ export class SequenceBatcher implements Scheduler {
     return result;
   }
 
-  /**
-   * preserve_ordering: the caller's promise, settled by the step's lane in arrival order. A step
-   * that ends before its sequence got a slot (it failed in the backlog) was never numbered and
-   * goes straight through.
-   */
-  #handOut(step: Step): Promise<RequestOutputs> {
-    return new Promise((resolve, reject) => {
-      const hand = { resolve, reject, numbered: false };
-      step.hand = hand;
-      step.q.result.then((r) => hand.numbered || resolve(r), (err) => hand.numbered || reject(err));
-    });
-  }
 
   failQueued(error: Error): void {
     for (const seq of [...this.#live]) this.#end(seq, () => error);

@@ -45,6 +45,19 @@ export interface Hand {
 }
 
 /**
+ * preserve_ordering: the caller's promise for `step`, settled by its lane in arrival order. A step
+ * that ends before its sequence got a slot (it failed in the backlog) was never numbered and goes
+ * straight through.
+ */
+export function handOut(step: Step): Promise<RequestOutputs> {
+  return new Promise((resolve, reject) => {
+    const hand: Hand = { resolve, reject, numbered: false };
+    step.hand = hand;
+    step.q.result.then((r) => hand.numbered || resolve(r), (err) => hand.numbered || reject(err));
+  });
+}
+
+/**
  * The step's request as it goes to its instance: with the id and flags its handler sees, and the
  * slot, where the instance keeps the sequence's implicit state.
  */
