@@ -25,8 +25,8 @@ export async function run() {
       const r = await rollingRestartOnce({ nginx, drainDelaySecs: drain });
       results[key].push(r);
       console.log(`--drain-delay-secs=${drain} run ${i + 1}: ${r.ok} ok, ${r.failed} failed (HTTP ${r.httpFailed}, gRPC ${r.grpcFailed}; ` +
-        `${r.httpResent} HTTP resent after an nginx worker reset), out of routing ${r.outOfRoutingMs} ms (nginx reloaded at ${r.reloadMs} ms), exit ${r.exitMs} ms` +
-        (r.errors.length ? `; e.g. ${r.errors[0].slice(0, 80)}` : ""));
+        `${r.httpResent} HTTP resent after an nginx worker reset), out of routing ${r.outOfRoutingMs} ms (nginx reloaded at ${r.reloadMs ?? "-"} ms), exit ${r.exitMs} ms` +
+        (r.errors.length ? `; e.g. ${r.errors[0].replace(/\s+/g, " ").slice(0, 80)}` : ""));
     }
   }
   const sum = (rs, k) => rs.reduce((a, r) => a + r[k], 0);

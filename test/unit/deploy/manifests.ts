@@ -16,7 +16,6 @@ export const ROOT = join(import.meta.dirname, "..", "..", "..");
 export const DEPLOY = join(ROOT, "deploy");
 export const SCHEMAS = join(DEPLOY, "schemas", "kserve-v0.20.0");
 
-// biome-ignore lint/suspicious/noExplicitAny: manifests are free-form YAML
 export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; [k: string]: any }; [k: string]: any };
 
 /** Every YAML document under deploy/ (schemas aside), with the file it came from. */
@@ -58,7 +57,6 @@ const CORE: Record<string, new (data: never) => Model> = {
  * A CRD schema made strict: objects that list their properties reject others (as `kubectl apply`'s
  * strict field validation does), unless the schema keeps unknown fields.
  */
-// biome-ignore lint/suspicious/noExplicitAny: a JSON schema
 function strict(schema: any): any {
   if (Array.isArray(schema)) return schema.map(strict);
   if (!schema || typeof schema !== "object") return schema;
