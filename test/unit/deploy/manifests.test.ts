@@ -14,6 +14,8 @@ import { ENV_FLAGS, withEnvArgs } from "../../../src/deploy/env-args.js";
 import { DEPLOY, type Manifest, VALIDATED_KINDS, loadManifests, manifest, validate, validatePodSpec } from "./manifests.js";
 
 const clone = <T>(x: T): T => structuredClone(x);
+// ajv compiles the InferenceService schema (640 KB) once, in ~10 s; far longer on a busy machine.
+const COMPILE_MS = 240_000;
 
 describe("deploy/ manifests", () => {
   const all = loadManifests();
@@ -25,7 +27,7 @@ describe("deploy/ manifests", () => {
       expect(VALIDATED_KINDS, file).toContain(`${doc.apiVersion}/${doc.kind}`);
       expect(validate(doc), file).toEqual([]);
     }
-  });
+  }, COMPILE_MS);
 
   it("reject what the cluster would reject: a misspelled field, a wrong type", () => {
     const sr = clone(manifest("ServingRuntime"));
@@ -41,7 +43,7 @@ describe("deploy/ manifests", () => {
     const pm = clone(manifest("PodMonitor"));
     pm.spec.podMetricsEndpoints[0].port = 8002;
     expect(validate(pm).join()).toMatch(/must be string/);
-  });
+  }, COMPILE_MS);
 
   it("KServe ServingRuntime: formats, protocols, container, ports, metrics annotations", () => {
     const sr = manifest("ServingRuntime").spec;
@@ -107,7 +109,7 @@ describe("deploy/ manifests", () => {
     expect(dshm.emptyDir.medium).toBe("Memory");
     expect(pod.volumes.find((v: { persistentVolumeClaim?: { claimName: string } }) => v.persistentVolumeClaim)?.persistentVolumeClaim.claimName)
       .toBe(manifest("PersistentVolumeClaim").metadata.name);
-  });
+  }, COMPILE_MS);
 
   it("Service, PodMonitor, PDB and HPA point at the Deployment's pods and ports", () => {
     const dep = manifest("Deployment");
