@@ -9,6 +9,7 @@ import { HeaderForward } from "./core/header-forward.js";
 import { cacheSettingsFrom, type CacheSettings } from "./cache/cache-config.js";
 import { GRPC_RESTRICTED_HEADER_PREFIX, RESTRICTED_CATEGORIES, RestrictedFeatures } from "./core/restricted.js";
 import { TesseraServer, VERSION, type ServerOptions } from "./server.js";
+import { envHelp, withEnvArgs } from "./deploy/env-args.js";
 
 const STUB_BACKEND_NAMES = new Set(["python", "typescript", "ts"]);
 
@@ -102,6 +103,7 @@ export function parseArgs(argv: readonly string[]): ServerOptions & LogFlags {
     .option("--exit-on-error <bool>", "exit if any model fails to load at start", bool, true)
     .option("--strict-readiness <bool>", "ready only when every model is ready", bool, true)
     .option("--exit-timeout-secs <seconds>", "how long shutdown waits for in-flight requests", int(0), 30)
+    .option("--drain-delay-secs <seconds>", "on SIGTERM: seconds to keep serving while not ready, so load balancers stop routing first", seconds, 0)
     .option("--log-verbose <level>", "verbose logging level", int(0), 0)
     .option("--log-file <path>", "write the log to this file")
     .option("--log-info <bool>", "write INFO lines", bool, true)
@@ -122,6 +124,7 @@ export function parseArgs(argv: readonly string[]): ServerOptions & LogFlags {
     .option("--openai-on-http [bool]", "serve the OpenAI-compatible API on the HTTP port too, under /v1", bool, false)
     .option("--cache-config <cache,setting=value>", "response cache setting (repeatable): local,size=<bytes>", collect, [])
     .option("--response-cache-byte-size <bytes>", "DEPRECATED: Please use --cache-config instead.")
+    .addHelpText("after", envHelp())
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   // tritonserver accepts both --flag=value and --flag value; commander does too.
@@ -172,6 +175,7 @@ export function parseArgs(argv: readonly string[]): ServerOptions & LogFlags {
     exitOnError: o.exitOnError,
     strictReadiness: o.strictReadiness,
     exitTimeoutSecs: o.exitTimeoutSecs,
+    drainDelaySecs: o.drainDelaySecs,
     httpMaxInputSize: o.httpMaxInputSize,
     grpcMaxInputSize: o.grpcMaxInputSize ?? o.httpMaxInputSize,
     httpHeaderTimeoutSecs: o.httpHeaderTimeoutSecs,
@@ -207,7 +211,8 @@ function errorCodeName(err: unknown): string {
 export async function run(argv: readonly string[]): Promise<number> {
   let options: ReturnType<typeof parseArgs>;
   try {
-    options = parseArgs(argv);
+    // TESSERA_* variables stand for flags the command line does not give (src/deploy/env-args.ts).
+    options = parseArgs(withEnvArgs(argv, process.env));
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };
     if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;

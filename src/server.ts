@@ -71,6 +71,8 @@ export interface ServerOptions {
   exitOnError: boolean;
   strictReadiness: boolean;
   exitTimeoutSecs: number;
+  /** --drain-delay-secs: after a stop begins, keep serving this long while not ready (0: none). */
+  drainDelaySecs?: number;
   httpMaxInputSize: number;
   /** --grpc-max-input-size; unset: the HTTP limit. */
   grpcMaxInputSize?: number;
@@ -224,6 +226,13 @@ export class TesseraServer implements ServerApi {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    // The drain: readiness is false from here on; with a drain delay, requests are still served
+    // meanwhile, so that load balancers stop routing here before the listeners close.
+    const drainMs = (this.options.drainDelaySecs ?? 0) * 1000;
+    if (drainMs > 0) {
+      logInfo("server", `Not ready; serving for ${this.options.drainDelaySecs} s more (--drain-delay-secs) before stopping`);
+      await new Promise<void>((r) => setTimeout(r, drainMs));
+    }
     this.#live = false;
     this.#pipeline.close();
     const http = this.#http;
