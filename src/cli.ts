@@ -8,6 +8,7 @@ import { DEFAULT_STUB_OPTIONS, type StubBackendOptions } from "./backends/stub/s
 import { HeaderForward } from "./core/header-forward.js";
 import { GRPC_RESTRICTED_HEADER_PREFIX, RESTRICTED_CATEGORIES, RestrictedFeatures } from "./core/restricted.js";
 import { TesseraServer, VERSION, type ServerOptions } from "./server.js";
+import { parseTraceFlags, type TraceConfig } from "./trace/trace-config.js";
 
 const STUB_BACKEND_NAMES = new Set(["python", "typescript", "ts"]);
 
@@ -104,6 +105,13 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     .option("--openai-port <port>", "serve the OpenAI-compatible API on this port (0 = any free port); off unless given", int(0))
     .option("--openai-address <address>", "OpenAI-compatible API listen address (default: --http-address)")
     .option("--openai-on-http [bool]", "serve the OpenAI-compatible API on the HTTP port too, under /v1", bool, false)
+    // Tracing (docs/tracing.md): tritonserver's flag, and its deprecated forms.
+    .option("--trace-config <[mode,]setting=value>", "trace setting (repeatable): rate=N, level=OFF|TIMESTAMPS|TENSORS, count=N, mode=triton|opentelemetry; triton,file=PATH, triton,log-frequency=N; opentelemetry,url=URL, opentelemetry,resource=KEY=VALUE, opentelemetry,bsp_max_queue_size=N, ...", collect, [])
+    .option("--trace-file <path>", "DEPRECATED: use --trace-config triton,file=<path>")
+    .option("--trace-level <level>", "DEPRECATED: use --trace-config level=<OFF|TIMESTAMPS|TENSORS> (repeatable)", collect, [])
+    .option("--trace-rate <n>", "DEPRECATED: use --trace-config rate=<n>")
+    .option("--trace-count <n>", "DEPRECATED: use --trace-config count=<n>")
+    .option("--trace-log-frequency <n>", "DEPRECATED: use --trace-config triton,log-frequency=<n>")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   // tritonserver accepts both --flag=value and --flag value; commander does too.
@@ -116,7 +124,13 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
   let grpcRestrictedProtocol: RestrictedFeatures;
   let httpHeaderForward: HeaderForward | undefined;
   let grpcHeaderForward: HeaderForward | undefined;
+  let trace: TraceConfig;
   try {
+    trace = parseTraceFlags({
+      traceConfig: o.traceConfig, traceFile: o.traceFile, traceLevel: o.traceLevel, traceRate: o.traceRate,
+      traceCount: o.traceCount, traceLogFrequency: o.traceLogFrequency,
+    });
+    for (const w of trace.warnings) process.stderr.write(`${w}\n`);
     // Triton forwards nothing for an empty pattern (header_forward_pattern_.empty()).
     if (o.httpHeaderForwardPattern) httpHeaderForward = new HeaderForward(o.httpHeaderForwardPattern, "http-header-forward-pattern");
     if (o.grpcHeaderForwardPattern) grpcHeaderForward = new HeaderForward(o.grpcHeaderForwardPattern, "grpc-header-forward-pattern");
@@ -163,6 +177,7 @@ export function parseArgs(argv: readonly string[]): ServerOptions & { logVerbose
     openaiAddress: o.openaiAddress,
     openaiOnHttp: o.openaiOnHttp,
     stub: { ...DEFAULT_STUB_OPTIONS, ...stub },
+    trace: trace!,
     logVerbose: o.logVerbose,
     logFile: o.logFile ?? null,
   };

@@ -36,6 +36,9 @@ import { formatModelTable } from "./repository/model-table.js";
 import { RepositoryPoller } from "./repository/poller.js";
 import { log, logError, logInfo } from "./logging.js";
 import type { LogLevel } from "./ipc/protocol.js";
+import type { TraceSettingResponse, TraceUpdateWire } from "./core/server-api.js";
+import { TraceService } from "./trace/service.js";
+import { parseTraceFlags, type TraceConfig } from "./trace/trace-config.js";
 
 
 /** How long answers still being written at shutdown may take to reach their clients. */
@@ -87,6 +90,8 @@ export interface ServerOptions {
   /** --openai-on-http: the OpenAI-compatible API on the HTTP port too, under /v1. */
   openaiOnHttp?: boolean;
   stub: StubBackendOptions;
+  /** --trace-config and the deprecated --trace-* flags, parsed; unset: Triton's defaults (level OFF). */
+  trace?: TraceConfig;
 }
 
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version;
@@ -105,12 +110,18 @@ export class TesseraServer implements ServerApi {
   #poller: RepositoryPoller | null = null;
   #live = false;
   #stopping = false;
+  readonly #trace: TraceService;
 
   constructor(options: ServerOptions) {
     this.options = options;
     let models: ModelManager | null = null;
+    this.#trace = new TraceService(options.trace ?? parseTraceFlags({ traceConfig: [] }), {
+      modelReady: (model) => models!.isModelReady(model),
+      log: (line) => logError("trace", line),
+    });
     const pipeline = new RequestPipeline({
       resolve: (model, version) => models!.resolve(model, version),
+      interceptors: [this.#trace.stage],
       onHandlerError: (err) => logError("server", `a response handler failed: ${(err as Error)?.stack ?? String(err)}`),
     });
     models = new ModelManager({
@@ -162,6 +173,7 @@ export class TesseraServer implements ServerApi {
       this.#http = createHttpServer(this, {
         maxInputSize: o.httpMaxInputSize, restricted: o.httpRestrictedApi, headerForward: o.httpHeaderForward,
         headersTimeoutMs: ms(o.httpHeaderTimeoutSecs), requestTimeoutMs: ms(o.httpRequestTimeoutSecs),
+        tracing: this.#trace,
         mount: o.openaiOnHttp && openai ? { handles: OpenAIFrontEnd.handles, handle: (req, res) => openai.handle(req, res) } : undefined,
       });
       await new Promise<void>((resolve, reject) => {
@@ -187,6 +199,7 @@ export class TesseraServer implements ServerApi {
     if (o.allowGrpc) {
       this.#grpc = new GrpcFrontEnd(this, {
         maxInputSize: o.grpcMaxInputSize ?? o.httpMaxInputSize, restricted: o.grpcRestrictedProtocol, headerForward: o.grpcHeaderForward,
+        tracing: this.#trace,
         log: (line) => logError("grpc", line),
       });
       const address = o.grpcAddress ?? "0.0.0.0";
@@ -244,6 +257,8 @@ export class TesseraServer implements ServerApi {
       openai.closeAllConnections();
     }
     await grpcDown;
+    // The last traces: exported (OpenTelemetry) or written to the trace file.
+    await this.#trace.shutdown().catch((err) => logError("trace", `flushing traces failed: ${(err as Error).message}`));
     logInfo("server", "all models unloaded; exiting");
   }
 
@@ -304,6 +319,10 @@ export class TesseraServer implements ServerApi {
    */
   inferStream(request: CoreRequest): ResponseStream {
     return this.#pipeline.inferStream(request);
+  }
+
+  traceSetting(model: string | undefined, update: TraceUpdateWire | undefined): TraceSettingResponse {
+    return this.#trace.traceSetting(model, update);
   }
 
   /** The repository API as handlers call it (late-bound: the queries exist once the constructor ends). */

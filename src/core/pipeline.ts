@@ -11,7 +11,7 @@
  */
 import { decoupledEnsembleStep, decoupledNeedsStream } from "../errors/index.js";
 import { dispatchOne, dispatchStream, type Dispatch, type EntryPolicy } from "./dispatch.js";
-import { compose, type ComposeOptions } from "./exchange.js";
+import { compose, type ComposeOptions, type Stage } from "./exchange.js";
 import type { ResponseStream } from "./response-stream.js";
 import { account } from "./stages/account.js";
 import { Admission, type Resolve } from "./stages/admit.js";
@@ -36,6 +36,8 @@ const ENSEMBLE_STREAMED_STEP: EntryPolicy = { internal: true };
 export interface PipelineOptions extends ComposeOptions {
   /** The version a request goes to (the model manager's resolve). */
   resolve: Resolve;
+  /** Interceptors run right after admission (the request has its version and timestamps): tracing. */
+  interceptors?: readonly Stage[];
 }
 
 export class RequestPipeline {
@@ -48,7 +50,7 @@ export class RequestPipeline {
 
   constructor(options: PipelineOptions) {
     this.#admission = new Admission(options.resolve);
-    const pipeline = compose([this.#admission, account, shape, schedule], options);
+    const pipeline = compose([this.#admission, ...(options.interceptors ?? []), account, shape, schedule], options);
     this.#one = pipeline.entry(CLIENT_ONE);
     this.#stream = pipeline.entry(CLIENT_STREAM);
     this.#bls = pipeline.entry(BLS);

@@ -25,7 +25,7 @@ export interface QueryOptions {
   modelControlMode: "none" | "explicit" | "poll";
 }
 
-const EXTENSIONS = ["classification", "model_repository", "model_configuration", "binary_tensor_data", "parameters", "statistics"];
+const EXTENSIONS = ["classification", "model_repository", "model_configuration", "binary_tensor_data", "parameters", "statistics", "trace"];
 
 export class ServerQueries {
   readonly #models: ModelCatalog;

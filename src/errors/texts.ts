@@ -14,6 +14,7 @@ export * from "./config-texts.js";
 export * from "./runtime-texts.js";
 export * from "./sequence-texts.js";
 export * from "./lifecycle-texts.js";
+export * from "./trace-texts.js";
 
 /** Triton's request prefix in infer_request.cc texts. */
 const requestPrefix = (id: string) => `[request id: ${id || "<id_unknown>"}] `;

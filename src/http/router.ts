@@ -20,12 +20,14 @@ export type Route =
   | { kind: "model-stats"; model?: string; version?: string }
   /** `repository` is set when the client named one: Triton rejects that as unsupported. */
   | { kind: "repository-index"; repository?: string }
-  | { kind: "repository-load" | "repository-unload"; model: string; repository?: string };
+  | { kind: "repository-load" | "repository-unload"; model: string; repository?: string }
+  /** Trace extension: GET reads, POST updates then reads; no model: the global setting. */
+  | { kind: "trace-setting"; model?: string };
 
 /** `route` is set for a wrong method too: Triton checks a restriction before the method. */
 export type RouteMatch =
   | { kind: "found"; route: Route }
-  | { kind: "method-not-allowed"; allow: "GET" | "POST"; route: Route }
+  | { kind: "method-not-allowed"; allow: "GET" | "POST" | "GET, POST"; route: Route }
   | { kind: "not-found" };
 
 const NOT_FOUND: RouteMatch = { kind: "not-found" };
@@ -33,6 +35,9 @@ const NOT_FOUND: RouteMatch = { kind: "not-found" };
 export function matchRoute(method: string | undefined, url: string | undefined): RouteMatch {
   const route = parsePath(url ?? "");
   if (route === null) return NOT_FOUND;
+  if (route.kind === "trace-setting") {
+    return method === "GET" || method === "POST" ? { kind: "found", route } : { kind: "method-not-allowed", allow: "GET, POST", route };
+  }
   const allow = methodFor(route);
   if (method !== allow) return { kind: "method-not-allowed", allow, route };
   return { kind: "found", route };
@@ -58,6 +63,8 @@ export function routeCategory(route: Route): RestrictedCategory {
     case "repository-load":
     case "repository-unload":
       return "model-repository";
+    case "trace-setting":
+      return "trace";
   }
 }
 
@@ -93,6 +100,8 @@ export function parsePath(url: string): Route | null {
       return parseModelPath(seg);
     case "repository":
       return parseRepositoryPath(seg);
+    case "trace":
+      return seg.length === 2 && seg[1] === "setting" ? { kind: "trace-setting" } : null;
     default:
       return null;
   }
@@ -114,6 +123,9 @@ function parseModelPath(seg: string[]): Route | null {
     at += 2;
   }
   if (at === seg.length) return { kind: "model-metadata", model, version };
+  if (version === undefined && at + 2 === seg.length && seg[at] === "trace" && seg[at + 1] === "setting") {
+    return { kind: "trace-setting", model };
+  }
   if (at + 1 !== seg.length) return null;
   switch (seg[at]) {
     case "ready":
