@@ -121,7 +121,8 @@ export class TesseraServer implements ServerApi {
     });
     const pipeline = new RequestPipeline({
       resolve: (model, version) => models!.resolve(model, version),
-      interceptors: [this.#trace.stage],
+      // Left out when no request could be traced (the default): then tracing costs nothing.
+      interceptors: this.#trace.canTrace ? [this.#trace.stage] : [],
       onHandlerError: (err) => logError("server", `a response handler failed: ${(err as Error)?.stack ?? String(err)}`),
     });
     models = new ModelManager({

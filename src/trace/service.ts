@@ -22,9 +22,16 @@ export class TraceService implements TraceGate {
   readonly settings: TraceSettings;
   readonly stage: TraceStage;
   readonly #modelReady: (model: string) => boolean;
+  /**
+   * Whether any request can ever be traced: OpenTelemetry mode, or Triton's mode with a trace file
+   * (the file cannot be set later, and without one no setting can trace). Otherwise the server
+   * leaves the stage out of the pipeline: the default server pays nothing at all for tracing.
+   */
+  readonly canTrace: boolean;
 
   constructor(config: TraceConfig, options: TraceServiceOptions) {
     this.settings = new TraceSettings(config);
+    this.canTrace = config.mode === "opentelemetry" || config.values.file !== "";
     const sink = config.mode === "opentelemetry" ? new OtelSink(config.otel) : new TritonFileSink(options.log);
     this.stage = new TraceStage(this.settings, sink);
     this.#modelReady = options.modelReady;
