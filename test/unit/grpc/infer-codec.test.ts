@@ -48,7 +48,7 @@ describe("schema", () => {
   it("has Triton's methods, with ModelStreamInfer streaming both ways", () => {
     expect(Object.keys(service).sort()).toEqual([
       "ModelConfig", "ModelInfer", "ModelMetadata", "ModelReady", "ModelStatistics", "ModelStreamInfer",
-      "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "ServerLive", "ServerMetadata", "ServerReady",
+      "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "ServerLive", "ServerMetadata", "ServerReady", "TraceSetting",
     ]);
     expect(service.ModelInfer!.path).toBe("/inference.GRPCInferenceService/ModelInfer");
     expect([service.ModelStreamInfer!.requestStream, service.ModelStreamInfer!.responseStream]).toEqual([true, true]);
