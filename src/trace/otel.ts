@@ -30,6 +30,9 @@ const TRACER_NAME = "triton-server";
 
 const ORIGIN_MS = performance.timeOrigin;
 
+/** How long shutdown waits for the last export. */
+const SHUTDOWN_FLUSH_MS = 2000;
+
 /** A nowNs timestamp (ns on performance.now()'s clock) as OpenTelemetry's [seconds, nanoseconds] since the epoch. */
 export function hrTimeOf(ns: number): HrTime {
   const ms = ORIGIN_MS + ns / 1e6;
@@ -129,9 +132,17 @@ export class OtelSink implements TraceSink {
     this.#tracer.startSpan(name, { kind: SpanKind.SERVER, startTime: hrTimeOf(startNs) }, parent).end(hrTimeOf(Math.max(startNs, endNs)));
   }
 
-  /** Exports what is still queued, then stops the exporter. */
+  /**
+   * Exports what is still queued, then stops the exporter; bounded, so that an unreachable
+   * collector (the exporter retries) does not hold up the server's exit.
+   */
   async shutdown(): Promise<void> {
-    await this.#provider.shutdown();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#provider.shutdown(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS).unref())),
+    ]);
+    clearTimeout(timer);
   }
 }
 
