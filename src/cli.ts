@@ -10,6 +10,7 @@ import { cacheSettingsFrom, type CacheSettings } from "./cache/cache-config.js";
 import { GRPC_RESTRICTED_HEADER_PREFIX, RESTRICTED_CATEGORIES, RestrictedFeatures } from "./core/restricted.js";
 import { TesseraServer, VERSION, type ServerOptions } from "./server.js";
 import { envHelp, withEnvArgs } from "./deploy/env-args.js";
+import { parseTraceFlags, type TraceConfig } from "./trace/trace-config.js";
 
 const STUB_BACKEND_NAMES = new Set(["python", "typescript", "ts"]);
 
@@ -125,6 +126,13 @@ export function parseArgs(argv: readonly string[]): ServerOptions & LogFlags {
     .option("--cache-config <cache,setting=value>", "response cache setting (repeatable): local,size=<bytes>", collect, [])
     .option("--response-cache-byte-size <bytes>", "DEPRECATED: Please use --cache-config instead.")
     .addHelpText("after", envHelp())
+    // Tracing (docs/tracing.md): tritonserver's flag, and its deprecated forms.
+    .option("--trace-config <[mode,]setting=value>", "trace setting (repeatable): rate=N, level=OFF|TIMESTAMPS|TENSORS, count=N, mode=triton|opentelemetry; triton,file=PATH, triton,log-frequency=N; opentelemetry,url=URL, opentelemetry,resource=KEY=VALUE, opentelemetry,bsp_max_queue_size=N, ...", collect, [])
+    .option("--trace-file <path>", "DEPRECATED: use --trace-config triton,file=<path>")
+    .option("--trace-level <level>", "DEPRECATED: use --trace-config level=<OFF|TIMESTAMPS|TENSORS> (repeatable)", collect, [])
+    .option("--trace-rate <n>", "DEPRECATED: use --trace-config rate=<n>")
+    .option("--trace-count <n>", "DEPRECATED: use --trace-config count=<n>")
+    .option("--trace-log-frequency <n>", "DEPRECATED: use --trace-config triton,log-frequency=<n>")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   // tritonserver accepts both --flag=value and --flag value; commander does too.
@@ -138,8 +146,14 @@ export function parseArgs(argv: readonly string[]): ServerOptions & LogFlags {
   let httpHeaderForward: HeaderForward | undefined;
   let grpcHeaderForward: HeaderForward | undefined;
   let cache: CacheSettings | null = null;
+  let trace: TraceConfig;
   try {
     cache = cacheSettingsFrom(o.cacheConfig, o.responseCacheByteSize);
+    trace = parseTraceFlags({
+      traceConfig: o.traceConfig, traceFile: o.traceFile, traceLevel: o.traceLevel, traceRate: o.traceRate,
+      traceCount: o.traceCount, traceLogFrequency: o.traceLogFrequency,
+    });
+    for (const w of trace.warnings) process.stderr.write(`${w}\n`);
     // Triton forwards nothing for an empty pattern (header_forward_pattern_.empty()).
     if (o.httpHeaderForwardPattern) httpHeaderForward = new HeaderForward(o.httpHeaderForwardPattern, "http-header-forward-pattern");
     if (o.grpcHeaderForwardPattern) grpcHeaderForward = new HeaderForward(o.grpcHeaderForwardPattern, "grpc-header-forward-pattern");
@@ -189,6 +203,7 @@ export function parseArgs(argv: readonly string[]): ServerOptions & LogFlags {
     openaiOnHttp: o.openaiOnHttp,
     stub: { ...DEFAULT_STUB_OPTIONS, ...stub },
     ...(cache ? { cache } : {}),
+    trace: trace!,
     logVerbose: o.logVerbose,
     logFile: o.logFile ?? null,
     logInfo: o.logInfo,

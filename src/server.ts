@@ -39,6 +39,9 @@ import { RepositoryPoller } from "./repository/poller.js";
 import { log, logError, logInfo } from "./logging.js";
 import type { LogLevel } from "./ipc/protocol.js";
 import { RegionRegistry } from "./shm/registry.js";
+import type { TraceSettingResponse, TraceUpdateWire } from "./core/server-api.js";
+import { TraceService } from "./trace/service.js";
+import { parseTraceFlags, type TraceConfig } from "./trace/trace-config.js";
 
 
 /** How long answers still being written at shutdown may take to reach their clients. */
@@ -96,6 +99,8 @@ export interface ServerOptions {
   cache?: CacheSettings;
   /** --allow-client-shm: the system shared-memory extension (src/shm/); off by default, as Triton's. */
   allowClientShm?: boolean;
+  /** --trace-config and the deprecated --trace-* flags, parsed; unset: Triton's defaults (level OFF). */
+  trace?: TraceConfig;
 }
 
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version;
@@ -117,15 +122,22 @@ export class TesseraServer implements ServerApi {
   readonly regions: RegionRegistry;
   #live = false;
   #stopping = false;
+  readonly #trace: TraceService;
 
   constructor(options: ServerOptions) {
     this.options = options;
     this.regions = new RegionRegistry(options.allowClientShm === true);
     let models: ModelManager | null = null;
+    this.#trace = new TraceService(options.trace ?? parseTraceFlags({ traceConfig: [] }), {
+      modelReady: (model) => models!.isModelReady(model),
+      log: (line) => logError("trace", line),
+    });
     this.#cache = options.cache ? new ResponseCache(options.cache.size) : null;
     const pipeline = new RequestPipeline({
       resolve: (model, version) => models!.resolve(model, version),
+      // Left out when no request could be traced (the default): then tracing costs nothing.
       ...(this.#cache ? { cache: this.#cache } : {}),
+      interceptors: this.#trace.canTrace ? [this.#trace.stage] : [],
       onHandlerError: (err) => logError("server", `a response handler failed: ${(err as Error)?.stack ?? String(err)}`),
     });
     models = new ModelManager({
@@ -177,6 +189,7 @@ export class TesseraServer implements ServerApi {
       this.#http = createHttpServer(this, {
         maxInputSize: o.httpMaxInputSize, restricted: o.httpRestrictedApi, headerForward: o.httpHeaderForward,
         headersTimeoutMs: ms(o.httpHeaderTimeoutSecs), requestTimeoutMs: ms(o.httpRequestTimeoutSecs),
+        tracing: this.#trace,
         mount: o.openaiOnHttp && openai ? { handles: OpenAIFrontEnd.handles, handle: (req, res) => openai.handle(req, res) } : undefined,
         regions: this.regions,
       });
@@ -203,6 +216,7 @@ export class TesseraServer implements ServerApi {
     if (o.allowGrpc) {
       this.#grpc = new GrpcFrontEnd(this, {
         maxInputSize: o.grpcMaxInputSize ?? o.httpMaxInputSize, restricted: o.grpcRestrictedProtocol, headerForward: o.grpcHeaderForward,
+        tracing: this.#trace,
         log: (line) => logError("grpc", line),
         regions: this.regions,
       });
@@ -269,6 +283,8 @@ export class TesseraServer implements ServerApi {
     }
     await grpcDown;
     this.regions.close();
+    // The last traces: exported (OpenTelemetry) or written to the trace file.
+    await this.#trace.shutdown().catch((err) => logError("trace", `flushing traces failed: ${(err as Error).message}`));
     logInfo("server", "all models unloaded; exiting");
   }
 
@@ -335,6 +351,10 @@ export class TesseraServer implements ServerApi {
    */
   inferStream(request: CoreRequest): ResponseStream {
     return this.#pipeline.inferStream(request);
+  }
+
+  traceSetting(model: string | undefined, update: TraceUpdateWire | undefined): TraceSettingResponse {
+    return this.#trace.traceSetting(model, update);
   }
 
   /** The repository API as handlers call it (late-bound: the queries exist once the constructor ends). */

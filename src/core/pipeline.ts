@@ -13,7 +13,7 @@ import { ResponseCacheStage } from "../cache/stage.js";
 import type { ResponseCache } from "../cache/response-cache.js";
 import { decoupledEnsembleStep, decoupledNeedsStream } from "../errors/index.js";
 import { dispatchOne, dispatchStream, type Dispatch, type EntryPolicy } from "./dispatch.js";
-import { compose, type ComposeOptions } from "./exchange.js";
+import { compose, type ComposeOptions, type Stage } from "./exchange.js";
 import type { ResponseStream } from "./response-stream.js";
 import { account } from "./stages/account.js";
 import { Admission, type Resolve } from "./stages/admit.js";
@@ -40,6 +40,8 @@ export interface PipelineOptions extends ComposeOptions {
   resolve: Resolve;
   /** The server's response cache (--cache-config); unset: no request is cached. */
   cache?: ResponseCache;
+  /** Interceptors run right after admission (the request has its version and timestamps): tracing. */
+  interceptors?: readonly Stage[];
 }
 
 export class RequestPipeline {
@@ -52,10 +54,10 @@ export class RequestPipeline {
 
   constructor(options: PipelineOptions) {
     this.#admission = new Admission(options.resolve);
-    // The cache sits right after admission: a hit skips everything behind it, a miss's response
-    // is stored once shaped.
+    // Interceptors (tracing) first, so that a cache hit is traced too; the cache then sits right
+    // after them: a hit skips everything behind it, a miss's response is stored once shaped.
     const cache = options.cache ? [new ResponseCacheStage(options.cache)] : [];
-    const pipeline = compose([this.#admission, ...cache, account, shape, schedule], options);
+    const pipeline = compose([this.#admission, ...(options.interceptors ?? []), ...cache, account, shape, schedule], options);
     this.#one = pipeline.entry(CLIENT_ONE);
     this.#stream = pipeline.entry(CLIENT_STREAM);
     this.#bls = pipeline.entry(BLS);

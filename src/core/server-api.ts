@@ -39,4 +39,22 @@ export interface ServerApi {
   repositoryIndex(options: { ready?: boolean }): ModelIndexEntry[];
   loadModel(model: string, options: LoadOptions): Promise<void>;
   unloadModel(model: string): Promise<void>;
+  /**
+   * Trace extension: the trace settings of a model (or the server's), after applying `update`
+   * when given (src/trace/). Absent on a server without tracing.
+   */
+  traceSetting?(model: string | undefined, update: TraceUpdateWire | undefined): TraceSettingResponse;
+}
+
+/** A trace setting update as the wire gave it: the HTTP JSON object, or the gRPC settings map. */
+export type TraceUpdateWire =
+  | { protocol: "http"; body: Record<string, unknown> }
+  | { protocol: "grpc"; settings: Record<string, readonly string[]> };
+
+/** The trace extension's response: each setting's value as a string, trace_level as a list. */
+export type TraceSettingResponse = Record<string, string | string[]>;
+
+/** What the front ends ask of tracing per request: whether to attach the client's trace context. */
+export interface TraceGate {
+  readonly active: boolean;
 }

@@ -25,7 +25,7 @@ export interface QueryOptions {
   modelControlMode: "none" | "explicit" | "poll";
 }
 
-const EXTENSIONS = ["classification", "model_repository", "model_configuration", "system_shared_memory", "binary_tensor_data", "parameters", "statistics", "logging"];
+const EXTENSIONS = ["classification", "model_repository", "model_configuration", "system_shared_memory", "binary_tensor_data", "parameters", "statistics", "logging", "trace"];
 
 export class ServerQueries {
   readonly #models: ModelCatalog;

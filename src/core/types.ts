@@ -66,6 +66,22 @@ export interface CoreRequest {
    * (where the instance keeps the sequence's implicit state).
    */
   sequence?: { id: string | bigint; flags: number; slot: number };
+  /** Tracing (src/trace/): the client's trace context, and the trace once the request is sampled. */
+  trace?: RequestTrace;
+}
+
+/**
+ * Set by a front end only while tracing is on (or the request carries trace context), so that a
+ * request costs nothing more when it is off; ensemble steps carry their parent's.
+ */
+export interface RequestTrace {
+  /** The W3C trace context the client sent (HTTP headers, gRPC metadata). */
+  traceparent?: string;
+  tracestate?: string;
+  /** When the front end began on the request (nowNs). */
+  receivedNs?: number;
+  /** The tracing stage's record once the request is sampled: its steps' traces hang from it. */
+  sampled?: unknown;
 }
 
 /**
@@ -159,6 +175,9 @@ export interface CallTiming {
   waitNs: number;
   /** Set once the call is in execution_count and batch_stats, so a batch is counted once. */
   counted?: boolean;
+  /** When main began the call and when its outputs were readable (nowNs), for trace spans. */
+  startNs?: number;
+  endNs?: number;
 }
 
 /** Timestamps (nowNs) a request collects on its way; set by the server, the scheduler, the instance. */

@@ -16,6 +16,7 @@ export * from "./sequence-texts.js";
 export * from "./lifecycle-texts.js";
 export * from "./observability-texts.js";
 export * from "./shm-texts.js";
+export * from "./trace-texts.js";
 
 /** Triton's request prefix in infer_request.cc texts. */
 const requestPrefix = (id: string) => `[request id: ${id || "<id_unknown>"}] `;

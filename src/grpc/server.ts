@@ -4,17 +4,18 @@
  * from GRPC_STATUS; texts are the core's, so they match the HTTP front end's word for word.
  */
 import * as grpc from "@grpc/grpc-js";
-import type { ServerApi } from "../core/server-api.js";
+import type { ServerApi, TraceGate } from "../core/server-api.js";
+import { nowNs } from "../core/statistics.js";
 import { Cancellation, type RequestSignal } from "../core/cancellation.js";
 import type { StreamItem } from "../core/response-stream.js";
-import type { CoreResponse, LoadOptions, Parameters } from "../core/types.js";
+import type { CoreResponse, LoadOptions, Parameters, RequestTrace } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
 import { RestrictedFeatures, type RestrictedCategory } from "../core/restricted.js";
 import type { HeaderForward } from "../core/header-forward.js";
 import { applyGrpcLogSettings } from "../core/log-settings.js";
 import {
   GRPC_STATUS, RESTRICTED_STATUS, ServerError, clientCancelledRequest, clientCancelledStream, grpcDecoupled,
-  grpcUnloadDependentsType, statisticsUnsupported, toServerError, undecodableRequest,
+  grpcUnloadDependentsType, statisticsUnsupported, toServerError, tracingUnsupported, undecodableRequest,
 } from "../errors/index.js";
 import {
   decodeInferRequest, encodeInferResponse, outputRegions, parameterValue, takeEnableEmptyFinalResponse,
@@ -37,6 +38,8 @@ export interface GrpcFrontEndOptions {
   restricted?: RestrictedFeatures;
   /** --grpc-header-forward-pattern: matching metadata keys (lower-case in gRPC) become request parameters. */
   headerForward?: HeaderForward;
+  /** While tracing is on, an infer request carries its receive time and the traceparent metadata. */
+  tracing?: TraceGate;
   log?: (line: string) => void;
   /** The system shared-memory extension's regions (src/shm/); unset: every shared-memory call is refused. */
   regions?: RegionRegistry;
@@ -83,6 +86,7 @@ const CATEGORY: Readonly<Record<string, RestrictedCategory>> = {
   LogSettings: "logging",
   SystemSharedMemoryStatus: "shared-memory", SystemSharedMemoryRegister: "shared-memory", SystemSharedMemoryUnregister: "shared-memory",
   CudaSharedMemoryStatus: "shared-memory", CudaSharedMemoryRegister: "shared-memory", CudaSharedMemoryUnregister: "shared-memory",
+  TraceSetting: "trace",
 };
 
 type Unary = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => void;
@@ -103,6 +107,7 @@ export class GrpcFrontEnd {
   readonly #restricted: RestrictedFeatures;
   readonly #headerForward: HeaderForward | undefined;
   readonly #regions: RegionRegistry | undefined;
+  readonly #tracing: TraceGate | undefined;
   readonly #server: grpc.Server;
   readonly #streams = new Set<StreamState>();
   #closing = false;
@@ -113,6 +118,7 @@ export class GrpcFrontEnd {
     this.#restricted = options.restricted ?? RestrictedFeatures.NONE;
     this.#headerForward = options.headerForward;
     this.#regions = options.regions;
+    this.#tracing = options.tracing;
     // Triton accepts messages up to INT32_MAX; grpc-js defaults to 4 MiB in. What the server
     // receives is bounded by --grpc-max-input-size; what it sends is the model's to decide.
     this.#server = new grpc.Server({
@@ -243,6 +249,15 @@ export class GrpcFrontEnd {
         // Triton's statistics JSON has the message's field names: fromObject maps it as is.
         return stats.modelStatistics(r.name || undefined, r.version || undefined);
       }),
+      // Trace extension: an empty settings map reads; any setting given updates first.
+      TraceSetting: this.#unary((r) => {
+        if (!api.traceSetting) throw tracingUnsupported();
+        const settings: Record<string, string[]> = {};
+        for (const [key, v] of Object.entries((r.settings ?? {}) as Record<string, { value?: string[] }>)) settings[key] = v.value ?? [];
+        const update = Object.keys(settings).length > 0 ? { protocol: "grpc" as const, settings } : undefined;
+        const out = api.traceSetting(r.model_name || undefined, update);
+        return { settings: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { value: Array.isArray(v) ? v : [v] }])) };
+      }),
       RepositoryIndex: this.#unary((r) => {
         checkRepositoryName(r.repository_name || undefined); // proto3: "" means not set
         return { models: api.repositoryIndex({ ready: Boolean(r.ready) }) };
@@ -299,6 +314,7 @@ export class GrpcFrontEnd {
 
   /** One inference, encoded: the response's views are copied into the message, then released. */
   async #infer(msg: InferRequestMessage, signal: RequestSignal, metadata?: grpc.Metadata): Promise<Buffer> {
+    const traceStartNs = this.#tracing?.active ? nowNs() : 0;
     if (this.#api.isDecoupled(msg.model_name ?? "", msg.model_version || undefined)) {
       throw grpcDecoupled();
     }
@@ -310,6 +326,7 @@ export class GrpcFrontEnd {
       const request = decodeInferRequest(msg, leases);
       this.#forwardHeaders(metadata, request.parameters);
       request.signal = signal;
+      if (traceStartNs !== 0) request.trace = traceContext(metadata, traceStartNs);
       const response: CoreResponse = await this.#api.infer(request);
       try {
         return INFER_RESPONSE(encodeInferResponse(response, outputRegions(request)));
@@ -350,6 +367,7 @@ export class GrpcFrontEnd {
       regions = outputRegions(request);
       this.#forwardHeaders(metadata, request.parameters);
       request.signal = signal;
+      if (this.#tracing?.active) request.trace = traceContext(metadata, nowNs());
       results = this.#api.inferStream(request);
     } catch (err) {
       leases?.release();
@@ -502,6 +520,16 @@ class StreamState {
 }
 
 /** Load parameters: the choice each was sent with (core/parameters.ts checks them). */
+/** The client's W3C trace context from the call's metadata, and when the request arrived. */
+function traceContext(metadata: grpc.Metadata | undefined, receivedNs: number): RequestTrace {
+  const trace: RequestTrace = { receivedNs };
+  const parent = metadata?.get("traceparent")[0];
+  if (typeof parent === "string") trace.traceparent = parent;
+  const state = metadata?.get("tracestate")[0];
+  if (typeof state === "string") trace.tracestate = state;
+  return trace;
+}
+
 function loadOptions(params: Record<string, ParameterMessage> | undefined): LoadOptions {
   const plain: Record<string, unknown> = {};
   for (const [key, p] of Object.entries(params ?? {})) {

@@ -24,12 +24,14 @@ export type Route =
   /** Logging extension: GET reads the settings, POST changes them. */
   | { kind: "logging" }
   /** Shared-memory extension: systemsharedmemory or cudasharedmemory, [region/{name}/]action. */
-  | { kind: "shared-memory"; memory: "system" | "cuda"; action: "register" | "unregister" | "status"; region?: string };
+  | { kind: "shared-memory"; memory: "system" | "cuda"; action: "register" | "unregister" | "status"; region?: string }
+  /** Trace extension: GET reads, POST updates then reads; no model: the global setting. */
+  | { kind: "trace-setting"; model?: string };
 
 /** `route` is set for a wrong method too: Triton checks a restriction before the method. */
 export type RouteMatch =
   | { kind: "found"; route: Route }
-  | { kind: "method-not-allowed"; allow: "GET" | "POST"; route: Route }
+  | { kind: "method-not-allowed"; allow: "GET" | "POST" | "GET, POST"; route: Route }
   | { kind: "not-found" };
 
 const NOT_FOUND: RouteMatch = { kind: "not-found" };
@@ -39,6 +41,9 @@ export function matchRoute(method: string | undefined, url: string | undefined):
   if (route === null) return NOT_FOUND;
   // The logging extension answers both methods (Triton's HandleLogging).
   if (route.kind === "logging" && (method === "GET" || method === "POST")) return { kind: "found", route };
+  if (route.kind === "trace-setting") {
+    return method === "GET" || method === "POST" ? { kind: "found", route } : { kind: "method-not-allowed", allow: "GET, POST", route };
+  }
   const allow = methodFor(route);
   if (method !== allow) return { kind: "method-not-allowed", allow, route };
   return { kind: "found", route };
@@ -68,6 +73,8 @@ export function routeCategory(route: Route): RestrictedCategory {
       return "logging";
     case "shared-memory":
       return "shared-memory";
+    case "trace-setting":
+      return "trace";
   }
 }
 
@@ -110,6 +117,8 @@ export function parsePath(url: string): Route | null {
     case "systemsharedmemory":
     case "cudasharedmemory":
       return parseSharedMemoryPath(seg);
+    case "trace":
+      return seg.length === 2 && seg[1] === "setting" ? { kind: "trace-setting" } : null;
     default:
       return null;
   }
@@ -131,6 +140,9 @@ function parseModelPath(seg: string[]): Route | null {
     at += 2;
   }
   if (at === seg.length) return { kind: "model-metadata", model, version };
+  if (version === undefined && at + 2 === seg.length && seg[at] === "trace" && seg[at + 1] === "setting") {
+    return { kind: "trace-setting", model };
+  }
   if (at + 1 !== seg.length) return null;
   switch (seg[at]) {
     case "ready":

@@ -7,15 +7,16 @@
 import { drained } from "./drained.js";
 import { Buffer } from "node:buffer";
 import * as http from "node:http";
-import type { ServerApi } from "../core/server-api.js";
+import type { ServerApi, TraceGate } from "../core/server-api.js";
+import { nowNs } from "../core/statistics.js";
 import { Cancellation } from "../core/cancellation.js";
 import type { ResponseStream } from "../core/response-stream.js";
-import type { CoreResponse, LoadOptions } from "../core/types.js";
+import type { CoreResponse, LoadOptions, RequestTrace } from "../core/types.js";
 import { checkRepositoryName, checkUnloadDependents, loadOptionsFrom } from "../core/parameters.js";
 import { RestrictedFeatures } from "../core/restricted.js";
 import {
   HTTP_STATUS, RESTRICTED_STATUS, ServerError, clientClosedConnection, generateNotSingleResponse, httpDecoupled,
-  loadParametersNotObject, readyNotBoolean, toServerError,
+  loadParametersNotObject, readyNotBoolean, toServerError, tracingUnsupported,
 } from "../errors/index.js";
 import { decodeGenerateRequest, encodeGenerateResponse } from "./generate.js";
 import {
@@ -47,6 +48,8 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   /** --http-header-forward-pattern: matching request headers become request parameters. */
   headerForward?: HeaderForward;
+  /** While tracing is on, an infer request carries its receive time and the client's traceparent. */
+  tracing?: TraceGate;
   log?: (line: string) => void;
   /**
    * Another front end sharing this port (the OpenAI API under /v1, --openai-on-http): the
@@ -138,12 +141,14 @@ class HttpFrontEnd {
   readonly #log: (line: string) => void;
   readonly #headerForward: HeaderForward | undefined;
   readonly #regions: RegionRegistry | undefined;
+  readonly #tracing: TraceGate | undefined;
 
   constructor(api: ServerApi, options: HttpServerOptions) {
     if (!(options.maxInputSize > 0)) throw new RangeError("maxInputSize must be positive");
     this.#api = api;
     this.#regions = options.regions;
     this.#headerForward = options.headerForward;
+    this.#tracing = options.tracing;
     this.#maxInputSize = options.maxInputSize;
     this.#restricted = options.restricted ?? RestrictedFeatures.NONE;
     this.#log = options.log ?? (() => {});
@@ -195,6 +200,9 @@ class HttpFrontEnd {
         return;
       case "shared-memory":
         void this.#sharedMemory(req, res, route);
+        return;
+      case "trace-setting":
+        void this.#traceSetting(req, res, route.model);
         return;
       default:
         this.#get(res, route);
@@ -261,6 +269,7 @@ class HttpFrontEnd {
       releaseAfterWrite?.();
     });
 
+    const traceStartNs = this.#tracing?.active ? nowNs() : 0;
     let decoded: DecodedInfer;
     let response: CoreResponse;
     // Windows of client regions this request uses: held until its response is written out.
@@ -285,6 +294,7 @@ class HttpFrontEnd {
       // names as the client spelled them (Node's rawHeaders), as evhtp keeps them.
       this.#headerForward?.apply(rawHeaderPairs(req.rawHeaders), decoded.request.parameters);
       decoded.request.signal = controller;
+      if (traceStartNs !== 0) decoded.request.trace = traceContext(req, traceStartNs);
       response = await this.#api.infer(decoded.request);
     } catch (err) {
       leases?.release();
@@ -512,6 +522,18 @@ class HttpFrontEnd {
     }
   }
 
+  /** Trace extension: GET reads the settings, POST (an empty body allowed) updates them first. */
+  async #traceSetting(req: http.IncomingMessage, res: http.ServerResponse, model: string | undefined): Promise<void> {
+    try {
+      const body = await this.#body(req, res);
+      if (!this.#api.traceSetting) throw tracingUnsupported();
+      const update = req.method === "POST" ? { protocol: "http" as const, body: parseOptionalJson(body) ?? {} } : undefined;
+      send(res, 200, JSON.stringify(this.#api.traceSetting(model, update)));
+    } catch (err) {
+      this.#fail(res, err);
+    }
+  }
+
   async #body(req: http.IncomingMessage, res: http.ServerResponse): Promise<Buffer> {
     const body = await readBody(req, this.#maxInputSize);
     const encoding = req.headers["content-encoding"];
@@ -558,6 +580,16 @@ function send(res: http.ServerResponse, status: number, body: string | Buffer): 
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** The client's W3C trace context (traceparent, tracestate headers) and when the request arrived. */
+function traceContext(req: http.IncomingMessage, receivedNs: number): RequestTrace {
+  const trace: RequestTrace = { receivedNs };
+  const parent = headerValue(req.headers.traceparent);
+  if (parent !== undefined) trace.traceparent = parent;
+  const state = headerValue(req.headers.tracestate);
+  if (state !== undefined) trace.tracestate = state;
+  return trace;
 }
 
 function parseOptionalJson(body: Buffer): Record<string, unknown> | undefined {

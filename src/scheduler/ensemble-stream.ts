@@ -156,6 +156,7 @@ export class DecoupledEnsembleRun {
         outputs: Object.keys(step.output_map).map((name) => ({ name })),
         parameters: request.parameters,
         signal: request.signal,
+        trace: request.trace, // a traced ensemble's steps are traced as its children
       });
     } catch (err) {
       this.#inFlight--;

@@ -153,6 +153,7 @@ export class EnsembleScheduler implements Scheduler {
       outputs: Object.keys(step.output_map).map((name) => ({ name })),
       parameters: request.parameters,
       signal: request.signal,
+      trace: request.trace, // a traced ensemble's steps are traced as its children
     });
   }
 }

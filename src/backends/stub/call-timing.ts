@@ -44,6 +44,8 @@ export class CallTimer {
       waitNs: startedNs - sentNs,
       inferNs: execNs,
       outputNs: Math.max(0, endNs - startedNs - execNs),
+      startNs: call.startNs,
+      endNs,
     };
     for (const r of call.requests) if (r.times) r.times.call = timing;
   }

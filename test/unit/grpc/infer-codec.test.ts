@@ -49,7 +49,7 @@ describe("schema", () => {
     expect(Object.keys(service).sort()).toEqual([
       "CudaSharedMemoryRegister", "CudaSharedMemoryStatus", "CudaSharedMemoryUnregister",
       "LogSettings", "ModelConfig", "ModelInfer", "ModelMetadata", "ModelReady", "ModelStatistics", "ModelStreamInfer",
-      "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "ServerLive", "ServerMetadata", "ServerReady",
+      "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "ServerLive", "ServerMetadata", "ServerReady", "TraceSetting",
       "SystemSharedMemoryRegister", "SystemSharedMemoryStatus", "SystemSharedMemoryUnregister",
     ]);
     expect(service.ModelInfer!.path).toBe("/inference.GRPCInferenceService/ModelInfer");
