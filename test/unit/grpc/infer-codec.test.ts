@@ -49,8 +49,8 @@ describe("schema", () => {
     expect(Object.keys(service).sort()).toEqual([
       "CudaSharedMemoryRegister", "CudaSharedMemoryStatus", "CudaSharedMemoryUnregister",
       "LogSettings", "ModelConfig", "ModelInfer", "ModelMetadata", "ModelReady", "ModelStatistics", "ModelStreamInfer",
-      "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "ServerLive", "ServerMetadata", "ServerReady", "TraceSetting",
-      "SystemSharedMemoryRegister", "SystemSharedMemoryStatus", "SystemSharedMemoryUnregister",
+      "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "ServerLive", "ServerMetadata", "ServerReady",
+      "SystemSharedMemoryRegister", "SystemSharedMemoryStatus", "SystemSharedMemoryUnregister", "TraceSetting",
     ]);
     expect(service.ModelInfer!.path).toBe("/inference.GRPCInferenceService/ModelInfer");
     expect([service.ModelStreamInfer!.requestStream, service.ModelStreamInfer!.responseStream]).toEqual([true, true]);
