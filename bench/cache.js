@@ -7,11 +7,10 @@
 // Goal: a hit's p50 ≤ 1.1× the bare server's. BENCH_SECONDS sets each run (default 0.5).
 import { fork } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { nowUs, startTessera, summarize } from "./util.js";
+import { load, startTessera } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const EXAMPLES = join(here, "..", "examples", "model_repository");
@@ -20,54 +19,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const TEXT = "슈퍼 엔저 장기화에…한국 수출∙경상수지에 비상등";
 const JSON_HEADERS = { "content-type": "application/json" };
 
-const TICK_US = 1e6 / 100; // USER_HZ on Linux
-
-/** CPU time (user + system, µs) process `pid` has used so far; null where /proc is absent. */
-function cpuUs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * TICK_US;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Keeps `concurrency` requests in flight for `ms`; request i sends bodyAt(i). `pid`: the server
- * process, whose CPU time per request is reported too (steadier than latency on a busy machine).
- */
-async function load(port, path, bodyAt, concurrency, ms = MS, pid = undefined) {
-  const cpu0 = pid === undefined ? null : cpuUs(pid);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const samples = [];
-  let done = 0, errors = 0, next = 0;
-  const end = Date.now() + ms;
-  const one = () => new Promise((resolve) => {
-    const body = bodyAt(next++);
-    const t = nowUs();
-    const req = http.request({ port, host: "127.0.0.1", path, method: "POST", agent,
-      headers: { "content-length": body.length, ...JSON_HEADERS } }, (res) => {
-      res.on("data", () => {});
-      res.on("end", () => {
-        if (res.statusCode === 200) samples.push(nowUs() - t);
-        else errors++;
-        done++;
-        resolve();
-      });
-    });
-    req.on("error", () => { errors++; resolve(); });
-    req.end(body);
-  });
-  const worker = async () => { while (Date.now() < end) await one(); };
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const secs = (Date.now() - t0) / 1000;
-  agent.destroy();
-  const s = summarize(samples);
-  const cpu1 = pid === undefined ? null : cpuUs(pid);
-  const cpu = cpu0 === null || cpu1 === null || done === 0 ? undefined : +((cpu1 - cpu0) / done).toFixed(1);
-  return { rps: Math.round(done / secs), p50_us: s.p50, p99_us: s.p99, errors, ...(cpu === undefined ? {} : { cpu_us_per_request: cpu }) };
-}
+/** Keeps `concurrency` requests in flight for `ms`; request i sends bodyAt(i); `pid`'s CPU per request too. */
+const measure = (port, path, bodyAt, concurrency, ms = MS, pid = undefined) => load(port, path, bodyAt, JSON_HEADERS, concurrency, { ms, pid });
 
 const best = (a, b) => (b && (b.errors < a.errors || (b.errors === a.errors && b.p50_us < a.p50_us)) ? b : a);
 
@@ -114,13 +67,13 @@ async function addSub(server) {
   const rows = [];
   let miss = 1_000_000; // counters past the hit's value: a new key each time
   try {
-    await load(server.port, path, () => hitBody, 4, 300); // warm-up
+    await measure(server.port, path, () => hitBody, 4, 300); // warm-up
     for (const c of [1, 16]) {
       let hit, missed, base;
       for (let k = 0; k < ROUNDS; k++) {
-        hit = best(await load(server.port, path, () => hitBody, c, MS, server.proc.pid), hit);
-        missed = best(await load(server.port, path, () => body(miss++), c, MS, server.proc.pid), missed);
-        base = best(await load(bare.port, "/", () => hitBody, c, MS, bare.pid), base);
+        hit = best(await measure(server.port, path, () => hitBody, c, MS, server.proc.pid), hit);
+        missed = best(await measure(server.port, path, () => body(miss++), c, MS, server.proc.pid), missed);
+        base = best(await measure(bare.port, "/", () => hitBody, c, MS, bare.pid), base);
       }
       rows.push({ c, hit, miss: missed, bare: base });
       console.log(`add_sub c=${String(c).padEnd(2)} hit ${hit.rps} req/s p50 ${hit.p50_us} µs | miss ${missed.rps} req/s p50 ${missed.p50_us} µs | bare node:http ${base.rps} req/s p50 ${base.p50_us} µs | hit/bare p50 ${ratio(hit.p50_us, base.p50_us)}×, hit/miss p50 ${ratio(hit.p50_us, missed.p50_us)}×, hit/bare req/s ${ratio(hit.rps, base.rps)} | main-process CPU per request: hit ${hit.cpu_us_per_request} µs, miss ${missed.cpu_us_per_request} µs, bare ${base.cpu_us_per_request} µs (hit/bare ${ratio(hit.cpu_us_per_request, base.cpu_us_per_request)}×)`);
@@ -140,13 +93,13 @@ async function embedding(server) {
   const rows = [];
   let miss = 0;
   try {
-    await load(server.port, path, () => body(`${TEXT} ${miss++}`), 4, 500); // warm-up (the encoder's first runs)
+    await measure(server.port, path, () => body(`${TEXT} ${miss++}`), 4, 500); // warm-up (the encoder's first runs)
     for (const c of [1, 16]) {
       let hit, missed, base;
       for (let k = 0; k < ROUNDS; k++) {
-        hit = best(await load(server.port, path, () => hitBody, c, MS, server.proc.pid), hit);
-        missed = best(await load(server.port, path, () => body(`${TEXT} ${miss++}`), c, MS, server.proc.pid), missed);
-        base = best(await load(bare.port, "/", () => hitBody, c, MS, bare.pid), base);
+        hit = best(await measure(server.port, path, () => hitBody, c, MS, server.proc.pid), hit);
+        missed = best(await measure(server.port, path, () => body(`${TEXT} ${miss++}`), c, MS, server.proc.pid), missed);
+        base = best(await measure(bare.port, "/", () => hitBody, c, MS, bare.pid), base);
       }
       rows.push({ c, hit, miss: missed, bare: base });
       console.log(`embedding c=${String(c).padEnd(2)} hit ${hit.rps} req/s p50 ${hit.p50_us} µs | miss ${missed.rps} req/s p50 ${missed.p50_us} µs | bare node:http ${base.rps} req/s p50 ${base.p50_us} µs | hit/miss req/s ${ratio(hit.rps, missed.rps)}×, hit/miss p50 ${ratio(hit.p50_us, missed.p50_us)}×, hit/bare p50 ${ratio(hit.p50_us, base.p50_us)}× | CPU per request: hit ${hit.cpu_us_per_request} µs, bare ${base.cpu_us_per_request} µs`);

@@ -7,13 +7,13 @@
 // perf_analyzer is installed on first run into a venv of its own beside the test suite's
 // (~/.cache/tessera, or TESSERA_PY_CACHE), from bench/python/*.txt: the `perf-analyzer` package
 // where glibc >= 2.38, else the perf_analyzer bundled in tritonclient 2.50 (see that file).
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { binBody, binHeader, grpcClient, grpcRequest, loadGrpc, start } from "./grpc.js";
-import { perfAnalyzer, sitePackages, venv } from "./python-tools.js";
+import { perfAnalyzer, perfRun, sitePackages, venv } from "./python-tools.js";
 import { load, nowUs, summarize } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,28 +22,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCIES = [1, 16, 64];
 const PROMPT = "the ";
 const TOKENS = 32;
-/**
- * One perf_analyzer measurement; its CSV row as { rps, p50_us, p99_us } or { error } with its
- * output's last lines. Stability is not required (-s 1000): this machine is shared.
- */
-function perf(pa, args) {
-  const dir = mkdtempSync(join(tmpdir(), "tessera-perf-"));
-  const csv = join(dir, "out.csv");
-  const r = spawnSync(pa.bin, [...args, "-p", String(SECONDS * 1000), "-s", "1000", "-r", "5", "-f", csv], { env: pa.env, encoding: "utf8", timeout: (SECONDS * 4 + 60) * 1000 });
-  try {
-    if (r.status !== 0 || !existsSync(csv)) {
-      const tail = `${r.stdout ?? ""}\n${r.stderr ?? ""}`.trim().split("\n").slice(-4).join(" | ");
-      return { error: `perf_analyzer ${args.join(" ")}: exit ${r.status ?? r.signal}: ${tail}` };
-    }
-    const [head, row] = readFileSync(csv, "utf8").trim().split("\n");
-    const cols = head.split(",");
-    const v = row.split(",").map(Number);
-    const at = (name) => v[cols.indexOf(name)];
-    return { rps: Math.round(at("Inferences/Second")), p50_us: at("p50 latency"), p99_us: at("p99 latency") };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const perf = (pa, args) => perfRun(pa, args, SECONDS);
 
 /** Our own streaming client: `concurrency` ModelStreamInfer calls, one request each, for SECONDS. */
 async function loadStream(client, concurrency) {

@@ -3,8 +3,8 @@
 // bench/python/*.txt and reused while that file is unchanged.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -53,3 +53,26 @@ export function perfAnalyzer() {
   return { bin, env, source: modern ? "perf-analyzer 2.60.0" : "tritonclient 2.50.0 (glibc < 2.38)" };
 }
 
+
+/**
+ * One perf_analyzer measurement of `seconds` windows; its CSV row as { rps, p50_us, p99_us } or
+ * { error } with its output's last lines. Stability is not required (-s 1000): this machine is shared.
+ */
+export function perfRun(pa, args, seconds) {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-perf-"));
+  const csv = join(dir, "out.csv");
+  const r = spawnSync(pa.bin, [...args, "-p", String(seconds * 1000), "-s", "1000", "-r", "5", "-f", csv], { env: pa.env, encoding: "utf8", timeout: (seconds * 6 + 60) * 1000 });
+  try {
+    if (r.status !== 0 || !existsSync(csv)) {
+      const tail = `${r.stdout ?? ""}\n${r.stderr ?? ""}`.trim().split("\n").slice(-4).join(" | ");
+      return { error: `perf_analyzer ${args.join(" ")}: exit ${r.status ?? r.signal}: ${tail}` };
+    }
+    const [head, row] = readFileSync(csv, "utf8").trim().split("\n");
+    const cols = head.split(",");
+    const v = row.split(",").map(Number);
+    const at = (name) => v[cols.indexOf(name)];
+    return { rps: Math.round(at("Inferences/Second")), p50_us: at("p50 latency"), p99_us: at("p99 latency") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

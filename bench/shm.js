@@ -5,14 +5,12 @@
 // and the IPC round trip of a 4-byte request (the floor the shared-memory path cannot go under).
 // Then perf_analyzer --shared-memory system against the same model, beside perf_analyzer's own
 // HTTP binary run. Goals (issue 15): shm >= 5x the HTTP binary throughput; shm p50 <= 2x memcpy + round trip.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { Client, credentials } from "@grpc/grpc-js";
-import { perfAnalyzer } from "./python-tools.js";
+import { perfAnalyzer, perfRun } from "./python-tools.js";
 import { load, nowUs, startTessera, summarize } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -56,24 +54,7 @@ async function loadGrpc(port, encoded) {
   return { rps: Math.round(done / secs), p50_us: s.p50, p99_us: s.p99, errors };
 }
 
-function perf(pa, args) {
-  const dir = mkdtempSync(join(tmpdir(), "tessera-perf-"));
-  const csv = join(dir, "out.csv");
-  const r = spawnSync(pa.bin, [...args, "-p", String(SECONDS * 1000), "-s", "1000", "-r", "5", "-f", csv], { env: pa.env, encoding: "utf8", timeout: (SECONDS * 6 + 60) * 1000 });
-  try {
-    if (r.status !== 0 || !existsSync(csv)) {
-      const tail = `${r.stdout ?? ""}\n${r.stderr ?? ""}`.trim().split("\n").slice(-4).join(" | ");
-      return { error: `perf_analyzer ${args.join(" ")}: exit ${r.status ?? r.signal}: ${tail}` };
-    }
-    const [head, row] = readFileSync(csv, "utf8").trim().split("\n");
-    const cols = head.split(",");
-    const v = row.split(",").map(Number);
-    const at = (name) => v[cols.indexOf(name)];
-    return { rps: Math.round(at("Inferences/Second")), p50_us: at("p50 latency"), p99_us: at("p99 latency") };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const perf = (pa, args) => perfRun(pa, args, SECONDS);
 
 const fmt = (r) => (r.error ? `FAILED (${r.error})` : `${r.rps} req/s, p50 ${(r.p50_us / 1000).toFixed(2)} ms, p99 ${(r.p99_us / 1000).toFixed(2)} ms`);
 // Throughput ratio; at concurrency 1 a path slower than 1 req/s rounds to 0, so then from the p50s.

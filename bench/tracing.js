@@ -9,26 +9,8 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { spawn } from "node:child_process";
 import { load, startTessera } from "./util.js";
 
-/** A server from another checkout (the baseline build), as util.js's startTessera starts ours. */
-async function startOther(otherRoot, repositories) {
-  const proc = spawn(process.execPath, [join(otherRoot, "server.js"), ...repositories.flatMap((r) => ["--model-repository", r]),
-    "--http-port", "0", "--http-address", "127.0.0.1", "--allow-grpc", "false", "--allow-metrics", "false"], { stdio: ["ignore", "pipe", "pipe"], cwd: otherRoot });
-  let out = "";
-  const port = await new Promise((resolve, reject) => {
-    const on = (c) => {
-      out += c;
-      const m = /Started HTTPService at [^:]+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    };
-    proc.stdout.on("data", on);
-    proc.stderr.on("data", on);
-    proc.on("exit", () => reject(new Error(`server exited:\n${out}`)));
-  });
-  return { port, stop: () => new Promise((r) => { proc.on("exit", r); proc.kill("SIGINT"); }) };
-}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const body = Buffer.from(JSON.stringify({ inputs: [
@@ -99,7 +81,7 @@ export async function run() {
     { name: "otel rate=1", server: await startTessera(repo, otel(1)) },
   ];
   const baseline = process.env.TRACE_BASELINE_ROOT;
-  if (baseline) arms.push({ name: "baseline build", server: await startOther(baseline, repo) });
+  if (baseline) arms.push({ name: "baseline build", server: await startTessera(repo, [], baseline) });
   const best = (a, b) => (a && a.rps > b.rps ? a : b);
   for (let k = 0; k < 2; k++) {
     for (const arm of arms) arm.result = best(arm.result, await load(arm.server.port, "/v2/models/add_sub/infer", body, { "content-type": "application/json" }, 16));

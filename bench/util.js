@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,16 +18,33 @@ export function summarize(samplesUs) {
 
 export const nowUs = () => Number(process.hrtime.bigint()) / 1000;
 
+const TICK_US = 1e6 / 100; // USER_HZ on Linux
+
+/** CPU time (user + system, µs) process `pid` has used so far; null where /proc is absent. */
+export function cpuUs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Keeps `concurrency` requests in flight for BENCH_SECONDS (or `ms`). `inspect(res, body)`, if
- * given, sees every 200 answer's headers and whole body.
+ * Keeps `concurrency` requests in flight for BENCH_SECONDS (or `ms`). `body` is a Buffer, or a
+ * function giving request i's. `inspect(res, body)`, if given, sees every 200 answer's headers and
+ * whole body. `pid`: a server process whose CPU time per request is reported too (steadier than
+ * latency on a busy machine).
  */
-export async function load(port, path, body, headers, concurrency, { ms = DURATION_MS, inspect } = {}) {
+export async function load(port, path, body, headers, concurrency, { ms = DURATION_MS, inspect, pid } = {}) {
+  const cpu0 = pid === undefined ? null : cpuUs(pid);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const samples = [];
-  let done = 0, errors = 0;
+  let done = 0, errors = 0, next = 0;
+  const bodyAt = typeof body === "function" ? body : () => body;
   const end = Date.now() + ms;
   const one = () => new Promise((resolve) => {
+    const body = bodyAt(next++);
     const t = nowUs();
     const req = http.request({ port, host: "127.0.0.1", path, method: "POST", agent,
       headers: { "content-length": body.length, ...headers } }, (res) => {
@@ -50,12 +68,15 @@ export async function load(port, path, body, headers, concurrency, { ms = DURATI
   const secs = (Date.now() - t0) / 1000;
   agent.destroy();
   const s = summarize(samples);
-  return { rps: Math.round(done / secs), p50_us: s.p50, p99_us: s.p99, errors };
+  const cpu1 = pid === undefined ? null : cpuUs(pid);
+  const cpu = cpu0 === null || cpu1 === null || done === 0 ? undefined : +((cpu1 - cpu0) / done).toFixed(1);
+  return { rps: Math.round(done / secs), p50_us: s.p50, p99_us: s.p99, errors, ...(cpu === undefined ? {} : { cpu_us_per_request: cpu }) };
 }
 
-export async function startTessera(repositories, extraArgs = []) {
-  const proc = spawn(process.execPath, [join(root, "server.js"), ...repositories.flatMap((r) => ["--model-repository", r]),
-    "--http-port", "0", "--http-address", "127.0.0.1", "--allow-grpc", "false", "--allow-metrics", "false", ...extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
+/** tessera on loopback, HTTP only; `checkout`: another build's root (a same-run baseline). */
+export async function startTessera(repositories, extraArgs = [], checkout = root) {
+  const proc = spawn(process.execPath, [join(checkout, "server.js"), ...repositories.flatMap((r) => ["--model-repository", r]),
+    "--http-port", "0", "--http-address", "127.0.0.1", "--allow-grpc", "false", "--allow-metrics", "false", ...extraArgs], { stdio: ["ignore", "pipe", "pipe"], cwd: checkout });
   let out = "";
   const port = await new Promise((resolve, reject) => {
     const on = (c) => {
