@@ -3,6 +3,7 @@
  * writes bytes encoded once instead of encoding its outputs again. Only answers without a request
  * id are kept (the id is the one part of the body that differs between hits), a few output
  * formats per entry, the JSON part as bytes; binary parts stay views over the entry's own copy.
+ * An answer with outputs in shared-memory regions is never kept: its encoding writes them.
  */
 import { Buffer } from "node:buffer";
 import type { CoreResponse } from "../core/types.js";
@@ -20,7 +21,8 @@ function formatKey(format: OutputFormat): string {
 /** encodeInferResponse, from the memo when `response` has one and an earlier hit filled it. */
 export function encodeWithMemo(response: CoreResponse, format: OutputFormat): EncodedResponse {
   const memo = response.memo;
-  if (memo === undefined || response.id !== "") return encodeInferResponse(response, format);
+  // Outputs into a client's regions are written there by each encoding: never a kept one.
+  if (memo === undefined || response.id !== "" || (format.regions?.size ?? 0) > 0) return encodeInferResponse(response, format);
   const key = formatKey(format);
   const kept = memo.get(key) as EncodedResponse | undefined;
   if (kept !== undefined) return kept;

@@ -34,7 +34,7 @@ function stubPids(): number[] {
 const clientMaps = (pid: number) => readFileSync(`/proc/${pid}/maps`, "utf8").split("\n").filter((l) => l.includes("/dev/shm/it-shm-")).length;
 
 beforeAll(async () => {
-  server = await startServer(REPO, { args: ["--allow-client-shm", "true", "--allow-grpc", "true", "--grpc-port", "0", "--grpc-address", "127.0.0.1"] });
+  server = await startServer(REPO, { args: ["--allow-client-shm", "true", "--cache-config", "local,size=1048576", "--allow-grpc", "true", "--grpc-port", "0", "--grpc-address", "127.0.0.1"] });
   grpcClient = await grpcClientOf(server);
 }, 60_000);
 afterAll(async () => {
@@ -110,4 +110,31 @@ describe("system shared memory", () => {
     const ok = await postJson(`${server.url}/v2/models/identity_fp32/infer`, { inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1], data: [3] }] });
     expect(ok.body.outputs[0].data).toEqual([3]);
   }, 30_000);
+
+  it("a response cache hit still writes its outputs into the request's own regions", async () => {
+    const a = new Int32Array(16).map((_, i) => i * 3);
+    const b = new Int32Array(16).fill(5);
+    const keys = [segment(128), segment(128)];
+    for (const [i, key] of keys.entries()) {
+      expect((await postJson(`${server.url}/v2/systemsharedmemory/region/cached${i}/register`, { key, offset: 0, byte_size: 128 })).status).toBe(200);
+    }
+    const infer = (region: number) => postJson(`${server.url}/v2/models/simple_cached/infer`, {
+      inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1, 16], data: [...a] }, { name: "INPUT1", datatype: "INT32", shape: [1, 16], data: [...b] }],
+      outputs: [
+        { name: "OUTPUT0", parameters: { shared_memory_region: `cached${region}`, shared_memory_byte_size: 64 } },
+        { name: "OUTPUT1", parameters: { shared_memory_region: `cached${region}`, shared_memory_offset: 64, shared_memory_byte_size: 64 } },
+      ],
+    });
+    const expected = Buffer.concat([Buffer.from(a.map((x, i) => x + b[i]!).buffer), Buffer.from(a.map((x, i) => x - b[i]!).buffer)]);
+    // A miss, then hits into the other region and (zeroed first) into the first one again.
+    for (const [step, region] of [0, 1, 0, 1].entries()) {
+      writeFileSync(`/dev/shm${keys[region]}`, Buffer.alloc(128));
+      const r = await infer(region);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(Buffer.compare(Buffer.from(read(keys[region]!)), expected), `step ${step}, region ${region}: ${Buffer.from(read(keys[region]!)).toString("hex").slice(0, 48)}`).toBe(0);
+    }
+    const stats = await fetch(`${server.url}/v2/models/simple_cached/stats`).then((x) => x.json());
+    expect(stats.model_stats[0].inference_stats.cache_hit.count).toBe(3);
+    for (const i of [0, 1]) await postJson(`${server.url}/v2/systemsharedmemory/region/cached${i}/unregister`, {});
+  });
 });
