@@ -12,6 +12,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { FIXTURES, postJson, startServer, type RunningServer, grpcClientOf, grpcParams } from "./harness.js";
+import { waitUntil } from "./stub-helpers.js";
 
 
 let server: RunningServer;
@@ -185,7 +186,12 @@ describe("HTTP generate extension", () => {
     await events("repeat", { IN: [1, 2], delay_ms: 20 }); // the final well after execute() returned
     await events("repeat", { IN: [5, 6, 7], mode: "error_mid" }); // an error mid-stream is not a failure
     await events("repeat", { IN: [1], mode: "throw" }); // the final carries the error: a failure
-    const after = await stats();
+    // The last request's counts land as its stream ends, which may be just after the client saw its end.
+    const requests = (x: any) => Number(x.inference_stats.success.count) + Number(x.inference_stats.fail.count);
+    const after = await waitUntil(async () => {
+      const now = await stats();
+      return requests(now) - requests(before) >= 5 ? now : undefined;
+    }, 5_000, "the five requests' statistics");
     const d = (f: (x: any) => number) => f(after) - f(before);
     expect(d((x) => Number(x.inference_stats.success.count))).toBe(4);
     expect(d((x) => Number(x.inference_stats.fail.count))).toBe(1);

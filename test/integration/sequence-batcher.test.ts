@@ -220,9 +220,10 @@ describe("the oldest strategy", () => {
   });
 
   /**
-   * A1 runs 300 ms while A2, A3 (same sequence) and then B1 arrive. Next call: A2 with B1, the
-   * oldest request of each sequence; A3 (200 ms) runs after. B1 is done before A3, which arrived
-   * earlier, unless preserve_ordering holds B1's answer until A3's is out.
+   * A1 runs 900 ms while A2, A3 (same sequence) and then B1 arrive, 150 ms apart (so that a busy
+   * machine does not swap their arrival). Next call: A2 with B1, the oldest request of each
+   * sequence; A3 (300 ms) runs after. B1 is done before A3, which arrived earlier, unless
+   * preserve_ordering holds B1's answer until A3's is out.
    */
   async function finishOrder(model: string): Promise<string[]> {
     const done: string[] = [];
@@ -231,12 +232,12 @@ describe("the oldest strategy", () => {
         expect(s.status, s.error).toBe(200);
         done.push(name);
       });
-    const calls = [send("A1", 850, 300, { start: true })];
-    await sleep(60);
+    const calls = [send("A1", 850, 900, { start: true })];
+    await sleep(150);
     calls.push(send("A2", 850, 0, {}));
-    await sleep(30);
-    calls.push(send("A3", 850, 200, { end: true }));
-    await sleep(30);
+    await sleep(150);
+    calls.push(send("A3", 850, 300, { end: true }));
+    await sleep(150);
     calls.push(send("B1", 851, 0, { start: true, end: true }));
     await Promise.all(calls);
     return done;
