@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyRepository, grpcClientOf, startServer, type RunningServer } from "./harness.js";
 import { OBS_REPO, inferN, unary } from "./observability-helpers.js";
-import { stopCleanly } from "./stub-helpers.js";
+import { stopCleanly, waitUntil } from "./stub-helpers.js";
 
 let server: RunningServer;
 let repo: string;
@@ -37,8 +37,10 @@ describe("handler readiness", () => {
     expect(await modelReady()).toBe(200);
     const before = (server.log().match(/ready_gate isReady call/g) ?? []).length;
     expect(await modelReady()).toBe(200);
-    const after = (server.log().match(/ready_gate isReady call/g) ?? []).length;
-    expect(after - before).toBe(2); // two instances, one call each
+    // The handlers' log lines reach the server's log a moment after the answer.
+    const calls = () => (server.log().match(/ready_gate isReady call/g) ?? []).length - before;
+    await waitUntil(() => calls() >= 2, 5_000, "two isReady() log lines");
+    expect(calls()).toBe(2); // two instances, one call each
     expect(await serverReady()).toBe(200);
   });
 
