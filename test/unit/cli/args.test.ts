@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseArgs, stubOptionsFrom } from "../../../src/cli.js";
 
-/** Runs `fn` with stderr silenced: commander prints the errors it throws. */
-function quietly<T>(fn: () => T): T {
-  const write = process.stderr.write;
-  process.stderr.write = () => true;
-  try {
-    return fn();
-  } finally {
-    process.stderr.write = write;
-  }
-}
+import { quietly } from "./quietly.js";
 
 describe("CLI", () => {
   it("takes tritonserver's flags and defaults", () => {

@@ -3,16 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseArgs } from "../../../src/cli.js";
 import { ENV_FLAGS, envHelp, withEnvArgs } from "../../../src/deploy/env-args.js";
 
-/** Runs `fn` with stderr silenced: commander prints the errors it throws. */
-function quietly<T>(fn: () => T): T {
-  const write = process.stderr.write;
-  process.stderr.write = () => true;
-  try {
-    return fn();
-  } finally {
-    process.stderr.write = write;
-  }
-}
+import { quietly } from "../cli/quietly.js";
 
 describe("TESSERA_* environment variables", () => {
   it("stand for ports, addresses and the repository", () => {
