@@ -1,6 +1,8 @@
 // IPC round trip main → stub → main of a 16-byte tensor through an identity handler, against
 // baselines measured in the same run and at the same placement: a raw futex ping-pong between two
-// blocking processes (the wake-up floor) and a process.send round trip. Each runs twice: both
+// blocking processes (the wake-up floor), the event-loop floor (the same Doorbell and queues as
+// tessera between two Node processes, with no message body: what any transport on Node's event
+// loop pays before it does any work), and a process.send round trip. Each runs twice: both
 // processes pinned to one CPU ("same"), and pinned to two different CPUs ("cross").
 // Bulk: a 64 MiB tensor round trip against a same-process 64 MiB copy.
 import { execFileSync, fork } from "node:child_process";
@@ -8,7 +10,9 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createSegment, publish, unlinkSegment, waitForTailBlocking } from "../dist/src/ipc/addon.js";
+import { Doorbell, closeFd, createEventFd, createSegment, publish, unlinkSegment, waitForTailBlocking } from "../dist/src/ipc/addon.js";
+import { DEFAULT_SPIN_US } from "../dist/src/ipc/endpoint.js";
+import { QUEUE, controlLayout, writeHeader } from "../dist/src/ipc/layout.js";
 import { prepareHandlerModule } from "../dist/src/backends/stub/handler-module.js";
 import { StubInstance } from "../dist/src/backends/stub/stub-instance.js";
 import { listSegments } from "../dist/src/ipc/segments.js";
@@ -51,6 +55,42 @@ async function futexFloor(rounds, cpu) {
     samples.push(nowUs() - t);
   }
   child.kill();
+  return summarize(samples.slice(1000));
+}
+
+/** Doorbell ping-pong between this process and a Node child, both on their event loops. */
+async function loopFloor(rounds, cpu) {
+  const layout = controlLayout(64, 4096);
+  const name = `/tessera-${process.pid}-benchloop`;
+  const buf = createSegment(name, layout.totalSize);
+  writeHeader(buf, layout);
+  const [ping, pong] = layout.queue;
+  const fds = [createEventFd(), createEventFd()]; // rings the child (queue 0), rings us (queue 1)
+  const child = fork(join(here, "ipc-child.js"), [], { stdio: ["ignore", "inherit", "inherit", "ipc", fds[0], fds[1]] });
+  pin(child.pid, cpu);
+  child.send({ type: "loop", segment: name, queues: [ping, pong], spinUs: DEFAULT_SPIN_US });
+  await new Promise((r) => child.once("message", r));
+  unlinkSegment(name);
+  const u32 = new Uint32Array(buf);
+  let answered = null;
+  const bell = new Doorbell(fds[1], buf, pong, DEFAULT_SPIN_US, () => {
+    const tail = Atomics.load(u32, (pong + QUEUE.tail) / 4);
+    Atomics.store(u32, (pong + QUEUE.head) / 4, tail);
+    if (answered) answered(tail);
+  });
+  const samples = [];
+  for (let i = 1; i <= rounds; i++) {
+    const t = nowUs();
+    await new Promise((resolve) => {
+      answered = (tail) => tail === i >>> 0 && resolve();
+      publish(buf, ping, i >>> 0, fds[0]);
+      bell.arm();
+    });
+    samples.push(nowUs() - t);
+  }
+  bell.close();
+  child.kill();
+  for (const fd of fds) closeFd(fd);
   return summarize(samples.slice(1000));
 }
 
@@ -142,14 +182,17 @@ export async function run(args) {
     }
     await stub.stop();
     const futex = await futexFloor(Math.min(calls, 30_000), cpu);
+    const loop = await loopFloor(Math.min(calls, 30_000), cpu);
     const send = await processSend(Math.min(calls, 20_000), cpu);
     const ratio = served.p50 / send.p50;
     console.log(`${placement} CPU: round trip, 16-byte FP32 via identity handler: p50 ${served.p50} µs, p99 ${served.p99} µs (${served.n} calls, ${cpuRt.toFixed(1)} µs CPU each, both processes)`);
     console.log(`  floor, blocking futex ping-pong:            p50 ${futex.p50} µs, p99 ${futex.p99} µs   (tessera/floor ${(served.p50 / futex.p50).toFixed(2)}×, goal ≤ 3)`);
+    console.log(`  floor, event-loop doorbell ping-pong:       p50 ${loop.p50} µs, p99 ${loop.p99} µs   (tessera/event-loop floor ${(served.p50 / loop.p50).toFixed(2)}×)`);
     console.log(`  baseline, process.send round trip:          p50 ${send.p50} µs, p99 ${send.p99} µs   (tessera/process.send ${ratio.toFixed(2)}×, goal ≤ ${placement === "cross" ? "0.3" : "1.0"})`);
     result[`p50_${placement}_us`] = served.p50;
     result[`p99_${placement}_us`] = served.p99;
     result[`floor_${placement}_us`] = futex.p50;
+    result[`loop_floor_${placement}_us`] = loop.p50;
     result[`send_${placement}_us`] = send.p50;
     result[`ratio_${placement}`] = +ratio.toFixed(3);
     result[`floor_ratio_${placement}`] = +(served.p50 / futex.p50).toFixed(3);
