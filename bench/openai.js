@@ -3,6 +3,7 @@
 // concurrency 1 and 16. Figures: time to first token (TTFT), inter-token latency (ITL), tokens/s.
 // Goal: OpenAI streaming >= 0.9x the tokens/s of generate_stream, <= 1 ms added TTFT; both paths
 // run in BENCH_ROUNDS (3) interleaved rounds, and each figure is the median round's comparison.
+// Requests ask for 256 tokens on average (lengths()); CPU per token of main, stub and client too.
 //
 // genai-perf (PyPI) runs against /v1/chat/completions when it can: it is installed on first run
 // into a venv under ~/.cache/tessera (or TESSERA_PY_CACHE) from bench/python/genai-perf.txt, and
@@ -17,7 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cache, perfAnalyzer, venv } from "./python-tools.js";
-import { nowUs, startTessera, summarize } from "./util.js";
+import { cpuUs, nowUs, startTessera, summarize } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -64,29 +65,51 @@ const generateToken = (data) => !data.startsWith('{"error"');
 const chatToken = (data) => data.includes('"delta":{"content":"') || data.includes('"delta":{"role":"assistant","content":"');
 
 /**
- * `concurrency` clients calling `one(agent)` for SECONDS, over keep-alive connections of their own
- * (made for this measurement: a pooled one left idle while genai-perf ran may have been closed).
+ * The lengths client `k` asks for, request after request: TOKENS on average, spread over
+ * [TOKENS/2, 3·TOKENS/2) by a fixed sequence of its own, so both paths get the same work. Equal
+ * lengths would keep clients that started together finishing together: at c=16 the next
+ * requests then arrive as a burst, and the time to first token measures the burst's size (it
+ * swung by ±5 ms between rounds of one path) rather than the server.
  */
-async function measure(concurrency, one) {
+function lengths(k) {
+  let x = (k + 1) * 2654435761 >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return TOKENS / 2 + (x % TOKENS);
+  };
+}
+
+/**
+ * `concurrency` clients calling `one(agent, maxTokens)` for SECONDS, over keep-alive connections
+ * of their own (made for this measurement: a pooled one left idle while genai-perf ran may have
+ * been closed).
+ */
+async function measure(concurrency, one, pids) {
   const agent = new http.Agent({ keepAlive: true });
+  const cpu0 = [cpuUs(pids.main), cpuUs(pids.stub), process.cpuUsage()];
   const ttft = [];
   const itl = [];
   let tokens = 0;
   const end = Date.now() + SECONDS * 1000;
   const t0 = nowUs();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
+  await Promise.all(Array.from({ length: concurrency }, async (_, k) => {
+    const next = lengths(k);
     while (Date.now() < end) {
-      const { times } = await one(agent);
-      if (times.length !== TOKENS) throw new Error(`expected ${TOKENS} tokens, got ${times.length}`);
+      const maxTokens = next();
+      const { times } = await one(agent, maxTokens);
+      if (times.length !== maxTokens) throw new Error(`expected ${maxTokens} tokens, got ${times.length}`);
       tokens += times.length;
       ttft.push(times[0]);
       for (let i = 1; i < times.length; i++) itl.push(times[i] - times[i - 1]);
     }
   }));
   const secs = (nowUs() - t0) / 1e6;
+  const client = process.cpuUsage(cpu0[2]);
+  const perToken = (us) => +(us / Math.max(1, tokens)).toFixed(2);
+  const cpu = { main: perToken(cpuUs(pids.main) - cpu0[0]), stub: perToken(cpuUs(pids.stub) - cpu0[1]), client: perToken(client.user + client.system) };
   agent.destroy();
   const mean = (a) => Math.round(a.reduce((x, y) => x + y, 0) / Math.max(1, a.length));
-  return { tokens_per_s: Math.round(tokens / secs), ttft_p50_us: summarize(ttft).p50, itl_mean_us: mean(itl), requests: ttft.length };
+  return { tokens_per_s: Math.round(tokens / secs), ttft_p50_us: summarize(ttft).p50, itl_mean_us: mean(itl), requests: ttft.length, cpu_us_per_token: cpu };
 }
 
 /**
@@ -152,6 +175,8 @@ function genaiProfile(gp, port, concurrency) {
   }
 }
 
+const cpuLine = (m) => `${m.cpu_us_per_token.main}/${m.cpu_us_per_token.stub}/${m.cpu_us_per_token.client}`;
+
 export async function run() {
   const repo = repository();
   const tessera = await startTessera([repo], ["--openai-port", "0"]);
@@ -173,23 +198,28 @@ export async function run() {
     genaiPerfUnavailable = err.message;
     console.log(`genai-perf cannot run here: ${genaiPerfUnavailable}; measuring with our own OpenAI client only`);
   }
-  const generateBody = { text_input: PROMPT, max_tokens: TOKENS, parameters: { temperature: 0 } };
-  const chatBody = { model: "text_generator", messages: [{ role: "user", content: PROMPT }], max_tokens: TOKENS, temperature: 0, stream: true };
+  const generateBody = (maxTokens = TOKENS) => ({ text_input: PROMPT, max_tokens: maxTokens, parameters: { temperature: 0 } });
+  const chatBody = (maxTokens = TOKENS) => ({ model: "text_generator", messages: [{ role: "user", content: PROMPT }], max_tokens: maxTokens, temperature: 0, stream: true });
   const rows = {};
   const failures = [];
   try {
     // Warm both paths (JIT, the stub's first session runs) before anything is timed.
     for (let i = 0; i < 3; i++) {
-      await stream(tessera.port, "/v2/models/text_generator/generate_stream", generateBody, generateToken);
-      await stream(openaiPort, "/v1/chat/completions", chatBody, chatToken);
+      await stream(tessera.port, "/v2/models/text_generator/generate_stream", generateBody(), generateToken);
+      await stream(openaiPort, "/v1/chat/completions", chatBody(), chatToken);
     }
+    // The one stub (text_generator has one instance): its CPU per token, beside main's and ours.
+    // (main's other child is esbuild's service, which compiled the handler).
+    const children = readFileSync(`/proc/${tessera.proc.pid}/task/${tessera.proc.pid}/children`, "utf8").trim().split(/\s+/);
+    const stub = Number(children.find((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("stub/main.js")));
+    const pids = { main: tessera.proc.pid, stub };
     for (const c of CONCURRENCIES) {
       // Interleaved rounds: a drift of the machine over time (a noisy neighbour) hits both paths
       // alike; each figure is the median of the rounds' own same-round comparisons.
       const rounds = [];
       for (let r = 0; r < ROUNDS; r++) {
-        const generate = await measure(c, (agent) => stream(tessera.port, "/v2/models/text_generator/generate_stream", generateBody, generateToken, agent));
-        const openai = await measure(c, (agent) => stream(openaiPort, "/v1/chat/completions", chatBody, chatToken, agent));
+        const generate = await measure(c, (agent, n) => stream(tessera.port, "/v2/models/text_generator/generate_stream", generateBody(n), generateToken, agent), pids);
+        const openai = await measure(c, (agent, n) => stream(openaiPort, "/v1/chat/completions", chatBody(n), chatToken, agent), pids);
         rounds.push({ generate, openai, ratio: openai.tokens_per_s / generate.tokens_per_s, added: openai.ttft_p50_us - generate.ttft_p50_us });
       }
       const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -208,6 +238,7 @@ export async function run() {
       rows[`c${c}`] = row;
       console.log(`c=${c}: generate_stream ${generate.tokens_per_s} tokens/s (TTFT p50 ${generate.ttft_p50_us} µs, ITL ${generate.itl_mean_us} µs) | ` +
         `OpenAI chat stream ${openai.tokens_per_s} tokens/s (TTFT p50 ${openai.ttft_p50_us} µs, ITL ${openai.itl_mean_us} µs) | ` +
+        `CPU µs per token main/stub/client ${cpuLine(generate)} vs ${cpuLine(openai)} | ` +
         `ratio ${row.ratio_tokens_per_s} (goal >= 0.9), added TTFT ${row.added_ttft_us} µs (goal <= 1000; median of ${ROUNDS} interleaved rounds: ${row.rounds.map((x) => x.added_ttft_us).join(", ")} µs)` +
         (row.genai_perf ? ` | genai-perf: ${row.genai_perf.error ?? `${row.genai_perf.tokens_per_s} tokens/s, TTFT p50 ${row.genai_perf.ttft_p50_us} µs, ITL ${row.genai_perf.itl_mean_us} µs`}` : ""));
     }

@@ -44,10 +44,11 @@ export class ChatTemplates {
   readonly #cache = new WeakMap<object, CompiledTemplate | null>();
 
   /**
-   * The prompt for `messages`. `configParameters` is the model config's `parameters` (Triton's
-   * JSON: `{ key: { string_value } }`); `files` is undefined for a model without a folder.
+   * The prompt for `messages`. `configParameters` gives the model config's `parameters` (Triton's
+   * JSON: `{ key: { string_value } }`), asked for only when the model's template is not cached yet
+   * (the config's JSON is rebuilt per call); `files` is undefined for a model without a folder.
    */
-  render(model: string, messages: readonly ChatMessage[], configParameters: unknown, files: ModelFiles | undefined): string {
+  render(model: string, messages: readonly ChatMessage[], configParameters: () => unknown, files: ModelFiles | undefined): string {
     const compiled = this.#compiled(model, configParameters, files);
     if (compiled === null) return plainChatPrompt(messages);
     try {
@@ -62,9 +63,9 @@ export class ChatTemplates {
     }
   }
 
-  #compiled(model: string, configParameters: unknown, files: ModelFiles | undefined): CompiledTemplate | null {
+  #compiled(model: string, configParameters: () => unknown, files: ModelFiles | undefined): CompiledTemplate | null {
     if (files && this.#cache.has(files.identity)) return this.#cache.get(files.identity)!;
-    const compiled = compile(model, configParameters, files);
+    const compiled = compile(model, configParameters(), files);
     if (files) this.#cache.set(files.identity, compiled);
     return compiled;
   }

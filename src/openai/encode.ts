@@ -34,6 +34,17 @@ export function usage(prompt: number, completion: number): Usage {
 const head = (e: Envelope, object: string) =>
   `{"id":${JSON.stringify(e.id)},"object":"${object}","created":${e.created},"model":${JSON.stringify(e.model)}`;
 
+/** Every chunk of a stream starts alike: its head is built once per envelope, not per token. */
+const chunkHeads = new WeakMap<Envelope, string>();
+function chunkHead(e: Envelope): string {
+  let h = chunkHeads.get(e);
+  if (h === undefined) {
+    h = head(e, e.kind === "completion" ? "text_completion" : "chat.completion.chunk");
+    chunkHeads.set(e, h);
+  }
+  return h;
+}
+
 /**
  * One streamed piece of choice `index`: `text` (may be ""), and on its last chunk the finish
  * reason. A chat's first chunk of a choice also carries `role` (`first`).
@@ -41,16 +52,15 @@ const head = (e: Envelope, object: string) =>
 export function encodeChunk(e: Envelope, index: number, text: string, finish: FinishReason | null, first = false): string {
   const reason = finish === null ? "null" : `"${finish}"`;
   if (e.kind === "completion") {
-    return `${head(e, "text_completion")},"choices":[{"index":${index},"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":${reason}}]}`;
+    return `${chunkHead(e)},"choices":[{"index":${index},"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":${reason}}]}`;
   }
   const delta = first ? `{"role":"assistant","content":${JSON.stringify(text)}}` : finish !== null && text === "" ? "{}" : `{"content":${JSON.stringify(text)}}`;
-  return `${head(e, "chat.completion.chunk")},"choices":[{"index":${index},"delta":${delta},"logprobs":null,"finish_reason":${reason}}]}`;
+  return `${chunkHead(e)},"choices":[{"index":${index},"delta":${delta},"logprobs":null,"finish_reason":${reason}}]}`;
 }
 
 /** stream_options.include_usage: the last chunk before [DONE], with no choices. */
 export function encodeUsageChunk(e: Envelope, u: Usage): string {
-  const object = e.kind === "completion" ? "text_completion" : "chat.completion.chunk";
-  return `${head(e, object)},"choices":[],"usage":${JSON.stringify(u)}}`;
+  return `${chunkHead(e)},"choices":[],"usage":${JSON.stringify(u)}}`;
 }
 
 export interface Choice {

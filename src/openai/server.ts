@@ -165,8 +165,8 @@ export class OpenAIFrontEnd {
   }
 
   #chatPrompt(request: ChatRequest): string {
-    const config = this.#api.modelConfig(request.model);
-    return this.#templates.render(request.model, request.messages, config.parameters, this.#options.modelFiles?.(request.model));
+    const configParameters = () => this.#api.modelConfig(request.model).parameters;
+    return this.#templates.render(request.model, request.messages, configParameters, this.#options.modelFiles?.(request.model));
   }
 
   /** Non-streaming: every choice collected, then one completion. */
