@@ -289,14 +289,17 @@ describe("the oldest strategy", () => {
   });
 
   it("after max_queue_delay_microseconds sends what is ready; one request per sequence per call", async () => {
-    const s = new SequenceBatcher(oldest({ max_queue_delay_microseconds: 20_000 }));
+    // A delay far above a busy machine's scheduling pauses: were the three enqueues below more
+    // than the delay apart, a1 would rightly leave alone.
+    const s = new SequenceBatcher(oldest({ max_queue_delay_microseconds: 150_000 }));
     const inst = new Recorder("i");
     s.setInstances([inst]);
     const p = [s.enqueue(req("a1", 1, { start: true })), s.enqueue(req("a2", 1, { end: true })), s.enqueue(req("b1", 2, { start: true, end: true }))];
-    await new Promise((r) => setTimeout(r, 40));
+    expect(inst.seen).toEqual([]); // fewer ready than preferred: it waits for the delay
+    await new Promise((r) => setTimeout(r, 300));
     expect(ids(inst.seen)).toEqual([["a1", "b1"]]);
     inst.calls[0]!.finish();
-    await new Promise((r) => setTimeout(r, 40));
+    await new Promise((r) => setTimeout(r, 300));
     expect(ids(inst.seen)).toEqual([["a1", "b1"], ["a2"]]);
     await inst.drain();
     await Promise.all(p);
