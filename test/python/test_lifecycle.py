@@ -87,7 +87,7 @@ def test_poll_mode(start_server, repo_copy):
     config = repo / "cold" / "config.pbtxt"
     config.write_text(config.read_text().replace("count: 1", "count: 3"))
     wait(lambda: http.get_model_config("cold")["instance_group"][0]["count"] == 3)
-    assert "updated the instance groups of 'cold' in place" in server.log
+    server.wait_for(r"updated the instance groups of 'cold' in place", timeout=10)
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
@@ -112,7 +112,8 @@ def test_load_with_file_override_and_config(start_server, protocol):
     with pytest.raises(InferenceServerException) as e:
         c.load_model("cold", config=CONFIG, files={"file:../escape": b"x"})
     assert e.value.message() == "failed to load 'cold', failed to poll from model repository"
-    assert "must stay within model directory" in server.log
+    # The log line may reach the test's reader after the response does.
+    server.wait_for(r"must stay within model directory", timeout=10)
 
 
 def test_model_config_name(start_server):
