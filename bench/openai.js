@@ -25,6 +25,7 @@ const root = join(here, "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TOKENS = 256;
+const PROBE_TOKENS = 8;
 const PROMPT = "Shall I compare thee";
 const CONCURRENCIES = [1, 16];
 
@@ -110,6 +111,34 @@ async function measure(concurrency, one, pids) {
   agent.destroy();
   const mean = (a) => Math.round(a.reduce((x, y) => x + y, 0) / Math.max(1, a.length));
   return { tokens_per_s: Math.round(tokens / secs), ttft_p50_us: summarize(ttft).p50, itl_mean_us: mean(itl), requests: ttft.length, cpu_us_per_token: cpu };
+}
+
+/**
+ * The time to first token each path adds under the same load: `background` clients stream over
+ * generate_stream (as in measure()) while one probe client alternates short requests over both
+ * paths, in random order per pair. The rounds of measure() compare two different loads (their
+ * own path's streams), so their TTFT gap also holds how each load interleaves in the stub; here
+ * only the path of the request itself differs.
+ */
+async function probe(background, paths) {
+  const agent = new http.Agent({ keepAlive: true });
+  const end = Date.now() + SECONDS * 2000;
+  const load = Promise.all(Array.from({ length: background }, async (_, k) => {
+    const next = lengths(k);
+    while (Date.now() < end) await paths.generate(agent, next());
+  }));
+  const ttft = { generate: [], openai: [] };
+  while (Date.now() < end) {
+    for (const path of Math.random() < 0.5 ? ["generate", "openai"] : ["openai", "generate"]) {
+      const { times } = await paths[path](agent, PROBE_TOKENS);
+      if (times.length !== PROBE_TOKENS) throw new Error(`expected ${PROBE_TOKENS} tokens, got ${times.length}`);
+      ttft[path].push(times[0]);
+    }
+  }
+  await load;
+  agent.destroy();
+  const generate = summarize(ttft.generate).p50, openai = summarize(ttft.openai).p50;
+  return { generate_ttft_p50_us: generate, openai_ttft_p50_us: openai, added_ttft_us: Math.round(openai - generate), pairs: ttft.openai.length };
 }
 
 /**
@@ -213,13 +242,17 @@ export async function run() {
     const children = readFileSync(`/proc/${tessera.proc.pid}/task/${tessera.proc.pid}/children`, "utf8").trim().split(/\s+/);
     const stub = Number(children.find((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("stub/main.js")));
     const pids = { main: tessera.proc.pid, stub };
+    const paths = {
+      generate: (agent, n) => stream(tessera.port, "/v2/models/text_generator/generate_stream", generateBody(n), generateToken, agent),
+      openai: (agent, n) => stream(openaiPort, "/v1/chat/completions", chatBody(n), chatToken, agent),
+    };
     for (const c of CONCURRENCIES) {
       // Interleaved rounds: a drift of the machine over time (a noisy neighbour) hits both paths
       // alike; each figure is the median of the rounds' own same-round comparisons.
       const rounds = [];
       for (let r = 0; r < ROUNDS; r++) {
-        const generate = await measure(c, (agent, n) => stream(tessera.port, "/v2/models/text_generator/generate_stream", generateBody(n), generateToken, agent), pids);
-        const openai = await measure(c, (agent, n) => stream(openaiPort, "/v1/chat/completions", chatBody(n), chatToken, agent), pids);
+        const generate = await measure(c, paths.generate, pids);
+        const openai = await measure(c, paths.openai, pids);
         rounds.push({ generate, openai, ratio: openai.tokens_per_s / generate.tokens_per_s, added: openai.ttft_p50_us - generate.ttft_p50_us });
       }
       const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -230,6 +263,7 @@ export async function run() {
         ratio_tokens_per_s: +median(rounds.map((x) => x.ratio)).toFixed(3),
         added_ttft_us: Math.round(added),
         rounds: rounds.map((x) => ({ ratio: +x.ratio.toFixed(3), added_ttft_us: Math.round(x.added) })),
+        probe: await probe(c - 1, paths),
       };
       if (gp) {
         row.genai_perf = genaiProfile(gp, openaiPort, c);
@@ -239,13 +273,15 @@ export async function run() {
       console.log(`c=${c}: generate_stream ${generate.tokens_per_s} tokens/s (TTFT p50 ${generate.ttft_p50_us} µs, ITL ${generate.itl_mean_us} µs) | ` +
         `OpenAI chat stream ${openai.tokens_per_s} tokens/s (TTFT p50 ${openai.ttft_p50_us} µs, ITL ${openai.itl_mean_us} µs) | ` +
         `CPU µs per token main/stub/client ${cpuLine(generate)} vs ${cpuLine(openai)} | ` +
-        `ratio ${row.ratio_tokens_per_s} (goal >= 0.9), added TTFT ${row.added_ttft_us} µs (goal <= 1000; median of ${ROUNDS} interleaved rounds: ${row.rounds.map((x) => x.added_ttft_us).join(", ")} µs)` +
+        `ratio ${row.ratio_tokens_per_s} (goal >= 0.9) | TTFT, OpenAI rounds minus generate_stream rounds: ${row.added_ttft_us} µs (median of ${ROUNDS}: ${row.rounds.map((x) => x.added_ttft_us).join(", ")} µs) | ` +
+        `added TTFT under the same load (${c - 1} background streams, ${row.probe.pairs} probe pairs): ${row.probe.openai_ttft_p50_us} vs ${row.probe.generate_ttft_p50_us} µs = ${row.probe.added_ttft_us} µs (goal <= 1000)` +
         (row.genai_perf ? ` | genai-perf: ${row.genai_perf.error ?? `${row.genai_perf.tokens_per_s} tokens/s, TTFT p50 ${row.genai_perf.ttft_p50_us} µs, ITL ${row.genai_perf.itl_mean_us} µs`}` : ""));
     }
   } finally {
     await tessera.stop();
     rmSync(repo, { recursive: true, force: true });
   }
-  const goal = Object.values(rows).every((r) => r.ratio_tokens_per_s >= 0.9 && r.added_ttft_us <= 1000);
+  // The TTFT goal is what the front end adds to a request: the probe's same-load comparison.
+  const goal = Object.values(rows).every((r) => r.ratio_tokens_per_s >= 0.9 && r.probe.added_ttft_us <= 1000);
   return { tokens_per_request: TOKENS, ...rows, goal_met: goal, genai_perf_unavailable: genaiPerfUnavailable, failures };
 }
