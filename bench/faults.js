@@ -2,32 +2,15 @@
 // in flight. Per kill it prints how many requests failed, succeeded and hung (goal: 0 hung, and
 // every one ends), the time from the kill to the first error (goal < 2 s), and the time until the
 // replacement serves. Baseline from the same run: the same 32 requests with no kill.
-import { readFileSync } from "node:fs";
 import http from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startTessera } from "./util.js";
+import { startTessera, stubPids } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const KILLS = Number(process.env.FAULT_KILLS ?? 20);
 const IN_FLIGHT = 32;
 const HANG_MS = 30_000;
-
-/** The server's live stub processes. */
-function children(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number)
-      .filter((c) => {
-        try {
-          return readFileSync(`/proc/${c}/cmdline`, "utf8").includes("stub/main.js");
-        } catch {
-          return false;
-        }
-      });
-  } catch {
-    return [];
-  }
-}
 
 /** One infer on `worker` (binary output off: JSON); resolves with status, pid and the time it ended. */
 function infer(port, parameters) {
@@ -77,7 +60,7 @@ async function round(port, victim) {
 
 async function untilServedBy(port, serverPid, old, since) {
   for (;;) {
-    const pids = children(serverPid).filter((p) => !old.includes(p));
+    const pids = stubPids(serverPid).filter((p) => !old.includes(p));
     if (pids.length > 0) {
       const r = await infer(port, {});
       if (r.status === 200 && pids.includes(r.pid)) return Date.now() - since;
@@ -95,7 +78,7 @@ export async function run() {
   console.log(`baseline, no kill: ${base.ok} ok, ${base.failed} failed, ${base.hung} hung, all answered in ${base.allMs} ms`);
   const rows = [];
   for (let k = 1; k <= KILLS; k++) {
-    const stubs = children(serverPid);
+    const stubs = stubPids(serverPid);
     const victim = stubs[k % stubs.length];
     const since = Date.now();
     const [r, replacedMs] = await Promise.all([round(server.port, victim), untilServedBy(server.port, serverPid, stubs, since + 20)]);

@@ -30,6 +30,22 @@ export function cpuUs(pid) {
   }
 }
 
+/** The server's live stub processes (its other children, such as esbuild's service, left out). */
+export function stubPids(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number)
+      .filter((c) => {
+        try {
+          return readFileSync(`/proc/${c}/cmdline`, "utf8").includes("stub/main.js");
+        } catch {
+          return false;
+        }
+      });
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Keeps `concurrency` requests in flight for BENCH_SECONDS (or `ms`). `body` is a Buffer, or a
  * function giving request i's. `inspect(res, body)`, if given, sees every 200 answer's headers and
