@@ -1,6 +1,8 @@
 /**
- * Message bodies on the shared-memory queues: MessagePack (msgpackr) with the protocol's records
- * declared up front. A body whose keys come in one of the orders below is written as a record
+ * Message bodies on the shared-memory queues. The first byte says how the rest is written: the
+ * hot bodies (EXECUTE, RESPONSE, STREAM) in their fixed layouts (schema-codec.ts), everything
+ * else, and any hot body those layouts cannot carry, as MessagePack (msgpackr) with the
+ * protocol's records declared up front. A body whose keys come in one of the orders below is written as a record
  * (its values only, no key names), which is what makes this cheaper than JSON. Any other object
  * is still encoded, self-described in its own message, so the codec keeps no state between
  * messages: a body that is never sent, or a peer that reads one message and not another, cannot
@@ -10,6 +12,8 @@
  * PROTOCOL_VERSION (layout.ts).
  */
 import { Packr } from "msgpackr";
+import { KIND } from "./protocol.js";
+import { UNSUPPORTED, Writer, beginRead, readAll, readExecute, readReply, readStream, writeExecute, writeReply, writeStream } from "./schema-codec.js";
 
 /** Key orders as the senders build them (protocol.ts); a body that differs still round-trips. */
 const RECORDS: string[][] = [
@@ -51,17 +55,55 @@ function codec(): Packr {
 
 const packr = codec();
 
+/** The body's first byte. */
+const FORMAT = { MESSAGEPACK: 0, EXECUTE: 1, RESPONSE: 2, STREAM: 3 } as const;
+
+const SCHEMA: Partial<Record<number, [format: number, write: (w: Writer, body: never) => void]>> = {
+  [KIND.EXECUTE]: [FORMAT.EXECUTE, writeExecute],
+  [KIND.RESPONSE]: [FORMAT.RESPONSE, writeReply],
+  [KIND.STREAM]: [FORMAT.STREAM, writeStream],
+};
+
+const writer = new Writer();
+
 /**
- * Encodes a body. The bytes are msgpackr's own buffer, valid until the next encode: copy them
- * into the message block at once.
+ * Encodes a body of the given kind. The bytes are the encoder's own buffer, valid until the next
+ * encode: copy them into the message block at once.
  */
-export function encodeBody(body: object): Uint8Array {
-  return packr.pack(body);
+export function encodeBody(kind: number, body: object): Uint8Array {
+  const schema = SCHEMA[kind];
+  writer.pos = 0;
+  if (schema) {
+    try {
+      writer.u8(schema[0]);
+      schema[1](writer, body as never);
+      return writer.bytes();
+    } catch (err) {
+      if (err !== UNSUPPORTED) throw err;
+      writer.pos = 0;
+    }
+  }
+  const packed = packr.pack(body);
+  writer.u8(FORMAT.MESSAGEPACK);
+  writer.raw(packed);
+  return writer.bytes();
 }
 
 /** Decodes a body the peer wrote; corrupt bytes, trailing bytes or a non-object throw. */
 export function decodeBody(bytes: Uint8Array): object {
-  const body: unknown = packr.unpack(bytes);
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new TypeError("the body is not a message");
+  if (bytes.byteLength === 0) throw new RangeError("the body is empty");
+  const format = bytes[0];
+  if (format === FORMAT.MESSAGEPACK) {
+    const body: unknown = packr.unpack(bytes.subarray(1));
+    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new TypeError("the body is not a message");
+    return body;
+  }
+  beginRead(bytes, 1);
+  let body: object;
+  if (format === FORMAT.EXECUTE) body = readExecute();
+  else if (format === FORMAT.RESPONSE) body = readReply();
+  else if (format === FORMAT.STREAM) body = readStream();
+  else throw new RangeError(`unknown body format ${format}`);
+  if (!readAll()) throw new RangeError("the body has trailing bytes");
   return body;
 }

@@ -158,7 +158,7 @@ export class Endpoint {
 
   /** Sends `body` with the given kind; `blocks` (tensor bytes it names) are freed with it. */
   send(kind: number, body: object, blocks: readonly Block[]): void {
-    const bytes = encodeBody(body);
+    const bytes = encodeBody(kind, body);
     const head = this.alloc(bytes.byteLength);
     head.bytes.set(bytes);
     this.#sent.set(head.arena * ARENA_SHIFT + head.offset, [head, ...blocks]);

@@ -13,7 +13,7 @@
 
 export const SEGMENT_MAGIC = 0x54535241; // "TSRA"
 /** Bumped whenever any layout or message encoding changes; checked in the handshake. */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 export const HEADER = {
   magic: 0,
