@@ -33,6 +33,8 @@ interface Entry {
   dropped: boolean;
 }
 
+const NOTHING_HELD = () => {};
+
 export class ClientRegions {
   readonly #entries = new Map<number, Entry>();
 
@@ -53,12 +55,12 @@ export class ClientRegions {
 
   /** Marks every region `body` references as in use until the returned function runs. */
   hold(body: ExecuteBody): () => void {
-    const ids = new Set<number>();
+    let ids: Set<number> | null = null; // made only for the rare call that uses a region
     for (const r of body.requests) {
-      for (const t of r.inputs) if (t.region) ids.add(t.region.id);
-      for (const w of Object.values(r.outputRegions ?? {})) ids.add(w.id);
+      for (const t of r.inputs) if (t.region) (ids ??= new Set()).add(t.region.id);
+      if (r.outputRegions) for (const w of Object.values(r.outputRegions)) (ids ??= new Set()).add(w.id);
     }
-    if (ids.size === 0) return () => {};
+    if (!ids) return NOTHING_HELD;
     for (const id of ids) this.#entry(id).uses++;
     let done = false;
     return () => {
