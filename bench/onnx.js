@@ -11,7 +11,7 @@
 // Where the stub's CPU goes: its session.run time per request (compute_infer, statistics API),
 // and a third baseline, the in-process loop paced like the served run (the same idle time before
 // each session.run). On this VM a run after an idle gap costs more than one right after the last
-// (bench/onnx.js's paced figures show by how much), so stub/paced is tessera's own share.
+// (the paced figures show by how much), so stub/paced is tessera's own share.
 // Env: BENCH_SECONDS, BENCH_MODELS=mlp,ppocr_rec, BENCH_ORT="intra=1,inter=1,spin=0" (all sides).
 import { fork } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
