@@ -127,6 +127,8 @@ describe("message body codec", () => {
   it("hostile bytes throw or give a plain object; never a crash, a hang or a non-body", () => {
     const hostile = fc.oneof(
       fc.uint8Array({ maxLength: 64 }),
+      // Random bytes after the format byte of each fixed layout: lengths and counts out of bounds.
+      fc.tuple(fc.constantFrom(1, 2, 3), fc.uint8Array({ maxLength: 96 })).map(([format, rest]) => Uint8Array.of(format, ...rest)),
       // A valid body with some bytes overwritten or cut short.
       fc.tuple(body, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 4 }), fc.nat()).map(([b, edits, cut]) => {
         const bytes = encoded(b);
