@@ -13,7 +13,7 @@
  */
 import { Packr } from "msgpackr";
 import { KIND } from "./protocol.js";
-import { UNSUPPORTED, Writer, beginRead, readAll, readExecute, readReply, readStream, writeExecute, writeReply, writeStream } from "./schema-codec.js";
+import { UNSUPPORTED, Writer, beginRead, endRead, readAll, readExecute, readReply, readStream, writeExecute, writeReply, writeStream } from "./schema-codec.js";
 
 /** Key orders as the senders build them (protocol.ts); a body that differs still round-trips. */
 const RECORDS: string[][] = [
@@ -89,8 +89,11 @@ export function encodeBody(kind: number, body: object): Uint8Array {
   return writer.bytes();
 }
 
-/** Decodes a body the peer wrote; corrupt bytes, trailing bytes or a non-object throw. */
-export function decodeBody(bytes: Uint8Array): object {
+/**
+ * Decodes a body the peer wrote as a message of `kind`; corrupt bytes, trailing bytes, a format
+ * that is not the kind's, or a non-object throw.
+ */
+export function decodeBody(kind: number, bytes: Uint8Array): object {
   if (bytes.byteLength === 0) throw new RangeError("the body is empty");
   const format = bytes[0];
   if (format === FORMAT.MESSAGEPACK) {
@@ -98,12 +101,16 @@ export function decodeBody(bytes: Uint8Array): object {
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw new TypeError("the body is not a message");
     return body;
   }
+  if (SCHEMA[kind]?.[0] !== format) throw new RangeError(`body format ${format} is not one of message kind ${kind}`);
   beginRead(bytes, 1);
-  let body: object;
-  if (format === FORMAT.EXECUTE) body = readExecute();
-  else if (format === FORMAT.RESPONSE) body = readReply();
-  else if (format === FORMAT.STREAM) body = readStream();
-  else throw new RangeError(`unknown body format ${format}`);
-  if (!readAll()) throw new RangeError("the body has trailing bytes");
-  return body;
+  try {
+    let body: object;
+    if (format === FORMAT.EXECUTE) body = readExecute();
+    else if (format === FORMAT.RESPONSE) body = readReply();
+    else body = readStream();
+    if (!readAll()) throw new RangeError("the body has trailing bytes");
+    return body;
+  } finally {
+    endRead();
+  }
 }

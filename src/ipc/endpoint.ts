@@ -42,6 +42,8 @@ export interface MessageRef {
 interface OwnArena {
   id: number;
   buffer: ArrayBuffer;
+  /** The whole mapping: message heads are copied in through it, with no view of their own. */
+  u8: Uint8Array;
   base: number;
   allocator: Arena;
   /** Extra segments only: the name the peer maps it by, until it opens it or we destroy it. */
@@ -84,8 +86,8 @@ export class Endpoint {
   readonly #own = new Map<number, OwnArena>();
   /** The peer's arenas this side has mapped; `size` bounds every location read in one. */
   readonly #peer = new Map<number, { buffer: ArrayBuffer; base: number; size: number }>();
-  /** Messages sent and not yet released: arena·2^32 + offset of the body → every block it used. */
-  readonly #sent = new Map<number, Block[]>();
+  /** Messages sent and not yet released: arena·2^32 + offset of the body → the tensor blocks it named. */
+  readonly #sent = new Map<number, readonly Block[]>();
   readonly #backlog: [number, number, number, number][] = [];
   readonly #inbox: [number, number, number, number][] = [];
   #nextArena = 1;
@@ -106,7 +108,7 @@ export class Endpoint {
     const inQ = 1 - side;
     this.#out = { queue: layout.queue[outQ], ring: layout.ring[outQ] };
     this.#in = { queue: layout.queue[inQ], ring: layout.ring[inQ] };
-    this.#own.set(0, { id: 0, buffer: segment, base: layout.arena[side], allocator: new Arena(layout.arenaSize) });
+    this.#own.set(0, { id: 0, buffer: segment, u8: new Uint8Array(segment), base: layout.arena[side], allocator: new Arena(layout.arenaSize) });
     this.#peer.set(0, { buffer: segment, base: layout.arena[1 - side], size: layout.arenaSize });
     this.#head = this.#u32[(this.#in.queue + QUEUE.head) >>> 2];
   }
@@ -141,14 +143,11 @@ export class Endpoint {
   }
 
   alloc(bytes: number): Block {
-    if (this.#closed) throw new Error("endpoint closed");
-    let block = this.#tryAlloc(bytes);
-    if (!block) {
-      // The peer may have released memory without waking us: read its queue first.
-      this.#pump();
-      block = this.#tryAlloc(bytes) ?? this.#grow(bytes);
-    }
-    return block;
+    const key = this.#reserve(bytes);
+    const id = Math.floor(key / ARENA_SHIFT);
+    const offset = key - id * ARENA_SHIFT;
+    const a = this.#own.get(id)!;
+    return { arena: id, offset, bytes: new Uint8Array(a.buffer, a.base + offset, bytes) };
   }
 
   /** Frees blocks that were allocated but never sent. */
@@ -156,13 +155,19 @@ export class Endpoint {
     for (const b of blocks) this.#free(b.arena, b.offset);
   }
 
-  /** Sends `body` with the given kind; `blocks` (tensor bytes it names) are freed with it. */
+  /**
+   * Sends `body` with the given kind; `blocks` (tensor bytes it names) are freed with it, and
+   * belong to the endpoint once send returns. A send that throws has sent and kept nothing.
+   */
   send(kind: number, body: object, blocks: readonly Block[]): void {
     const bytes = encodeBody(kind, body);
-    const head = this.alloc(bytes.byteLength);
-    head.bytes.set(bytes);
-    this.#sent.set(head.arena * ARENA_SHIFT + head.offset, [head, ...blocks]);
-    this.#publish(kind, head.arena, head.offset, bytes.byteLength, true);
+    const key = this.#reserve(bytes.byteLength);
+    const id = Math.floor(key / ARENA_SHIFT);
+    const offset = key - id * ARENA_SHIFT;
+    const a = this.#own.get(id)!;
+    a.u8.set(bytes, a.base + offset);
+    this.#sent.set(key, blocks);
+    this.#publish(kind, id, offset, bytes.byteLength, true);
     this.#doorbell?.arm(); // an answer (or at least a release) usually follows within a wake-up's cost
   }
 
@@ -244,7 +249,7 @@ export class Endpoint {
   #dispatch([kind, arena, offset, length]: [number, number, number, number]): void {
     let body: unknown;
     try {
-      body = decodeBody(this.view([arena, offset, length]));
+      body = decodeBody(kind, this.view([arena, offset, length]));
     } catch (err) {
       return this.#broken(`message ${kind} at [${arena}, ${offset}, ${length}] could not be decoded: ${(err as Error).message}`);
     }
@@ -277,6 +282,7 @@ export class Endpoint {
     const blocks = this.#sent.get(key);
     if (!blocks) return;
     this.#sent.delete(key);
+    this.#free(arena, offset);
     for (const b of blocks) this.#free(b.arena, b.offset);
   }
 
@@ -287,7 +293,20 @@ export class Endpoint {
     unmapSegment(a.buffer);
   }
 
-  #tryAlloc(bytes: number): Block | null {
+  /** Room for `bytes` in this side's arenas, growing them if need be: its key, arena·2^32 + offset. */
+  #reserve(bytes: number): number {
+    if (this.#closed) throw new Error("endpoint closed");
+    let key = this.#tryReserve(bytes);
+    if (key < 0) {
+      // The peer may have released memory without waking us: read its queue first.
+      this.#pump();
+      key = this.#tryReserve(bytes);
+      if (key < 0) key = this.#grow(bytes);
+    }
+    return key;
+  }
+
+  #tryReserve(bytes: number): number {
     for (const a of this.#own.values()) {
       const offset = a.allocator.alloc(bytes);
       if (offset < 0) continue;
@@ -295,19 +314,19 @@ export class Endpoint {
         clearTimeout(a.idleTimer);
         a.idleTimer = undefined;
       }
-      return { arena: a.id, offset, bytes: new Uint8Array(a.buffer, a.base + offset, bytes) };
+      return a.id * ARENA_SHIFT + offset;
     }
-    return null;
+    return -1;
   }
 
-  #grow(bytes: number): Block {
+  #grow(bytes: number): number {
     const size = alignUp(Math.max(bytes, this.#o.growthBytes), PAGE);
     const id = this.#nextArena++;
     // Named before anything is placed in it: the peer can map it from the first descriptor on.
     const { name, buffer } = createOwnedSegment(this.#o.serverPid, size, extraSegmentName(this.#o.segmentName, this.#o.side, id));
-    const a: OwnArena = { id, buffer, base: 0, allocator: new Arena(size), name };
+    const a: OwnArena = { id, buffer, u8: new Uint8Array(buffer), base: 0, allocator: new Arena(size), name };
     this.#own.set(a.id, a);
-    return this.#tryAlloc(bytes)!;
+    return this.#tryReserve(bytes);
   }
 
   #free(id: number, offset: number): void {

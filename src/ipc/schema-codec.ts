@@ -35,7 +35,8 @@ const Tag = { Str: 0, Num: 1, False: 2, True: 3, U64: 4, I64: 5 } as const;
 const Bit = { One: 1, Two: 2, Four: 4, Eight: 8 } as const;
 
 const utf8 = new TextEncoder();
-const text = new TextDecoder();
+// ignoreBOM: a string that starts with U+FEFF keeps it.
+const text = new TextDecoder("utf-8", { ignoreBOM: true });
 const U64_MAX = 2n ** 64n - 1n;
 const I64_MIN = -(2n ** 63n);
 
@@ -117,8 +118,10 @@ export class Writer {
  * The body being read: module state, as a body is read synchronously and never re-entrantly.
  * DataViews are cached per ArrayBuffer (bodies lie in the peer's few segments).
  */
-let src: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
-let view: DataView<ArrayBufferLike> = new DataView(src.buffer);
+const EMPTY = new Uint8Array(0);
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
+let src: Uint8Array<ArrayBufferLike> = EMPTY;
+let view: DataView<ArrayBufferLike> = EMPTY_VIEW;
 let base = 0;
 let pos = 0;
 let end = 0;
@@ -142,6 +145,12 @@ export function beginRead(bytes: Uint8Array, start: number): void {
 /** Whether every byte was read. */
 export function readAll(): boolean {
   return pos === end;
+}
+
+/** Drops the reader's hold on the bytes it read (a peer segment must be free to go). */
+export function endRead(): void {
+  src = EMPTY;
+  view = EMPTY_VIEW;
 }
 
 function u8(): number {
@@ -217,7 +226,7 @@ function params(w: Writer, p: WireParams): void {
     else if (typeof v === "bigint" && v >= 0n && v <= U64_MAX) {
       w.u8(Tag.U64);
       w.u64(v);
-    } else if (typeof v === "bigint" && v >= I64_MIN) {
+    } else if (typeof v === "bigint" && v >= I64_MIN && v < 0n) {
       w.u8(Tag.I64);
       w.i64(v);
     } else throw UNSUPPORTED;

@@ -8,7 +8,7 @@ import type { Block, Endpoint } from "../../../src/ipc/endpoint.js";
 import type { ExecuteBody } from "../../../src/ipc/protocol.js";
 import { Cancellations } from "../../../stub/cancellation.js";
 import { runExecute, type ExecuteContext } from "../../../stub/executor.js";
-import { InferenceResponse, Tensor, type InferenceRequest } from "../../../stub/sdk/index.js";
+import { InferenceResponse, TRITONSERVER_RESPONSE_COMPLETE_FINAL, Tensor, type InferenceRequest } from "../../../stub/sdk/index.js";
 
 const input = new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer);
 
@@ -49,6 +49,12 @@ describe("runExecute (coupled)", () => {
     ["an array returned at once", (rs) => echo(rs)],
     ["a promise", async (rs) => echo(rs)],
     ["a thenable that is not a Promise", (rs) => thenable((ok) => ok(echo(rs)))],
+    // biome-ignore lint/suspicious/noThenProperty: a thenable is what this case is about
+    ["a function with a then (a thenable too)", (rs) => Object.assign(() => {}, { then: (ok: (v: unknown) => void) => ok(echo(rs)) })],
+    ["nothing, and sends from a microtask it queued", (rs) => {
+      queueMicrotask(() => rs[0].getResponseSender().send(echo(rs)[0], TRITONSERVER_RESPONSE_COMPLETE_FINAL));
+      return undefined;
+    }],
   ];
   for (const [what, execute] of answers) {
     it(`answers each request when execute() gives ${what}`, async () => {
@@ -72,6 +78,12 @@ describe("runExecute (coupled)", () => {
       throw new Error("async boom");
     }],
     ["returns a thenable that rejects", () => thenable((_, fail) => fail(new Error("thenable boom")))],
+    ["returns an object whose then getter throws", () => ({
+      // biome-ignore lint/suspicious/noThenProperty: a thenable is what this case is about
+      get then(): never {
+        throw new Error("sync boom");
+      },
+    })],
   ];
   for (const [what, execute] of failures) {
     it(`fails the call, timed, when execute() ${what}`, async () => {
