@@ -153,33 +153,32 @@ export function endRead(): void {
   view = EMPTY_VIEW;
 }
 
+/** Where the next `n` bytes lie in `view`, once they are known to be there. */
+function take(n: number): number {
+  const at = pos;
+  if ((pos += n) > end) cut();
+  return base + at;
+}
+
 function u8(): number {
   if (pos + 1 > end) cut();
   return src[pos++];
 }
 
 function num(): number {
-  const at = pos;
-  if ((pos += 8) > end) cut();
-  return view.getFloat64(base + at, true);
+  return view.getFloat64(take(8), true);
 }
 
 function u64(): bigint {
-  const at = pos;
-  if ((pos += 8) > end) cut();
-  return view.getBigUint64(base + at, true);
+  return view.getBigUint64(take(8), true);
 }
 
 function i64(): bigint {
-  const at = pos;
-  if ((pos += 8) > end) cut();
-  return view.getBigInt64(base + at, true);
+  return view.getBigInt64(take(8), true);
 }
 
 function u32(): number {
-  const at = pos;
-  if ((pos += 4) > end) cut();
-  return view.getUint32(base + at, true);
+  return view.getUint32(take(4), true);
 }
 
 /** A list's length, checked: each entry takes at least `minBytes`, so it cannot claim more than the bytes hold. */
@@ -191,8 +190,8 @@ function count(minBytes: number): number {
 
 function str(): string {
   const n = u32();
-  const at = pos;
-  if ((pos += n) > end) cut();
+  const at = pos; // in src
+  take(n);
   if (n === 0) return "";
   if (n <= 24) {
     // Short ASCII (names, datatypes, ids) without TextDecoder's call overhead.
