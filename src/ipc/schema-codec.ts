@@ -71,29 +71,33 @@ export class Writer {
     this.#buf[this.pos++] = v;
   }
 
+  /** Takes `n` more bytes and says where they start (the view may be a new one after). */
+  #next(n: number): number {
+    this.#room(n);
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
   u32(v: number): void {
-    this.#room(4);
-    this.#view.setUint32(this.pos, v, true);
-    this.pos += 4;
+    const at = this.#next(4);
+    this.#view.setUint32(at, v, true);
   }
 
   num(v: unknown): void {
     if (typeof v !== "number") throw UNSUPPORTED;
-    this.#room(8);
-    this.#view.setFloat64(this.pos, v, true);
-    this.pos += 8;
+    const at = this.#next(8);
+    this.#view.setFloat64(at, v, true);
   }
 
   u64(v: bigint): void {
-    this.#room(8);
-    this.#view.setBigUint64(this.pos, v, true);
-    this.pos += 8;
+    const at = this.#next(8);
+    this.#view.setBigUint64(at, v, true);
   }
 
   i64(v: bigint): void {
-    this.#room(8);
-    this.#view.setBigInt64(this.pos, v, true);
-    this.pos += 8;
+    const at = this.#next(8);
+    this.#view.setBigInt64(at, v, true);
   }
 
   str(s: unknown): void {

@@ -101,6 +101,12 @@ describe("message body codec", () => {
     expect(encoded({ kind: KIND.STREAM, b: { key: 1, final: true } })[0]).toBe(3);
   });
 
+  it("a body larger than the encoder's buffer grows it mid-body and comes back equal", () => {
+    const outputs: WireTensor[] = Array.from({ length: 3000 }, (_, i) => ({ name: `OUT${i}`, datatype: "FP32", shape: [i, 2 ** 40 + i], loc: [i, i * 64, 16] }));
+    const b: ResponseBody = { id: 1, responses: [{ outputs, parameters: { big: 2n ** 63n, text: "é".repeat(5000) } }], execNs: 7 };
+    expect(decodeBody(KIND.RESPONSE, encoded({ kind: KIND.RESPONSE, b }))).toStrictEqual(b);
+  });
+
   it("a parameter named __proto__ stays a parameter, never the object's prototype", () => {
     const parameters = JSON.parse('{"__proto__": "x", "n": 1}'); // an own key, as a client's JSON makes it
     const b: StreamBody = { key: 1, response: { outputs: [], parameters }, final: true };
