@@ -4,6 +4,7 @@
  * handler did, pb_utils' refusals come back as the request's error with their texts, the values
  * outlive an instance that died and restarted, and unloading the model removes its series.
  */
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyRepository, postJson, startServer, type RunningServer } from "./harness.js";
 import { OBS_REPO, inferN } from "./observability-helpers.js";
@@ -12,14 +13,17 @@ import { stopCleanly, waitUntil } from "./stub-helpers.js";
 
 let server: RunningServer;
 let url: string;
+let repo: string;
 beforeAll(async () => {
-  server = await startServer(copyRepository(OBS_REPO), {
+  repo = copyRepository(OBS_REPO);
+  server = await startServer(repo, {
     args: ["--allow-metrics", "true", "--metrics-port", "0", "--model-control-mode", "explicit", "--load-model", "custom_metrics"],
   });
   url = await metricsUrl(server);
 });
 afterAll(async () => {
   if (server) await stopCleanly(server);
+  if (repo) rmSync(repo, { recursive: true, force: true });
 });
 
 const LABELS = { model: "custom_metrics", version: "1" };

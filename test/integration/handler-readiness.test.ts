@@ -22,6 +22,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   if (server) await stopCleanly(server);
+  if (repo) rmSync(repo, { recursive: true, force: true });
 });
 
 const flag = (name: string, on: boolean) => {

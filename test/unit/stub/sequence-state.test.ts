@@ -1,13 +1,24 @@
 /** The stub's implicit state per batch slot (stub/sequence-state.ts), without a stub process. */
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { WireRequest } from "../../../src/ipc/protocol.js";
 import { SequenceStates } from "../../../stub/sequence-state.js";
 import { TritonError } from "../../../stub/sdk/errors.js";
 import { InferenceResponse } from "../../../stub/sdk/request.js";
 import { Tensor } from "../../../stub/sdk/tensor.js";
+
+/** Model folders for data_file states, removed after each test. */
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "state-"));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 const config = (state: Record<string, unknown>, maxBatchSize = 0) => JSON.stringify({
   max_batch_size: maxBatchSize,
@@ -61,7 +72,7 @@ describe("SequenceStates", () => {
   });
 
   it("a data_file initial state, and a batch dimension of 1 when the model batches; a wrong size fails", () => {
-    const dir = mkdtempSync(join(tmpdir(), "state-"));
+    const dir = tempDir();
     mkdirSync(join(dir, "initial_state"));
     writeFileSync(join(dir, "initial_state", "init.bin"), Buffer.from(new Float32Array([5, 6]).buffer));
     const init = { initial_state: [{ name: "i", data_type: "TYPE_FP32", dims: ["2"], data_file: "init.bin" }] };
@@ -76,7 +87,7 @@ describe("SequenceStates", () => {
   });
 
   it("a BYTES data_file holds length-prefixed elements, as many as its dims; a malformed one fails", () => {
-    const dir = mkdtempSync(join(tmpdir(), "state-"));
+    const dir = tempDir();
     mkdirSync(join(dir, "initial_state"));
     const element = (text: string) => { const b = Buffer.from(text); return Buffer.concat([Buffer.from(Uint32Array.of(b.length).buffer), b]); };
     writeFileSync(join(dir, "initial_state", "two.bin"), Buffer.concat([element("α"), element("")]));
