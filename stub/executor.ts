@@ -262,9 +262,10 @@ async function runCoupled(body: ExecuteBody, ctx: ExecuteContext): Promise<Execu
       if (answers.some((r, i) => r !== null && senders[i]?.sent)) throw moreThanOneError();
     }
     // Requests answered through their senders: wait for each final flag (a rescheduled one sends nothing now).
-    const responses: (InferenceResponse | null)[] = answers.every((r, i) => r !== null || again.includes(i))
+    const answered = (r: InferenceResponse | null, i: number) => r !== null || again.includes(i);
+    const responses: (InferenceResponse | null)[] = answers.every(answered)
       ? answers
-      : await withTimeout(Promise.all(answers.map((r, i) => (r !== null || again.includes(i) ? r : senders[i]?.done ?? noSender(ctx.modelName)))), ctx.senderTimeoutMs,
+      : await withTimeout(Promise.all(answers.map((r, i) => (answered(r, i) ? r : senders[i]?.done ?? noSender(ctx.modelName)))), ctx.senderTimeoutMs,
         () => new SenderTimeout(`model '${ctx.modelName}': execute() returned, and a response sender was not closed with ` +
           `TRITONSERVER_RESPONSE_COMPLETE_FINAL within ${ctx.senderTimeoutMs} ms`));
     const states = ctx.states;

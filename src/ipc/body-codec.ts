@@ -1,9 +1,9 @@
 /**
  * Message bodies on the shared-memory queues. The first byte says how the rest is written: the
- * hot bodies (EXECUTE, RESPONSE, STREAM) in their fixed layouts (schema-codec.ts), everything
+ * hot bodies (EXECUTE, RESPONSE, STREAM) in their fixed layouts (schema-codec.ts); everything
  * else, and any hot body those layouts cannot carry, as MessagePack (msgpackr) with the
- * protocol's records declared up front. A body whose keys come in one of the orders below is written as a record
- * (its values only, no key names), which is what makes this cheaper than JSON. Any other object
+ * protocol's records declared up front. A body whose keys come in one of the orders below is
+ * written as a record (its values only, no key names). Any other object
  * is still encoded, self-described in its own message, so the codec keeps no state between
  * messages: a body that is never sent, or a peer that reads one message and not another, cannot
  * desynchronise the two sides.

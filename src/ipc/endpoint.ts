@@ -76,6 +76,10 @@ const SAFETY_POLL_MS = 1000;
 /** Measured on a 2-vCPU VM: a cross-vCPU wake-up costs 20–25 µs, and most answers come sooner. */
 export const DEFAULT_SPIN_US = 50;
 const ARENA_SHIFT = 2 ** 32;
+/** A block's key in this side's books (arena·2^32 + offset), and back. */
+const keyOf = (arena: number, offset: number) => arena * ARENA_SHIFT + offset;
+const arenaOf = (key: number) => Math.floor(key / ARENA_SHIFT);
+const offsetOf = (key: number) => key % ARENA_SHIFT;
 
 export class Endpoint {
   readonly #o: EndpointOptions;
@@ -144,8 +148,7 @@ export class Endpoint {
 
   alloc(bytes: number): Block {
     const key = this.#reserve(bytes);
-    const id = Math.floor(key / ARENA_SHIFT);
-    const offset = key - id * ARENA_SHIFT;
+    const id = arenaOf(key), offset = offsetOf(key);
     const a = this.#own.get(id)!;
     return { arena: id, offset, bytes: new Uint8Array(a.buffer, a.base + offset, bytes) };
   }
@@ -162,8 +165,7 @@ export class Endpoint {
   send(kind: number, body: object, blocks: readonly Block[]): void {
     const bytes = encodeBody(kind, body);
     const key = this.#reserve(bytes.byteLength);
-    const id = Math.floor(key / ARENA_SHIFT);
-    const offset = key - id * ARENA_SHIFT;
+    const id = arenaOf(key), offset = offsetOf(key);
     const a = this.#own.get(id)!;
     a.u8.set(bytes, a.base + offset);
     this.#sent.set(key, blocks);
@@ -278,7 +280,7 @@ export class Endpoint {
   }
 
   #onRelease(arena: number, offset: number): void {
-    const key = arena * ARENA_SHIFT + offset;
+    const key = keyOf(arena, offset);
     const blocks = this.#sent.get(key);
     if (!blocks) return;
     this.#sent.delete(key);
@@ -314,7 +316,7 @@ export class Endpoint {
         clearTimeout(a.idleTimer);
         a.idleTimer = undefined;
       }
-      return a.id * ARENA_SHIFT + offset;
+      return keyOf(a.id, offset);
     }
     return -1;
   }

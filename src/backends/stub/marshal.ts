@@ -18,17 +18,6 @@ export function wireRequests(
   sentRegion?: (id: number) => void,
 ): WireRequest[] {
   const locs = new Map<CoreTensor, WireTensor["loc"]>();
-  if (requests.length === 1) {
-    // One request: nothing to lay back to back, so each input gets its own block.
-    for (const t of requests[0].inputs) {
-      if (t.region) continue;
-      const block = endpoint.alloc(t.data.byteLength);
-      blocks.push(block);
-      block.bytes.set(t.data);
-      locs.set(t, [block.arena, block.offset, t.data.byteLength]);
-    }
-    return wire(requests, locs, nextKey, sentRegion);
-  }
   const byName = new Map<string, CoreTensor[]>();
   for (const r of requests) {
     for (const t of r.inputs) {
@@ -49,13 +38,6 @@ export function wireRequests(
       at += t.data.byteLength;
     }
   }
-  return wire(requests, locs, nextKey, sentRegion);
-}
-
-/** The requests as wire requests, their inputs at `locs` (or in a client's region). */
-function wire(
-  requests: CoreRequest[], locs: Map<CoreTensor, WireTensor["loc"]>, nextKey: () => number, sentRegion?: (id: number) => void,
-): WireRequest[] {
   const region = (ref: RegionRef): WireRegion => {
     sentRegion?.(ref.wire.id);
     return ref.wire;
